@@ -1,0 +1,350 @@
+"""Merchants, their staff, their programs, the programs' members and API keys."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. AZN.")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone such as Asia/Baku or Europe/London.")
+
+
+def percent_field(default: str, help_text: str, *, max_value: str = "100") -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal(default),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal(max_value))],
+        help_text=help_text,
+    )
+
+
+class Merchant(models.Model):
+    MERCHANT_LOOKUP = "id"
+
+    name = models.CharField(max_length=200, unique=True, help_text="Trading name, shown in the admin.")
+    contact_email = models.EmailField(blank=True, help_text="Where the platform writes to the merchant.")
+    is_active = models.BooleanField(default=True, help_text="Inactive merchants' programs stop earning.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffMember(models.Model):
+    """Links a Django user to one merchant with a role."""
+
+    MERCHANT_LOOKUP = "merchant"
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+        CASHIER = "cashier", "Cashier (till page only)"
+        ANALYST = "analyst", "Analyst (read-only admin)"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        help_text="Owner and manager configure everything; analysts only read; cashiers use the till.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to suspend without deleting.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "user__username"]
+        verbose_name = "staff member"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()} at {self.merchant})"
+
+
+class Program(models.Model):
+    """A merchant's loyalty program: every program-wide rule of PRODUCT.md §2 lives here."""
+
+    MERCHANT_LOOKUP = "merchant"
+
+    class EarnMode(models.TextChoices):
+        PER_UNIT = "per_unit", "Points per currency unit (currency rates)"
+        PERCENT = "percent", "Percent of the purchase, valued at the point value"
+
+    class TierMetric(models.TextChoices):
+        QUALIFYING_POINTS = "qualifying_points", "Qualifying points earned"
+        AMOUNT_SPENT = "amount_spent", "Amount spent (base currency)"
+        PURCHASES = "purchases", "Number of purchases"
+        VISITS = "visits", "Number of visits (days with activity)"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs")
+    name = models.CharField(max_length=200, help_text="Shown to members on their card.")
+    is_active = models.BooleanField(default=True, help_text="Inactive programs refuse new activity.")
+    base_currency = models.CharField(
+        max_length=3,
+        default="AZN",
+        validators=[CURRENCY_VALIDATOR],
+        help_text="Currency of point values, cash-outs and limits (ISO 4217).",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="Asia/Baku",
+        validators=[validate_time_zone],
+        help_text="Days, weeks and months of periodic rules are counted in this zone.",
+    )
+    point_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text="Money value of one point in the base currency (0.01 = 100 points per 1 AZN).",
+    )
+    earn_mode = models.CharField(
+        max_length=16,
+        choices=EarnMode.choices,
+        default=EarnMode.PER_UNIT,
+        help_text="How purchases earn: by the currency's rate, or a percent of the amount.",
+    )
+    earn_percent = percent_field(
+        "0", "In percent mode: share of the amount paid returned as points (valued at point value)."
+    )
+    points_lifetime_days = models.PositiveIntegerField(
+        default=365,
+        validators=[MinValueValidator(1)],
+        help_text="Each earned lot expires this many days after it was earned.",
+    )
+    pending_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Return window: purchase points become spendable after this many days (0 = at once).",
+    )
+    expiry_warning_hours = models.PositiveIntegerField(
+        default=48, help_text="Members are warned this many hours before their points expire."
+    )
+    renewal_window_hours = models.PositiveIntegerField(
+        default=24, help_text="After expiry, activity within this many hours restores the points."
+    )
+    inactivity_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Days without activity after which the balance decays (and again each further period).",
+    )
+    decay_percent = percent_field("5", "Share of the balance lost per idle period (0 turns decay off).")
+    tier_metric = models.CharField(
+        max_length=24,
+        choices=TierMetric.choices,
+        default=TierMetric.QUALIFYING_POINTS,
+        help_text="What decides a member's tier.",
+    )
+    tier_window_days = models.PositiveIntegerField(
+        default=365, help_text="Rolling window for the tier metric in days (0 = lifetime)."
+    )
+    cashout_fee_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("0.4"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.499"))],
+        help_text="Fee taken when points are converted to money; kept under 0.5 %.",
+    )
+    cashout_daily_limit = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("5000"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Most a member may cash out per day, in the base currency.",
+    )
+    cashout_monthly_limit = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("20000"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Most a member may cash out per calendar month, in the base currency.",
+    )
+
+    class DiscountCombination(models.TextChoices):
+        BEST = "best", "Best percentage applies (tier, program or spend)"
+        SUM = "sum", "Percentages add up"
+
+    fixed_discount_percent = percent_field("0", "Program-wide discount on every purchase (0 = none).")
+    discount_combination = models.CharField(
+        max_length=8,
+        choices=DiscountCombination.choices,
+        default=DiscountCombination.BEST,
+        help_text="How the tier, program and spend discounts combine; a coupon always stacks on top.",
+    )
+    tier_downgrade_grace_days = models.PositiveIntegerField(
+        default=0, help_text="Days a member keeps a tier after falling below its threshold."
+    )
+    tier_gifts_require_activity = models.BooleanField(
+        default=True, help_text="Periodic tier gifts go only to members active in that period."
+    )
+    max_points_share_percent = percent_field(
+        "50", "Largest share of a purchase (after discounts) that may be paid with points."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="program_unique_name"),
+            models.CheckConstraint(
+                condition=Q(cashout_fee_percent__gte=0, cashout_fee_percent__lt=Decimal("0.5")),
+                name="program_cashout_fee_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(decay_percent__gte=0, decay_percent__lte=100),
+                name="program_decay_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(cashout_daily_limit__lte=models.F("cashout_monthly_limit")),
+                name="program_cashout_limits_order",
+            ),
+            models.CheckConstraint(condition=Q(point_value__gt=0), name="program_point_value_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.merchant})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.cashout_daily_limit is not None and self.cashout_monthly_limit is not None:
+            if self.cashout_daily_limit > self.cashout_monthly_limit:
+                errors["cashout_daily_limit"] = "The daily limit cannot exceed the monthly limit."
+        if self.earn_mode == self.EarnMode.PERCENT and not self.earn_percent:
+            errors["earn_percent"] = "Set the percent returned as points when earning by percent."
+        if errors:
+            raise ValidationError(errors)
+
+    def points_value(self, points: int) -> Decimal:
+        """Money value of `points` in the base currency, rounded to cents (the one place it is)."""
+        from loyalty_site.core.money import money_round
+
+        return money_round(Decimal(points) * self.point_value)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Member(models.Model):
+    """An end customer enrolled in one program. `balance` is the spendable points, cached and
+    changed only by the ledger's posting service."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="members")
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The member's id in the merchant's CRM / POS."
+    )
+    phone = models.CharField(
+        max_length=20, null=True, blank=True, help_text="E.164, e.g. +994501234567 (normalised)."
+    )
+    email = models.EmailField(null=True, blank=True, help_text="Stored in lower case.")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    birth_date = models.DateField(null=True, blank=True, help_text="For the birthday gift.")
+    card_number = models.CharField(
+        max_length=19, unique=True, editable=False, help_text="13 digits, the last a Luhn check digit."
+    )
+    card_token = models.CharField(
+        max_length=64, unique=True, editable=False, help_text="Secret part of the card page's URL."
+    )
+    referral_code = models.CharField(
+        max_length=16, unique=True, editable=False, help_text="Code the member shares with friends."
+    )
+    referred_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        help_text="The member whose referral code was used at enrolment.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    blocked_reason = models.CharField(max_length=255, blank=True)
+    tier = models.ForeignKey(
+        "tiers.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        help_text="Current tier, set by the tier services.",
+    )
+    balance = models.BigIntegerField(default=0, editable=False, help_text="Spendable points.")
+    pending_points = models.BigIntegerField(
+        default=0, editable=False, help_text="Points waiting for the return window to close."
+    )
+    last_activity_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "phone"], condition=Q(phone__isnull=False), name="member_unique_phone"
+            ),
+            models.UniqueConstraint(
+                fields=["program", "email"], condition=Q(email__isnull=False), name="member_unique_email"
+            ),
+            models.UniqueConstraint(
+                fields=["program", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="member_unique_external_id",
+            ),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="member_balance_not_negative"),
+            models.CheckConstraint(condition=Q(pending_points__gte=0), name="member_pending_not_negative"),
+        ]
+        indexes = [models.Index(fields=["program", "last_activity_at"], name="member_activity_idx")]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.phone or self.email or self.external_id or self.card_number
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status == self.Status.BLOCKED
+
+
+class ApiKey(models.Model):
+    """An integration's key. Only the prefix and a SHA-256 hash of the full key are stored."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'POS shop 1'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

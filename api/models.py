@@ -1,0 +1,41 @@
+"""Rows the API keeps for itself: one per Idempotency-Key (or purchase external id) per program."""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class IdempotencyRecord(models.Model):
+    """The claim on an idempotency key and, once the request ends, its response.
+
+    The row is inserted (committed) before the request's effect runs; the unique constraint on
+    (program, key) is what makes a second concurrent request lose the race instead of repeating the
+    effect. The response is written in the same transaction as the effect, so a crash leaves either
+    both or neither.
+    """
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=300, help_text="Scope prefix plus the client's key.")
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(help_text="When the key was first used (replays last 24 h).")
+    locked_at = models.DateTimeField(help_text="When the current attempt started.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "key"], name="idempotency_unique_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run the API benchmark: gunicorn on the bench data set, wrk against floor, quote and purchase at
+# 4 and 16 concurrent clients. Prints one line per run; raw wrk output goes to bench/api/out/.
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench bench/api/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DJANGO_SETTINGS_MODULE=bench.api.settings
+: "${DATABASE_URL:?set DATABASE_URL to the bench database}"
+PORT=${BENCH_PORT:-8765}
+WORKERS=${BENCH_WORKERS:-4}
+DURATION=${BENCH_DURATION:-20s}
+OUT=bench/api/out
+mkdir -p "$OUT"
+STATE=bench/api/state.json
+export BENCH_KEY=$(python3 -c "import json;print(json.load(open('$STATE'))['api_key'])")
+export BENCH_MEMBER_FIRST=$(python3 -c "import json;print(json.load(open('$STATE'))['member_first'])")
+export BENCH_MEMBER_COUNT=$(python3 -c "import json;print(json.load(open('$STATE'))['member_count'])")
+
+.venv/bin/gunicorn loyalty_site.wsgi:application --bind 127.0.0.1:$PORT --workers "$WORKERS" \
+  --worker-class sync --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" --pid "$OUT/gunicorn.pid" &
+GUNICORN=$!
+trap 'kill $GUNICORN 2>/dev/null; wait $GUNICORN 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz/" >/dev/null && break; sleep 0.2; done
+
+for clients in 4 16; do
+  threads=$(( clients < 4 ? clients : 4 ))
+  for name in floor quote purchase; do
+    # warm every worker (imports, connections) before measuring; every wrk run gets its own
+    # receipt-id prefix (a reused receipt id with another body is, correctly, a 409)
+    export BENCH_RUN="w$name$clients$(date +%s%N)"
+    wrk -t "$threads" -c "$clients" -d 3s -s "bench/api/$name.lua" "http://127.0.0.1:$PORT" >/dev/null
+    export BENCH_RUN="m$name$clients$(date +%s%N)"
+    wrk -t "$threads" -c "$clients" -d "$DURATION" --latency -s "bench/api/$name.lua" \
+      "http://127.0.0.1:$PORT" > "$OUT/$name-c$clients.txt"
+    rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name-c$clients.txt")
+    p50=$(awk '$1=="50%" {print $2}' "$OUT/$name-c$clients.txt")
+    p99=$(awk '$1=="99%" {print $2}' "$OUT/$name-c$clients.txt")
+    errors=$(awk '/Non-2xx/ {print $4}' "$OUT/$name-c$clients.txt")
+    printf "%-9s clients=%-3s req/s=%-9s p50=%-9s p99=%-9s non-2xx=%s\n" "$name" "$clients" "$rps" "$p50" "$p99" "${errors:-0}"
+  done
+done

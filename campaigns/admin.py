@@ -1,0 +1,377 @@
+"""Admin: the campaign rules editor (conditions and rewards inline), ROI report and simulation,
+coupons with CSV export and bulk deactivation, batches of one-time codes, segments with sizes,
+daily tasks, partners, and read-only logs (grants, events, referrals, transfers, redemptions)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+
+from .coupons import coupon_batch_generate, coupons_csv, coupons_deactivate
+from .models import (
+    ActivityEvent,
+    Campaign,
+    CampaignCondition,
+    CampaignGrant,
+    CampaignReward,
+    Coupon,
+    CouponBatch,
+    CouponRedemption,
+    CustomEventType,
+    DailyTask,
+    Partner,
+    PartnerTransfer,
+    Referral,
+    Segment,
+)
+from .reports import campaign_roi, campaign_simulate
+from .segments import segment_refresh
+
+
+class ReadOnlyAdmin(ScopedAdmin):
+    read_only_for_staff = True
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CampaignConditionInline(ScopedTabularInline):
+    model = CampaignCondition
+    extra = 1
+    fields = ["kind", "count", "amount", "days", "value"]
+    verbose_name = "condition (all must hold)"
+    verbose_name_plural = "Conditions: all must hold"
+
+
+class CampaignRewardInline(ScopedTabularInline):
+    model = CampaignReward
+    extra = 1
+    fields = [
+        "kind",
+        "recipient",
+        "points",
+        "value",
+        "coupon_kind",
+        "coupon_min_purchase",
+        "days",
+        "notify_event",
+        "message",
+    ]
+    verbose_name = "reward"
+    verbose_name_plural = "Rewards: all are given"
+
+
+def _csv_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ScopedAdmin):
+    list_display = [
+        "name",
+        "program",
+        "trigger",
+        "is_active",
+        "starts_at",
+        "ends_at",
+        "priority",
+        "exclusive",
+        "points_granted",
+        "points_budget",
+        "report_links",
+    ]
+    list_filter = ["is_active", "trigger", "exclusive", "program"]
+    search_fields = ["name", "code", "description"]
+    filter_horizontal = ["target_tiers", "target_segments"]
+    readonly_fields = ["points_granted", "created_at", "report_links"]
+    inlines = [CampaignConditionInline, CampaignRewardInline]
+    actions = ["activate", "deactivate"]
+    fieldsets = [
+        (None, {"fields": ["program", "code", "name", "description", "is_active", "report_links"]}),
+        (
+            "Trigger",
+            {
+                "fields": [
+                    "trigger",
+                    "event_type",
+                    "schedule",
+                    "trigger_days",
+                    "trigger_currency",
+                    "trigger_percent",
+                ]
+            },
+        ),
+        (
+            "Window and targets",
+            {"fields": ["starts_at", "ends_at", "target_tiers", "tier_exclusive", "target_segments"]},
+        ),
+        (
+            "Limits",
+            {
+                "fields": [
+                    "period",
+                    "max_per_member",
+                    "points_budget",
+                    "points_granted",
+                    "priority",
+                    "exclusive",
+                ]
+            },
+        ),
+        ("Measurement", {"fields": ["holdout_percent", "attribution_days", "created_at"]}),
+    ]
+
+    @admin.display(description="Reports")
+    def report_links(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">Simulate</a> · <a href="{}">ROI</a>',
+            reverse("admin:campaigns_campaign_simulate", args=[obj.pk]),
+            reverse("admin:campaigns_campaign_roi", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:pk>/simulate/",
+                self.admin_site.admin_view(self.simulate_view),
+                name="campaigns_campaign_simulate",
+            ),
+            path("<int:pk>/roi/", self.admin_site.admin_view(self.roi_view), name="campaigns_campaign_roi"),
+        ]
+        return custom + super().get_urls()
+
+    def _campaign(self, request, pk):
+        campaign = get_object_or_404(self.get_queryset(request), pk=pk)  # another merchant's → 404
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        return campaign
+
+    def simulate_view(self, request, pk):
+        campaign = self._campaign(request, pk)
+        result = campaign_simulate(campaign=campaign, at=timezone.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Simulation: {campaign.name}",
+            "campaign": campaign,
+            "result": result,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/simulate.html", context)
+
+    def roi_view(self, request, pk):
+        campaign = self._campaign(request, pk)
+        report = campaign_roi(campaign=campaign, at=timezone.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"ROI: {campaign.name}",
+            "campaign": campaign,
+            "report": report,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/roi.html", context)
+
+    @admin.action(description="Activate the selected campaigns")
+    def activate(self, request, queryset):
+        count = queryset.filter(is_active=False).update(is_active=True)
+        self.message_user(request, f"{count} campaign(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate the selected campaigns")
+    def deactivate(self, request, queryset):
+        count = queryset.filter(is_active=True).update(is_active=False)
+        self.message_user(request, f"{count} campaign(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(CampaignGrant)
+class CampaignGrantAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "campaign",
+        "member",
+        "period_key",
+        "points",
+        "cost",
+        "coupon",
+        "purchase_ref",
+    ]
+    list_filter = ["campaign__program", "campaign"]
+    search_fields = ["member__phone", "member__card_number", "campaign__name", "purchase_ref"]
+    date_hierarchy = "created_at"
+    list_select_related = ["campaign", "member", "coupon"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(ScopedAdmin):
+    list_display = ["name", "code", "program", "member_count", "refreshed_at", "is_active"]
+    list_filter = ["is_active", "program"]
+    search_fields = ["name", "code"]
+    readonly_fields = ["member_count", "refreshed_at"]
+    filter_horizontal = ["tiers"]
+    actions = ["refresh"]
+
+    @admin.action(description="Refresh the selected segments now")
+    def refresh(self, request, queryset):
+        at = timezone.now()
+        sizes = [f"{s.name}: {segment_refresh(segment=s, at=at)['size']}" for s in queryset]
+        self.message_user(request, "Refreshed. " + "; ".join(sizes), messages.SUCCESS)
+
+
+class CouponCsvMixin:
+    @admin.action(description="Export the selected coupons as CSV")
+    def export_csv(self, request, queryset):
+        return _csv_response(coupons_csv(queryset=queryset), "coupons.csv")
+
+    @admin.action(description="Deactivate the selected coupons")
+    def deactivate(self, request, queryset):
+        count = coupons_deactivate(queryset=queryset)
+        self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(Coupon)
+class CouponAdmin(CouponCsvMixin, ScopedAdmin):
+    list_display = [
+        "code",
+        "program",
+        "kind",
+        "value",
+        "currency",
+        "min_purchase",
+        "ends_at",
+        "uses_count",
+        "max_uses",
+        "member",
+        "is_active",
+    ]
+    list_filter = ["is_active", "kind", "program", "batch", "campaign"]
+    search_fields = ["code", "member__phone", "member__card_number"]
+    readonly_fields = ["uses_count", "batch"]
+    raw_id_fields = ["member"]
+    actions = ["export_csv", "deactivate"]
+
+    def save_model(self, request, obj, form, change):
+        obj.code = obj.code.strip().upper()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CouponBatch)
+class CouponBatchAdmin(CouponCsvMixin, ScopedAdmin):
+    list_display = ["name", "program", "size", "generated", "used", "kind", "value", "ends_at", "created_at"]
+    list_filter = ["program", "kind"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["created_at"]
+    actions = ["export_batch_csv", "deactivate_batch"]
+    fields = [
+        "program",
+        "name",
+        "prefix",
+        "size",
+        "kind",
+        "value",
+        "currency",
+        "min_purchase",
+        "starts_at",
+        "ends_at",
+        "campaign",
+        "created_at",
+    ]
+
+    @admin.display(description="generated")
+    def generated(self, obj):
+        return obj.coupons.count()
+
+    @admin.display(description="used")
+    def used(self, obj):
+        return obj.coupons.filter(uses_count__gt=0).count()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        created = coupon_batch_generate(batch=obj)
+        if created:
+            self.message_user(request, f"{created} one-time codes generated.", messages.SUCCESS)
+
+    @admin.action(description="Export the codes of the selected batches as CSV")
+    def export_batch_csv(self, request, queryset):
+        coupons = Coupon.objects.filter(batch__in=queryset)
+        return _csv_response(coupons_csv(queryset=coupons), "coupon-batches.csv")
+
+    @admin.action(description="Deactivate every code of the selected batches")
+    def deactivate_batch(self, request, queryset):
+        count = coupons_deactivate(queryset=Coupon.objects.filter(batch__in=queryset))
+        self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(CouponRedemption)
+class CouponRedemptionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "coupon",
+        "member",
+        "reference",
+        "amount",
+        "currency",
+        "discount",
+        "bonus_points",
+    ]
+    list_filter = ["coupon__program"]
+    search_fields = ["coupon__code", "reference", "member__phone"]
+    list_select_related = ["coupon", "member"]
+
+
+@admin.register(DailyTask)
+class DailyTaskAdmin(ScopedAdmin):
+    list_display = ["name", "code", "program", "is_active"]
+    list_filter = ["is_active", "program"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(CustomEventType)
+class CustomEventTypeAdmin(ScopedAdmin):
+    list_display = ["code", "name", "program"]
+    list_filter = ["program"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Partner)
+class PartnerAdmin(ScopedAdmin):
+    list_display = ["name", "code", "program", "rate", "bonus_percent", "is_active"]
+    list_filter = ["is_active", "program"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(PartnerTransfer)
+class PartnerTransferAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "partner", "member", "external_id", "partner_points", "points_credited"]
+    list_filter = ["partner"]
+    search_fields = ["external_id", "member__phone"]
+
+
+@admin.register(Referral)
+class ReferralAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "referrer", "referred", "rewarded_at"]
+    search_fields = ["referrer__phone", "referred__phone", "referrer__referral_code"]
+
+
+@admin.register(ActivityEvent)
+class ActivityEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "member", "type", "data"]
+    list_filter = ["type"]
+    search_fields = ["member__phone", "member__card_number", "type"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["member"]

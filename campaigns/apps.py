@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CampaignsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "campaigns"
+    verbose_name = "Campaigns and coupons"
+
+    def ready(self) -> None:
+        # hook registrations: pricing_coupon, pricing_bonuses, member_created
+        from . import coupons, services  # noqa: F401

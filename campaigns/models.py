@@ -1,0 +1,639 @@
+"""Campaigns (trigger + conditions + rewards), coupons, segments, referrals, daily tasks, partners.
+
+A campaign is Oscar's offer shape: one trigger, any number of condition rows (all must hold) and any
+number of reward rows (all are given). Every reward given is one `CampaignGrant` row, unique per
+(campaign, member, period key): that row is what makes jobs idempotent, limits enforceable and ROI
+measurable.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+BUILTIN_EVENT_TYPES = ("login", "review", "task_completed", "nps", "profile_completed")
+
+
+class CouponKind(models.TextChoices):
+    PERCENT = "percent", "Percent off"
+    FIXED = "fixed", "Fixed amount off"
+    POINTS = "points", "Bonus points"
+
+
+class Segment(models.Model):
+    """A rule-based group of members (RFM: recency, frequency, monetary over a window; tier;
+    activity). Membership is materialised by the `refresh_segments` job; all rules must hold.
+    Monetary sums the amount paid of purchases in the program's base currency."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="segments")
+    code = models.SlugField(max_length=32, help_text="Stable code, e.g. 'high_value'.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    window_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1)], help_text="Frequency and monetary count this window."
+    )
+    recency_days_max = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Last activity at most this many days ago (empty = any)."
+    )
+    recency_days_min = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Last activity at least this many days ago (empty = any)."
+    )
+    frequency_min = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At least this many purchases in the window."
+    )
+    frequency_max = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many purchases in the window."
+    )
+    monetary_min = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Spent at least (base currency)."
+    )
+    monetary_max = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Spent less than (base currency)."
+    )
+    tiers = models.ManyToManyField(
+        "tiers.Tier", blank=True, related_name="+", help_text="Only members of these tiers (empty = any)."
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive segments are not refreshed.")
+    member_count = models.PositiveIntegerField(default=0, editable=False)
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["program", "code"]
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="segment_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMembership(models.Model):
+    MERCHANT_LOOKUP = "segment__program__merchant"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="segment_rows")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "member"], name="segment_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} in {self.segment_id}"
+
+
+class Campaign(models.Model):
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Trigger(models.TextChoices):
+        PURCHASE = "purchase", "Purchase or bet (at the till, in the quote)"
+        REGISTRATION = "registration", "Registration"
+        BIRTHDAY = "birthday", "Birthday (daily job)"
+        EVENT = "event", "Event (login, review, task, NPS, profile, custom)"
+        REFERRAL = "referral", "Referral: the referred member's first purchase"
+        SCHEDULE = "schedule", "Schedule (daily / weekly / monthly job)"
+        INACTIVITY = "inactivity", "Inactivity for N days (daily job)"
+        RATE_RISE = "rate_rise", "Currency rate rise: purchases in that currency"
+
+    class Period(models.TextChoices):
+        ONCE = "once", "Once per member, ever"
+        EACH = "each", "Every qualifying purchase or event"
+        DAY = "day", "Once per member per day"
+        WEEK = "week", "Once per member per ISO week"
+        MONTH = "month", "Once per member per month"
+        YEAR = "year", "Once per member per year"
+
+    class Schedule(models.TextChoices):
+        DAILY = "daily", "Daily (the day just ended)"
+        WEEKLY = "weekly", "Weekly, on Mondays (the ISO week just ended)"
+        MONTHLY = "monthly", "Monthly, on the 1st (the month just ended)"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="campaigns")
+    code = models.SlugField(max_length=48, help_text="Stable code, e.g. 'weekly_double_bonus'.")
+    name = models.CharField(max_length=120, help_text="Shown to members with their rewards.")
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(
+        default=False, help_text="Run the simulation first; only active campaigns grant anything."
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, help_text="What starts evaluation.")
+    event_type = models.CharField(
+        max_length=48, blank=True, help_text="For the event trigger: login, review, task_completed, nps, ..."
+    )
+    schedule = models.CharField(
+        max_length=8, choices=Schedule.choices, blank=True, help_text="For the schedule trigger."
+    )
+    trigger_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For the inactivity trigger: days without activity."
+    )
+    trigger_currency = models.CharField(
+        max_length=3, blank=True, help_text="For the rate-rise trigger: the currency watched, e.g. USD."
+    )
+    trigger_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="For the rate-rise trigger: minimum rise of the rate in force over the previous one (%).",
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty = already running.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    target_tiers = models.ManyToManyField(
+        "tiers.Tier", blank=True, related_name="+", help_text="Only these tiers (empty = all members)."
+    )
+    tier_exclusive = models.BooleanField(
+        default=False,
+        help_text="Only members whose tier gives access to tier-exclusive campaigns (e.g. Gold, Platinum).",
+    )
+    target_segments = models.ManyToManyField(
+        Segment, blank=True, related_name="campaigns", help_text="Only these segments (empty = all)."
+    )
+    period = models.CharField(
+        max_length=8,
+        choices=Period.choices,
+        default=Period.ONCE,
+        help_text="How often one member can be rewarded: the grant is unique per campaign, member, period.",
+    )
+    max_per_member = models.PositiveIntegerField(
+        default=0, help_text="Most grants per member over the campaign's life (0 = no limit)."
+    )
+    points_budget = models.BigIntegerField(
+        default=0, validators=[MinValueValidator(0)], help_text="Total points it may give (0 = no limit)."
+    )
+    points_granted = models.BigIntegerField(default=0, editable=False)
+    priority = models.IntegerField(
+        default=100, help_text="Lower runs first; an exclusive campaign that grants stops the later ones."
+    )
+    exclusive = models.BooleanField(
+        default=False, help_text="When it grants, no lower-priority campaign of the same trigger runs."
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(90)],
+        help_text="Share of targeted members kept as a control group that gets nothing (for ROI).",
+    )
+    attribution_days = models.PositiveIntegerField(
+        default=30, help_text="ROI counts rewarded members' purchases this many days after the grant."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="campaign_unique_code"),
+            models.CheckConstraint(condition=Q(points_granted__gte=0), name="campaign_granted_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.trigger == self.Trigger.EVENT and not self.event_type:
+            errors["event_type"] = "Name the event type this campaign listens to."
+        elif (
+            self.trigger == self.Trigger.EVENT
+            and self.event_type not in BUILTIN_EVENT_TYPES
+            and self.program_id
+            and not CustomEventType.objects.filter(program_id=self.program_id, code=self.event_type).exists()
+        ):
+            errors["event_type"] = (
+                f"Use one of {', '.join(BUILTIN_EVENT_TYPES)} or define the custom type first."
+            )
+        if self.trigger == self.Trigger.SCHEDULE and not self.schedule:
+            errors["schedule"] = "Choose daily, weekly or monthly."
+        if self.trigger == self.Trigger.INACTIVITY and not self.trigger_days:
+            errors["trigger_days"] = "Give the number of idle days."
+        if self.trigger == self.Trigger.RATE_RISE and not (self.trigger_currency and self.trigger_percent):
+            errors["trigger_currency"] = "Give the currency and the minimum rise in percent."
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The end must come after the start."
+        if errors:
+            raise ValidationError(errors)
+
+    def is_running(self, at) -> bool:
+        return (
+            self.is_active
+            and (self.starts_at is None or self.starts_at <= at)
+            and (self.ends_at is None or at < self.ends_at)
+        )
+
+
+class CampaignCondition(models.Model):
+    """One rule of a campaign; all of a campaign's conditions must hold."""
+
+    MERCHANT_LOOKUP = "campaign__program__merchant"
+
+    class Kind(models.TextChoices):
+        MIN_AMOUNT = "min_amount", "Purchase amount paid ≥ amount"
+        NTH_PURCHASE = "nth_purchase", "It is the member's Nth purchase (count)"
+        PURCHASES_IN_WINDOW = "purchases_in_window", "Purchases in the last N days ≥ count"
+        SPENT_IN_WINDOW = "spent_in_window", "Amount spent in the last N days ≥ amount (base currency)"
+        TIER_IN = "tier_in", "Member's tier is one of (codes in value)"
+        SEGMENT_IN = "segment_in", "Member is in one of the segments (codes in value)"
+        CONSECUTIVE_LOGINS = "consecutive_logins", "Logins on ≥ count consecutive days in the period"
+        WEEKDAY_IN = "weekday_in", "Day of week is one of (value: 1=Mon … 7=Sun, e.g. '6,7')"
+        HOUR_BETWEEN = "hour_between", "Local hour between (value: '9-18', end excluded)"
+        FIRST_ORDER = "first_order", "It is the member's first purchase"
+        CURRENCY_IN = "currency_in", "Purchase currency is one of (value, e.g. 'USD,EUR')"
+        EVENT_DATA = "event_data", "Event data value equals (value 'key=value', e.g. 'task=quiz')"
+        MIN_SCORE = "min_score", "NPS score ≥ count"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="conditions")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="N for Nth purchase, purchases, consecutive days or score."
+    )
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Money threshold."
+    )
+    days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Window in days for the in-window rules (0 or empty = the campaign's period, e.g. week).",
+    )
+    value = models.CharField(max_length=200, blank=True, help_text="Codes, days, hours or key=value.")
+
+    class Meta:
+        ordering = ["campaign", "id"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    NEEDS = {
+        "count": {"nth_purchase", "purchases_in_window", "consecutive_logins", "min_score"},
+        "amount": {"min_amount", "spent_in_window"},
+        "value": {"tier_in", "segment_in", "weekday_in", "hour_between", "currency_in", "event_data"},
+    }
+
+    def clean(self) -> None:
+        errors = {}
+        for field, kinds in self.NEEDS.items():
+            if self.kind in kinds and getattr(self, field) in (None, ""):
+                errors[field] = f"Required for “{self.get_kind_display()}”."
+        if self.kind == self.Kind.HOUR_BETWEEN and self.value and "-" not in self.value:
+            errors["value"] = "Write the hours as start-end, e.g. 9-18."
+        if self.kind == self.Kind.EVENT_DATA and self.value and "=" not in self.value:
+            errors["value"] = "Write key=value, e.g. task=quiz."
+        if errors:
+            raise ValidationError(errors)
+
+
+class CampaignReward(models.Model):
+    """One reward of a campaign; all of a campaign's rewards are given together."""
+
+    MERCHANT_LOOKUP = "campaign__program__merchant"
+
+    class Kind(models.TextChoices):
+        POINTS = "points", "Fixed points"
+        MULTIPLIER = "multiplier", "Multiply the purchase's points (value = factor, e.g. 2)"
+        PERCENT_POINTS = "percent_points", "Percent of the amount paid as points (value = %)"
+        COUPON = "coupon", "A personal one-time coupon"
+        EXTEND_EXPIRY = "extend_expiry", "Extend the member's points by N days"
+        NOTIFICATION = "notification", "A notification only"
+
+    class Recipient(models.TextChoices):
+        MEMBER = "member", "The member"
+        REFERRER = "referrer", "The member who referred them"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewards")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    recipient = models.CharField(
+        max_length=8, choices=Recipient.choices, default=Recipient.MEMBER, help_text="Referral: both sides."
+    )
+    points = models.BigIntegerField(default=0, validators=[MinValueValidator(0)], help_text="Fixed points.")
+    value = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Multiplier factor, percent, or the coupon's percent / amount.",
+    )
+    coupon_kind = models.CharField(
+        max_length=8, blank=True, choices=CouponKind.choices, default="", help_text="For a coupon reward."
+    )
+    coupon_min_purchase = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), help_text="Coupon's minimum purchase."
+    )
+    days = models.PositiveIntegerField(
+        default=0, help_text="Coupon validity or expiry extension in days (0 = coupon never expires)."
+    )
+    notify_event = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Event to emit for the notification (member.inactive, member.winback, member.birthday); "
+        "empty = reward.granted.",
+    )
+    message = models.CharField(max_length=255, blank=True, help_text="Text of the notification.")
+
+    class Meta:
+        ordering = ["campaign", "id"]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    def clean(self) -> None:
+        errors = {}
+        if self.kind == self.Kind.POINTS and not self.points:
+            errors["points"] = "Give the number of points."
+        if self.kind in (self.Kind.MULTIPLIER, self.Kind.PERCENT_POINTS) and not self.value:
+            errors["value"] = "Give the factor or the percent."
+        if self.kind == self.Kind.COUPON:
+            if not self.coupon_kind:
+                errors["coupon_kind"] = "Choose the coupon's kind."
+            if not self.value:
+                errors["value"] = "Give the coupon's percent, amount or points."
+            if self.coupon_kind == CouponKind.PERCENT and self.value and self.value > 100:
+                errors["value"] = "A percent coupon takes at most 100 %."
+        if self.kind == self.Kind.EXTEND_EXPIRY and not self.days:
+            errors["days"] = "Give the number of days."
+        if errors:
+            raise ValidationError(errors)
+
+
+class CampaignGrant(models.Model):
+    """One reward given: unique per (campaign, member, period key). `cost` is the money it cost the
+    merchant in the base currency (points × point value; a coupon's cost is counted when used)."""
+
+    MERCHANT_LOOKUP = "campaign__program__merchant"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="campaign_grants")
+    period_key = models.CharField(max_length=64)
+    points = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    coupon = models.ForeignKey(
+        "campaigns.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purchase_ref = models.CharField(max_length=100, blank=True, help_text="Purchase external id, if any.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member", "period_key"], name="grant_unique_period")
+        ]
+        indexes = [models.Index(fields=["member", "created_at"], name="grant_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} → {self.member_id} ({self.period_key})"
+
+
+class CustomEventType(models.Model):
+    """A merchant-defined event type integrations may send to POST /events/."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="event_types")
+    code = models.SlugField(max_length=48, help_text="Type name sent by the integration.")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="event_type_unique_code")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ActivityEvent(models.Model):
+    """A member's recorded event (login, review, task_completed, nps, ...)."""
+
+    MERCHANT_LOOKUP = "member__program__merchant"
+
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="activity_events")
+    type = models.CharField(max_length=48)
+    occurred_at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["member", "type", "occurred_at"], name="activity_member_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class DailyTask(models.Model):
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="daily_tasks")
+    code = models.SlugField(max_length=48, help_text="Sent as data.task with a task_completed event.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["program", "code"]
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="daily_task_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Referral(models.Model):
+    """Who referred whom; one row per referred member. Rewards are CampaignGrant rows."""
+
+    MERCHANT_LOOKUP = "referrer__program__merchant"
+
+    referrer = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="referrals_made")
+    referred = models.OneToOneField(
+        "accounts.Member", on_delete=models.CASCADE, related_name="referral_received"
+    )
+    created_at = models.DateTimeField()
+    rewarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(referrer=models.F("referred")), name="referral_not_self")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_id}"
+
+
+class Partner(models.Model):
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="partners")
+    code = models.SlugField(max_length=48, help_text="Sent by integrations as 'partner'.")
+    name = models.CharField(max_length=100)
+    rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text="Our points per one partner point.",
+    )
+    bonus_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Extra share credited on top of imported points.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["program", "code"]
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="partner_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerTransfer(models.Model):
+    MERCHANT_LOOKUP = "partner__program__merchant"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="partner_transfers")
+    external_id = models.CharField(max_length=100)
+    partner_points = models.BigIntegerField()
+    points_credited = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_id"], name="partner_transfer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.points_credited} points"
+
+
+# --- coupons ----------------------------------------------------------------------------------
+
+
+class CouponBatch(models.Model):
+    """A batch of one-time promo codes generated together (admin action), exportable as CSV."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="coupon_batches")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=8, blank=True, help_text="Optional prefix of every code, e.g. 'SUM'."
+    )
+    size = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100000)])
+    kind = models.CharField(max_length=8, choices=CouponKind.choices)
+    value = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, blank=True)
+    min_purchase = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "coupon batches"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coupon(models.Model):
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="coupons")
+    code = models.CharField(max_length=32, help_text="Upper case; unique in the program.")
+    kind = models.CharField(max_length=8, choices=CouponKind.choices)
+    value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Percent off, amount off, or bonus points.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text="Fixed: the amount's currency (required). Others: only this currency (empty = any).",
+    )
+    min_purchase = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Smallest purchase amount (in the purchase's currency) it applies to.",
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty = valid at once.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = never expires.")
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Total uses (1 = one-time code; empty = unlimited)."
+    )
+    max_uses_per_member = models.PositiveIntegerField(
+        null=True, blank=True, default=1, help_text="Uses per member (empty = unlimited)."
+    )
+    member = models.ForeignKey(
+        "accounts.Member",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="coupons",
+        help_text="Bound to this member only (empty = open to all).",
+    )
+    first_order_only = models.BooleanField(default=False, help_text="Only on a member's first purchase.")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons"
+    )
+    batch = models.ForeignKey(
+        CouponBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="coupons", editable=False
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to deactivate the code.")
+    uses_count = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(Upper("code"), "program", name="coupon_unique_code"),
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(uses_count__lte=models.F("max_uses")),
+                name="coupon_uses_within_max",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="percent") | Q(value__lte=100), name="coupon_percent_at_most_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        if self.kind == CouponKind.FIXED and not self.currency:
+            raise ValidationError({"currency": "A fixed-amount coupon needs the currency of its amount."})
+        if self.kind == CouponKind.POINTS and self.value != int(self.value):
+            raise ValidationError({"value": "Bonus points are whole points."})
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must come after the start."})
+
+
+class CouponRedemption(models.Model):
+    """One use of a coupon (at a purchase's commit)."""
+
+    MERCHANT_LOOKUP = "coupon__program__merchant"
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="coupon_redemptions")
+    reference = models.CharField(max_length=120, help_text="The purchase this use belongs to.")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    discount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    bonus_points = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["coupon", "reference"], name="coupon_redemption_unique_ref")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} for {self.reference}"

@@ -1,0 +1,133 @@
+"""Reads of the campaigns app: a member's purchases, logins and grants; active campaigns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, Sum, prefetch_related_objects
+
+
+def _purchases(member, *, exclude=None):
+    from ledger.models import Purchase
+
+    queryset = Purchase.objects.filter(member=member)
+    if exclude is not None and getattr(exclude, "pk", None):
+        queryset = queryset.exclude(pk=exclude.pk)
+    return queryset
+
+
+def member_purchase_count(
+    *, member, exclude=None, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """Purchases (and bets) of `member` with occurred_at in [since, until), leaving out `exclude`
+    (the purchase being priced). Refunded purchases still count: a purchase happened. Counted
+    once per pricing call / purchase for the same arguments (`ledger.pricing.pricing_memo`: the
+    purchase being priced is excluded, nothing else is written meanwhile)."""
+    from ledger.pricing import memoized
+
+    def count() -> int:
+        queryset = _purchases(member, exclude=exclude)
+        if since is not None:
+            queryset = queryset.filter(occurred_at__gte=since)
+        if until is not None:
+            queryset = queryset.filter(occurred_at__lt=until)
+        return queryset.count()
+
+    key = ("purchase_count", member.pk, getattr(exclude, "pk", None), since, until)
+    return memoized(key, count)
+
+
+def member_amount_spent(
+    *, member, since: datetime | None = None, until: datetime | None = None, exclude=None
+) -> Decimal:
+    """Amount paid (amount due less refunds) in the program's base currency, [since, until)."""
+    queryset = _purchases(member, exclude=exclude).filter(currency=member.program.base_currency)
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    totals = queryset.aggregate(due=Sum("amount_due"), refunded=Sum("refunded_amount"))
+    return (totals["due"] or Decimal("0")) - (totals["refunded"] or Decimal("0"))
+
+
+def member_login_days(*, member, since: datetime, until: datetime, tz) -> list[date]:
+    """Distinct local dates (program time zone) with a login event in [since, until), sorted."""
+    from .models import ActivityEvent
+
+    times = ActivityEvent.objects.filter(
+        member=member, type="login", occurred_at__gte=since, occurred_at__lt=until
+    ).values_list("occurred_at", flat=True)
+    return sorted({moment.astimezone(tz).date() for moment in times})
+
+
+def longest_streak(days: list[date]) -> int:
+    """Length of the longest run of consecutive dates in a sorted list."""
+    best = run = 0
+    previous = None
+    for day in days:
+        run = run + 1 if previous is not None and day - previous == timedelta(days=1) else 1
+        best = max(best, run)
+        previous = day
+    return best
+
+
+def campaigns_running(
+    *, program, trigger: str | None = None, at: datetime, event_type: str | None = None, triggers=None
+):
+    """Active campaigns of `program` for `trigger` (or any of `triggers`) whose window contains
+    `at`, with their conditions, rewards and targets prefetched."""
+    from .models import Campaign, CampaignCondition, CampaignReward
+
+    wanted = [trigger] if trigger is not None else list(triggers or [])
+    queryset = Campaign.objects.filter(program=program, trigger__in=wanted, is_active=True).filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=at), Q(ends_at__isnull=True) | Q(ends_at__gt=at)
+    )
+    if event_type is not None:
+        queryset = queryset.filter(event_type=event_type)
+    # ordered by priority within the program (the model's default ordering joins the program and
+    # the merchant to sort by their names); children in id order without those joins either
+    campaigns = list(
+        queryset.order_by("priority", "id")
+        .annotate(
+            has_target_tiers=Exists(Campaign.target_tiers.through.objects.filter(campaign_id=OuterRef("pk"))),
+            has_target_segments=Exists(
+                Campaign.target_segments.through.objects.filter(campaign_id=OuterRef("pk"))
+            ),
+        )
+        .prefetch_related(
+            Prefetch("conditions", queryset=CampaignCondition.objects.order_by("id")),
+            Prefetch("rewards", queryset=CampaignReward.objects.order_by("id")),
+        )
+    )
+    # the targets are read only for the campaigns that have some (most have none): the others get
+    # an empty prefetch, so `campaign.target_tiers.all()` costs no query either way
+    for name, flag in (("target_tiers", "has_target_tiers"), ("target_segments", "has_target_segments")):
+        prefetch_related_objects([c for c in campaigns if getattr(c, flag)], name)
+        for campaign in campaigns:
+            if not getattr(campaign, flag):
+                empty = getattr(campaign, name).none()
+                empty._result_cache = []
+                empty._prefetch_done = True
+                campaign.__dict__.setdefault("_prefetched_objects_cache", {})[name] = empty
+    return campaigns
+
+
+def coupons_for_member(*, member, at: datetime):
+    """Coupons a member can use now: bound to them or open, active, within their window."""
+    from .models import Coupon
+
+    return (
+        Coupon.objects.filter(program=member.program_id, is_active=True)
+        .filter(Q(member=member))
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=at), Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+        .order_by("ends_at", "id")
+    )
+
+
+def campaign_roi(*, campaign, since: datetime | None = None, until: datetime | None = None, at=None) -> dict:
+    """ROI of a campaign over the grants made in [since, until): see campaigns.reports (members
+    rewarded, cost, attributed revenue, ROI in percent, coupon redemption rate, holdout)."""
+    from .reports import campaign_roi as report
+
+    return report(campaign=campaign, since=since, until=until, at=at)

@@ -1,0 +1,101 @@
+"""Reads behind the till's member panel and the member's card page.
+
+Everything shown here comes from the owning apps' selectors (ledger, tiers, campaigns); this module
+only gathers them into one dictionary a template can render, so no rule is ever duplicated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from accounts.models import Member
+from campaigns.selectors import coupons_for_member
+from ledger.models import Posting, Purchase
+from ledger.selectors import member_expiring_lots
+from loyalty_site.core.money import Money
+from tiers.models import Tier
+from tiers.selectors import member_tier_progress as tier_progress
+
+
+def member_points_value(*, member: Member, points: int | None = None) -> Money:
+    """Money value of `points` (default: the member's balance) at the program's point value."""
+    points = member.balance if points is None else points
+    return Money(member.program.points_value(points), member.program.base_currency)
+
+
+def member_tier_progress(*, member: Member, at: datetime) -> dict[str, Any]:
+    """The tiers app's progress ({"qualifying_points", "next_tier", "points_to_next"}) plus, for the
+    progress bar, `percent` of the way from the current tier's threshold to the next one."""
+    progress = dict(tier_progress(member=member, at=at))
+    qualifying = int(progress["qualifying_points"])
+    floor = int(member.tier.threshold) if member.tier is not None else 0
+    next_tier = progress["next_tier"]
+    progress["next_tier_name"] = _tier_name(member=member, code=next_tier)
+    if next_tier is None:
+        progress["percent"] = 100
+    else:
+        span = max(qualifying + int(progress["points_to_next"]) - floor, 1)
+        progress["percent"] = max(0, min(100, int((qualifying - floor) * 100 / span)))
+    return progress
+
+
+def _tier_name(*, member: Member, code: str | None) -> str | None:
+    if not code:
+        return None
+    tier = Tier.objects.filter(program=member.program, code=code).first()
+    return tier.name if tier is not None else code
+
+
+def member_expiring(*, member: Member, at: datetime) -> list[dict[str, Any]]:
+    """Lots expiring within the program's warning window: [{"points", "expires_at"}], soonest first
+    (the ledger's selector already orders them)."""
+    lots = member_expiring_lots(member=member, at=at).values_list("remaining", "expires_at")
+    return [{"points": remaining, "expires_at": expires_at} for remaining, expires_at in lots]
+
+
+def member_recent_entries(*, member: Member, limit: int = 10) -> list:
+    """The member's latest ledger postings that changed their points, newest first. A posting is
+    one business transaction (a purchase's earning, a redemption...), which is what a member
+    recognises; its `points` + `pending_points` is the change to their total."""
+    rows = (
+        Posting.objects.filter(member=member)
+        .exclude(points=0, pending_points=0)
+        .exclude(kind="activate")  # pending points becoming spendable: no change to the total
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [_entry_row(posting) for posting in rows]
+
+
+def _entry_row(posting) -> dict[str, Any]:
+    return {
+        "created_at": posting.created_at,
+        "kind": posting.kind,
+        "description": posting.description or posting.get_kind_display(),
+        "points": int(posting.points) + int(posting.pending_points),
+    }
+
+
+def member_recent_purchases(*, member: Member, limit: int = 5) -> list:
+    """The member's latest purchases (refundable from the till), newest first."""
+    return list(Purchase.objects.filter(member=member).order_by("-occurred_at", "-id")[:limit])
+
+
+def member_usable_coupons(*, member: Member, at: datetime) -> list:
+    """Coupons the member can use now (the campaigns app's selector)."""
+    return list(coupons_for_member(member=member, at=at))
+
+
+def member_card(*, member: Member, at: datetime, entries: int = 10) -> dict[str, Any]:
+    """Everything the till's member panel and the card page show."""
+    return {
+        "member": member,
+        "program": member.program,
+        "balance": member.balance,
+        "pending_points": member.pending_points,
+        "value": member_points_value(member=member),
+        "tier": member.tier,
+        "progress": member_tier_progress(member=member, at=at),
+        "expiring": member_expiring(member=member, at=at),
+        "entries": member_recent_entries(member=member, limit=entries),
+    }

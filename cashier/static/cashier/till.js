@@ -1,0 +1,152 @@
+/* The till page: camera QR scanning (BarcodeDetector, else the vendored jsQR) and the live quote. */
+(function () {
+  "use strict";
+
+  function csrfToken(form) {
+    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  /* --- camera scanning ---------------------------------------------------------------------- */
+  var scanButton = document.getElementById("scan-button");
+  var scanner = document.getElementById("scanner");
+  var video = document.getElementById("camera");
+  var canvas = document.getElementById("camera-frame");
+  var statusLine = document.getElementById("scan-status");
+  var field = document.getElementById("id_q");
+  var stream = null;
+  var detector = null;
+
+  function stopCamera() {
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
+    stream = null;
+    if (scanner) { scanner.classList.add("hidden"); }
+  }
+
+  function found(text) {
+    try { sessionStorage.setItem("tillDecoder", detector ? "BarcodeDetector" : "jsQR"); } catch (e) { /* private mode */ }
+    stopCamera();
+    field.value = text;
+    document.getElementById("search-form").submit();
+  }
+
+  function scanFrame() {
+    if (!stream) { return; }
+    if (video.readyState < 2) { requestAnimationFrame(scanFrame); return; }
+    if (detector) {
+      detector.detect(video).then(function (codes) {
+        if (codes.length) { found(codes[0].rawValue); } else { requestAnimationFrame(scanFrame); }
+      }).catch(function () { detector = null; requestAnimationFrame(scanFrame); });
+      return;
+    }
+    if (typeof window.jsQR !== "function") { statusLine.textContent = "No QR decoder is available."; return; }
+    var width = video.videoWidth, height = video.videoHeight;
+    canvas.width = width; canvas.height = height;
+    var context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(video, 0, 0, width, height);
+    var image = context.getImageData(0, 0, width, height);
+    var code = window.jsQR(image.data, width, height, { inversionAttempts: "dontInvert" });
+    if (code && code.data) { found(code.data); } else { setTimeout(function () { requestAnimationFrame(scanFrame); }, 120); }
+  }
+
+  function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      alert("This browser cannot use the camera here (it needs HTTPS). Type or scan the number instead.");
+      return;
+    }
+    scanner.classList.remove("hidden");
+    statusLine.textContent = "Point the camera at the member's QR code.";
+    var ready = Promise.resolve();
+    if ("BarcodeDetector" in window) {
+      ready = window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+        if (formats.indexOf("qr_code") !== -1) { detector = new window.BarcodeDetector({ formats: ["qr_code"] }); }
+      }).catch(function () { detector = null; });
+    }
+    ready.then(function () {
+      return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      return video.play();
+    }).then(function () { requestAnimationFrame(scanFrame); })
+      .catch(function (error) { statusLine.textContent = "Camera unavailable: " + error.message; });
+  }
+
+  if (scanButton && scanner) {
+    scanButton.addEventListener("click", startCamera);
+    document.getElementById("scan-stop").addEventListener("click", stopCamera);
+  }
+
+  /* --- live quote ---------------------------------------------------------------------------- */
+  var form = document.getElementById("purchase-form");
+  if (!form) { return; }
+  var box = document.getElementById("quote");
+  var timer = null;
+  var sequence = 0;
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function renderQuote(q) {
+    var rows = [
+      ["Discount", q.discount.amount + " " + q.discount.currency],
+      ["Points used", q.points_to_redeem],
+      ["To pay", q.amount_due.amount + " " + q.amount_due.currency],
+      ["Points earned", "+" + q.points_to_earn],
+      ["Most points usable", q.max_redeemable_points]
+    ];
+    var html = "<dl>";
+    rows.forEach(function (r) { html += "<dt>" + escapeHtml(r[0]) + "</dt><dd>" + escapeHtml(r[1]) + "</dd>"; });
+    html += "</dl>";
+    if (q.applied && q.applied.length) {
+      html += '<ul class="muted" style="margin:.4rem 0 0;padding-left:1.1rem">';
+      q.applied.forEach(function (line) { html += "<li>" + escapeHtml(line.description) + "</li>"; });
+      html += "</ul>";
+    }
+    box.innerHTML = html;
+    box.dataset.state = "ok";
+  }
+
+  function renderError(message) {
+    box.innerHTML = '<span class="notice error" style="display:block;margin:0">' + escapeHtml(message) + "</span>";
+    box.dataset.state = "error";
+  }
+
+  function requestQuote() {
+    var amount = form.querySelector("[name=amount]").value.trim();
+    if (!amount) { box.innerHTML = '<span class="muted">Enter an amount to see the quote.</span>'; box.dataset.state = ""; return; }
+    var mine = ++sequence;
+    box.dataset.state = "loading";
+    fetch(form.dataset.quoteUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(form), "X-Requested-With": "fetch" },
+      body: new FormData(form)
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (mine !== sequence) { return; }
+      if (result.ok) { renderQuote(result.body); } else {
+        var error = result.body.error || {};
+        var message = error.message || "The quote failed.";
+        if (error.fields) {
+          Object.keys(error.fields).forEach(function (name) { message += " " + name.replace(/_/g, " ") + ": " + error.fields[name].join(" "); });
+        }
+        renderError(message);
+      }
+    }).catch(function () { if (mine === sequence) { renderError("The quote could not be fetched. Check the connection."); } });
+  }
+
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(requestQuote, 250); });
+  document.querySelectorAll(".use-coupon").forEach(function (button) {
+    button.addEventListener("click", function () {
+      form.querySelector("[name=coupon_code]").value = button.dataset.code;
+      requestQuote();
+    });
+  });
+  form.addEventListener("submit", function () { document.getElementById("confirm-purchase").disabled = true; });
+  if (form.querySelector("[name=amount]").value) { requestQuote(); }
+})();

@@ -1,0 +1,293 @@
+"""The till page (`/cashier/`) and the member's card page (`/card/<token>/`).
+
+Thin interfaces: each view parses a form, calls one service of the owning app (the same services
+the REST API calls) and renders the result. Business errors are LoyaltyError subclasses whose
+`message` is shown to the cashier as it is; nothing is retried or second-guessed here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.models import Member
+from ledger.models import Purchase
+from ledger.pricing import purchase_quote
+from ledger.purchases import purchase_create
+from ledger.services import points_redeem
+from ledger.services import purchase_refund as ledger_purchase_refund
+from loyalty_site.core.errors import LoyaltyError
+
+from . import selectors
+from .access import till_member_get, till_program_set, till_programs, till_required
+from .forms import EnrolForm, PurchaseForm, RedeemForm, RefundForm, SearchForm
+from .qr import qr_svg
+from .throttle import throttled
+
+
+class TillLoginView(auth_views.LoginView):
+    template_name = "cashier/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("cashier:home")
+
+
+class TillLogoutView(auth_views.LogoutView):
+    next_page = "cashier:login"
+
+
+def _new_reference(prefix: str) -> str:
+    """A receipt / posting reference drawn when a form is shown: 64 random bits (short enough to
+    read on a receipt); the ledger's unique constraint per program backs it."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@till_required
+def till_home(request):
+    programs = list(till_programs(request.user))
+    form = SearchForm(request.GET or None)
+    if request.program is not None and form.is_valid():
+        member = account_selectors.member_find(program=request.program, query=form.cleaned_data["q"])
+        if member is not None:
+            return redirect("cashier:member", member_id=member.pk)
+        messages.error(request, f"No member found for “{form.cleaned_data['q']}”.")
+    return render(
+        request,
+        "cashier/home.html",
+        {"programs": programs, "program": request.program, "form": form, "enrol_form": EnrolForm()},
+    )
+
+
+@till_required
+@require_POST
+def program_choose(request):
+    till_program_set(request, request.POST.get("program"))
+    return redirect("cashier:home")
+
+
+@till_required
+def member_enrol(request):
+    if request.program is None:
+        return redirect("cashier:home")
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            member = account_services.member_create(
+                program=request.program,
+                at=timezone.now(),
+                phone=data["phone"] or None,
+                email=data["email"] or None,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                birth_date=data["birth_date"],
+                referred_by=data["referred_by"] or None,
+            )
+        except LoyaltyError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"{member} is enrolled. Card number {member.card_number}.")
+            return redirect("cashier:member", member_id=member.pk)
+    return render(request, "cashier/enrol.html", {"program": request.program, "form": form})
+
+
+def _form_error(form, error: LoyaltyError) -> None:
+    form.add_error(None, error.message)
+    for field, problems in (error.fields or {}).items():
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, problem)
+
+
+def _member_context(request, member: Member, **extra):
+    at = timezone.now()
+    context = selectors.member_card(member=member, at=at, entries=8)
+    context.update(
+        {
+            "program": request.program,
+            "coupons": selectors.member_usable_coupons(member=member, at=at),
+            "purchases": selectors.member_recent_purchases(member=member, limit=5),
+            "purchase_form": PurchaseForm(
+                initial={
+                    "currency": member.program.base_currency,
+                    "redeem_points": 0,
+                    "external_id": _new_reference("till"),
+                }
+            ),
+            "redeem_form": RedeemForm(initial={"reference": _new_reference("till-redeem")}),
+            "refund_reference": _new_reference("till-refund"),
+            "search_form": SearchForm(),
+        }
+    )
+    context.update(extra)
+    return context
+
+
+def _panel(request, member: Member, *, status: int = 200, **extra):
+    """The member panel; `extra` replaces parts of its context (a bound form with its errors)."""
+    return render(request, "cashier/member.html", _member_context(request, member, **extra), status=status)
+
+
+def _refused(request, member: Member, error: LoyaltyError, **forms):
+    """A service refused the cashier's form: its message as a flash and on the form, panel again (422)."""
+    messages.error(request, error.message)
+    for form in forms.values():
+        form.add_error(None, error.message)
+    return _panel(request, member, status=422, **forms)
+
+
+def _pricing_input(data: dict) -> dict:
+    """The PurchaseForm's fields that the quote and the purchase price alike."""
+    return {
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "coupon_code": data["coupon_code"],
+        "redeem_points": data["redeem_points"],
+    }
+
+
+@till_required
+def member_panel(request, member_id):
+    if request.program is None:
+        return redirect("cashier:home")
+    member = till_member_get(request.program, member_id)
+    return _panel(request, member)
+
+
+@till_required
+@require_POST
+def member_quote(request, member_id):
+    """Live quote while the cashier types: changes nothing; JSON for the page's script."""
+    if request.program is None:
+        return JsonResponse({"error": {"code": "invalid", "message": "Choose a program first."}}, status=400)
+    member = till_member_get(request.program, member_id)
+    form = PurchaseForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": "Check the purchase.", "fields": form.errors}},
+            status=400,
+        )
+    try:
+        quote = purchase_quote(member=member, at=timezone.now(), **_pricing_input(form.cleaned_data))
+    except LoyaltyError as error:
+        return JsonResponse(error.as_dict(), status=error.status)
+    return JsonResponse(quote.as_dict())  # the API's shape (API.md `POST /purchases/quote/`)
+
+
+@till_required
+@require_POST
+def member_purchase(request, member_id):
+    if request.program is None:
+        return redirect("cashier:home")
+    member = till_member_get(request.program, member_id)
+    form = PurchaseForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, member, status=400, purchase_form=form)
+    data = form.cleaned_data
+    try:
+        purchase = purchase_create(
+            member=member,
+            external_id=data["external_id"] or _new_reference("till"),
+            at=timezone.now(),
+            **_pricing_input(data),
+        )
+    except LoyaltyError as error:
+        return _refused(request, member, error, purchase_form=form)
+    member.refresh_from_db()
+    messages.success(
+        request,
+        f"Purchase recorded: {purchase.amount_due} {purchase.currency} due, "
+        f"+{purchase.points_earned} points, -{purchase.points_redeemed} points. "
+        f"Balance {member.balance} points.",
+    )
+    return redirect("cashier:member", member_id=member.pk)
+
+
+@till_required
+@require_POST
+def member_redeem(request, member_id):
+    if request.program is None:
+        return redirect("cashier:home")
+    member = till_member_get(request.program, member_id)
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, member, status=400, redeem_form=form)
+    try:
+        points_redeem(
+            member=member,
+            points=form.cleaned_data["points"],
+            at=timezone.now(),
+            reference=form.cleaned_data["reference"],
+            description=form.cleaned_data["description"] or f"Till: {request.user}",
+        )
+    except LoyaltyError as error:
+        return _refused(request, member, error, redeem_form=form)
+    member.refresh_from_db()
+    messages.success(
+        request, f"{form.cleaned_data['points']} points redeemed. Balance {member.balance} points."
+    )
+    return redirect("cashier:member", member_id=member.pk)
+
+
+@till_required
+@require_POST
+def purchase_refund(request, purchase_id):
+    if request.program is None:
+        return redirect("cashier:home")
+    purchase = get_object_or_404(
+        Purchase.objects.select_related("member"), pk=purchase_id, program=request.program
+    )
+    member = purchase.member
+    form = RefundForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Check the refund amount.")
+        return redirect("cashier:member", member_id=member.pk)
+    reversed_before, returned_before = purchase.points_reversed, purchase.points_returned
+    try:
+        ledger_purchase_refund(
+            purchase=purchase,
+            amount=form.cleaned_data["amount"],
+            at=timezone.now(),
+            reference=form.cleaned_data["reference"],
+        )
+    except LoyaltyError as error:
+        messages.error(request, error.message)
+        return redirect("cashier:member", member_id=member.pk)
+    purchase.refresh_from_db()
+    member.refresh_from_db()
+    messages.success(
+        request,
+        f"Refund recorded: {purchase.points_reversed - reversed_before} points reversed, "
+        f"{purchase.points_returned - returned_before} points returned. Balance {member.balance} points.",
+    )
+    return redirect("cashier:member", member_id=member.pk)
+
+
+# --- the member's card -----------------------------------------------------------------------------
+
+
+@throttled(scope="card", rate=60, period=60)
+def card_page(request, token):
+    """A member's card: no login (the 192-bit token is the secret), throttled per client address.
+    Unknown token -> 404; the page is never cached by shared caches (it shows a balance)."""
+    member = get_object_or_404(Member.objects.select_related("program", "tier"), card_token=token)
+    context = selectors.member_card(member=member, at=timezone.now(), entries=10)
+    path = reverse("cashier:card", args=[member.card_token])
+    base = getattr(settings, "PUBLIC_BASE_URL", "")
+    card_url = f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
+    context["qr_svg"] = qr_svg(card_url)
+    response = render(request, "card/card.html", context)
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,0 +1,121 @@
+"""Fraud rules (limits on the number and amount of a member's transactions per window) and the
+flags the monitor raises for review."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+DEFAULT_KINDS = ["earn", "redeem", "cashout"]
+KIND_CHOICES = [
+    ("earn", "Earn (purchases, bets)"),
+    ("redeem", "Redeem"),
+    ("cashout", "Cash-out"),
+    ("bonus", "Bonus"),
+    ("partner", "Partner import"),
+]
+
+
+def default_kinds() -> list[str]:
+    return list(DEFAULT_KINDS)
+
+
+class FraudRule(models.Model):
+    """A member breaches the rule when, within any `window_minutes` ending now, their postings of
+    the listed kinds are more than `max_count` or their amount is more than `max_amount` (base
+    currency; a posting without a money amount counts its points at the program's point value)."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="fraud_rules")
+    name = models.CharField(max_length=100, help_text="Shown on flags and in the refusal message.")
+    kinds = models.JSONField(
+        default=default_kinds,
+        help_text='Posting kinds counted, e.g. ["earn", "redeem", "cashout"].',
+    )
+    window_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Length of the sliding window in minutes."
+    )
+    max_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most transactions allowed in the window; empty = no count limit."
+    )
+    max_amount = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Most money (base currency) allowed in the window; empty = no amount limit.",
+    )
+    enforce_in_real_time = models.BooleanField(
+        default=True,
+        help_text="Refuse (422 limit_exceeded) a transaction that would breach the rule, besides the "
+        "10-minute monitor that blocks members who breached it.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to stop applying the rule.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="fraud_rule_unique_name"),
+            models.CheckConstraint(
+                condition=Q(max_count__isnull=False) | Q(max_amount__isnull=False),
+                name="fraud_rule_has_a_limit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.max_count is None and self.max_amount is None:
+            raise ValidationError("Set a maximum number of transactions, a maximum amount, or both.")
+        allowed = {code for code, _ in KIND_CHOICES}
+        if not isinstance(self.kinds, list) or not self.kinds or set(self.kinds) - allowed:
+            raise ValidationError({"kinds": f"Give a non-empty list of: {', '.join(sorted(allowed))}."})
+
+
+class FraudFlag(models.Model):
+    """A breach found by the monitor. The member is blocked while the flag is open; a reviewer
+    clears it (unblock) or confirms it (stays blocked). At most one open flag per member."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (member blocked, to review)"
+        CLEARED = "cleared", "Cleared (member unblocked)"
+        CONFIRMED = "confirmed", "Confirmed (member stays blocked)"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="fraud_flags")
+    rule = models.ForeignKey(FraudRule, null=True, on_delete=models.SET_NULL, related_name="flags")
+    rule_name = models.CharField(max_length=100)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    transactions = models.PositiveIntegerField(help_text="Transactions counted in the window.")
+    amount = models.DecimalField(max_digits=16, decimal_places=2, help_text="Their amount (base currency).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    detected_at = models.DateTimeField()
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True, help_text="Reviewer's note.")
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(status="open"), name="fraud_flag_one_open_per_member"
+            )
+        ]
+        indexes = [models.Index(fields=["member", "reviewed_at"], name="fraud_flag_member_reviewed")]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.rule_name} ({self.get_status_display()})"

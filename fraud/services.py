@@ -1,0 +1,237 @@
+"""Fraud rules applied in real time (the ledger's `posting_check` hook) and by the 10-minute
+monitor, and the review of the flags it raises.
+
+What counts. Postings of the rule's kinds (earn, redeem, cash-out by default) made by the member in
+the window `(at - window, at]`, after the member's last review (a cleared flag starts a clean slate,
+otherwise an unblocked member would be blocked again by the same history). A posting's amount is
+its money amount in the base currency, or its points at the program's point value when it has
+none (a redemption).
+
+Real time. Under the member lock the ledger asks `posting_check`; a posting that would breach a
+rule with `enforce_in_real_time` is refused with `LimitExceeded` (422 limit_exceeded) and nothing
+is written.
+
+Monitor. Every 10 minutes, one grouped query per rule finds the members over a limit; each is
+blocked with an open flag and a `member.blocked` event, in one transaction under the member lock.
+A member with an open flag is skipped, so a repeated run, a second beat or a second worker adds
+nothing (and at most one open flag per member is also a database constraint).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Coalesce
+
+from accounts.models import Member, Program
+from accounts.services import member_set_status
+from ledger.models import Posting
+from loyalty_site.core.errors import InvalidInput, LimitExceeded
+from loyalty_site.core.events import event_emit
+from loyalty_site.core.money import money_round
+
+from .models import FraudFlag, FraudRule
+
+logger = logging.getLogger("loyalty.fraud")
+MONEY = DecimalField(max_digits=20, decimal_places=6)
+
+
+def _amount_expression(program: Program):
+    """The posting's money in the base currency: its amount, else its purchase's amount due when
+    that is in the base currency (what the ledger passes to `posting_check`), else its points at
+    the point value."""
+    return Coalesce(
+        "amount",
+        Case(
+            When(purchase__currency=program.base_currency, then=F("purchase__amount_due")), output_field=MONEY
+        ),
+        ExpressionWrapper(Abs("points") * Value(program.point_value, output_field=MONEY), output_field=MONEY),
+        output_field=MONEY,
+    )
+
+
+def _last_review(member_id) -> Subquery:
+    return Subquery(
+        FraudFlag.objects.filter(member_id=member_id, reviewed_at__isnull=False)
+        .values("member_id")
+        .annotate(last=Max("reviewed_at"))
+        .values("last")[:1]
+    )
+
+
+def _window_postings(*, rule: FraudRule, at: datetime):
+    start = at - timedelta(minutes=rule.window_minutes)
+    return (
+        Posting.objects.filter(program_id=rule.program_id, kind__in=rule.kinds, created_at__gt=start)
+        .filter(created_at__lte=at)
+        .annotate(last_review=_last_review(OuterRef("member_id")))
+        .filter(Q(last_review__isnull=True) | Q(created_at__gt=F("last_review")))
+    )
+
+
+def rules_active(*, program_id: int) -> list[FraudRule]:
+    return list(FraudRule.objects.filter(program_id=program_id, is_active=True).order_by("pk"))
+
+
+def posting_check(
+    *, member: Member, kind: str, points: int, amount: Decimal | None, at: datetime, **_: object
+) -> None:
+    """The `posting_check` hook (the member is locked by the caller). Raises LimitExceeded when this
+    posting would breach a real-time rule. (Blocked members are refused by the ledger itself, which
+    still lets bonuses and corrections through.)
+
+    Cost: the program's rules are read once per purchase (`ledger.pricing.pricing_memo`); when some
+    apply, one aggregate query counts the member's postings for all of them (a filtered count and
+    sum per rule over the widest window)."""
+    from ledger.pricing import memoized
+
+    active = memoized(("fraud_rules", member.program_id), lambda: rules_active(program_id=member.program_id))
+    rules = [r for r in active if r.enforce_in_real_time and kind in r.kinds]
+    if not rules:
+        return
+    program = member.program
+    this_amount = amount if amount is not None else Decimal(abs(points)) * program.point_value
+    earliest = at - timedelta(minutes=max(rule.window_minutes for rule in rules))
+    postings = (
+        Posting.objects.filter(program_id=member.program_id, member_id=member.pk, created_at__gt=earliest)
+        .filter(created_at__lte=at)
+        .annotate(last_review=_last_review(OuterRef("member_id")))
+        .filter(Q(last_review__isnull=True) | Q(created_at__gt=F("last_review")))
+    )
+    money = _amount_expression(program)
+    aggregates = {}
+    for index, rule in enumerate(rules):
+        inside = Q(kind__in=rule.kinds, created_at__gt=at - timedelta(minutes=rule.window_minutes))
+        aggregates[f"n{index}"] = Count("id", filter=inside)
+        aggregates[f"total{index}"] = Sum(money, filter=inside)
+    totals = postings.aggregate(**aggregates)
+    for index, rule in enumerate(rules):
+        count = totals[f"n{index}"] + 1
+        total = (totals[f"total{index}"] or Decimal(0)) + this_amount
+        if rule.max_count is not None and count > rule.max_count:
+            raise LimitExceeded(
+                f"Limit reached: {rule.name} (at most {rule.max_count} transactions in "
+                f"{rule.window_minutes} minutes)."
+            )
+        if rule.max_amount is not None and total > rule.max_amount:
+            raise LimitExceeded(
+                f"Limit reached: {rule.name} (at most {rule.max_amount} {program.base_currency} in "
+                f"{rule.window_minutes} minutes)."
+            )
+
+
+def rule_breaches(*, rule: FraudRule, at: datetime) -> list[dict]:
+    """Members of the rule's program over its limits in the window ending at `at`, not already
+    blocked: [{"member_id", "n", "total"}], by member id."""
+    program = rule.program
+    limits = Q()
+    if rule.max_count is not None:
+        limits |= Q(n__gt=rule.max_count)
+    if rule.max_amount is not None:
+        limits |= Q(total__gt=rule.max_amount)
+    return list(
+        _window_postings(rule=rule, at=at)
+        .filter(member__status=Member.Status.ACTIVE)
+        .values("member_id")
+        .annotate(
+            n=Count("id"), total=Coalesce(Sum(_amount_expression(program)), Value(0, output_field=MONEY))
+        )
+        .filter(limits)
+        .order_by("member_id")
+    )
+
+
+def member_flag_and_block(
+    *, member_id: int, rule: FraudRule, transactions: int, amount: Decimal, at: datetime
+):
+    """Block the member for review with an open flag and emit `member.blocked`, in one transaction.
+    Returns the flag, or None when the member is already blocked (nothing changes)."""
+    with transaction.atomic():
+        member = Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member_id)
+        if member.status == Member.Status.BLOCKED:
+            return None
+        try:
+            with transaction.atomic():
+                flag = FraudFlag.objects.create(
+                    program_id=member.program_id,
+                    member=member,
+                    rule=rule,
+                    rule_name=rule.name,
+                    window_start=at - timedelta(minutes=rule.window_minutes),
+                    window_end=at,
+                    transactions=transactions,
+                    amount=money_round(amount),
+                    detected_at=at,
+                )
+        except IntegrityError:  # an open flag exists (blocked, then unblocked by hand meanwhile)
+            return None
+        member_set_status(member=member, status=Member.Status.BLOCKED, reason=f"Fraud monitor: {rule.name}")
+        event_emit(
+            program=member.program,
+            type="member.blocked",
+            at=at,
+            member=member,
+            data={
+                "member_id": member.pk,
+                "external_id": member.external_id,
+                "rule": rule.name,
+                "transactions": transactions,
+                "amount": flag.amount,
+                "window_minutes": rule.window_minutes,
+            },
+            key=f"member.blocked:flag:{flag.pk}",
+        )
+    return flag
+
+
+def fraud_monitor_run(*, at: datetime) -> dict:
+    summary = {"rules": 0, "breaches": 0, "blocked": 0}
+    for rule in FraudRule.objects.filter(is_active=True, program__is_active=True).select_related("program"):
+        summary["rules"] += 1
+        for row in rule_breaches(rule=rule, at=at):
+            summary["breaches"] += 1
+            flag = member_flag_and_block(
+                member_id=row["member_id"], rule=rule, transactions=row["n"], amount=row["total"], at=at
+            )
+            if flag is not None:
+                summary["blocked"] += 1
+                logger.warning("fraud_monitor blocked member %s (%s)", row["member_id"], rule.name)
+    return summary
+
+
+def fraud_flag_review(
+    *, flag: FraudFlag, decision: str, at: datetime, user=None, note: str = ""
+) -> FraudFlag:
+    """Close an open flag. `decision` "cleared" unblocks the member (their earlier transactions no
+    longer count against the rules); "confirmed" keeps them blocked. Raises InvalidInput when the
+    flag is not open or the decision is unknown."""
+    if decision not in (FraudFlag.Status.CLEARED, FraudFlag.Status.CONFIRMED):
+        raise InvalidInput("Decide cleared or confirmed.")
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=flag.member_id)
+        locked = FraudFlag.objects.select_for_update().get(pk=flag.pk)
+        if locked.status != FraudFlag.Status.OPEN:
+            raise InvalidInput("This flag was already reviewed.")
+        locked.status, locked.reviewed_at, locked.reviewed_by, locked.note = decision, at, user, note[:255]
+        locked.save(update_fields=["status", "reviewed_at", "reviewed_by", "note"])
+        if decision == FraudFlag.Status.CLEARED:
+            member_set_status(member=member, status=Member.Status.ACTIVE)
+    flag.refresh_from_db()
+    return flag

@@ -1,0 +1,221 @@
+"""Ledger admin: editable currency rates; read-only postings, entries, lots and purchases; a manual
+adjustment form that calls `points_adjust` (recording who and why); member inlines
+(`MemberLotInline`, `MemberEntryInline`) for the Member page."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from accounts.models import Member
+from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.errors import LoyaltyError
+from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
+
+from . import services
+from .models import CurrencyRate, Entry, Lot, Posting, Purchase
+
+
+class ReadOnlyMixin:
+    """Ledger rows are written by the services only: nobody adds, changes or deletes them here."""
+
+    read_only_for_staff = True
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CurrencyRate)
+class CurrencyRateAdmin(ScopedAdmin):
+    list_display = [
+        "currency",
+        "program",
+        "points_per_unit",
+        "cap",
+        "valid_from",
+        "valid_to",
+        "review_every_days",
+    ]
+    list_filter = ["currency", "program"]
+    search_fields = ["currency", "program__name"]
+    autocomplete_fields = ["program"]
+    date_hierarchy = "valid_from"
+
+
+class EntryInline(ReadOnlyMixin, ScopedTabularInline):
+    model = Entry
+    fields = ["account", "kind", "points", "balance_after", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
+    list_display = ["id", "created_at", "kind", "member", "points", "balance_after", "reference", "user"]
+    list_filter = ["kind", "program", "created_at"]
+    search_fields = ["reference", "description", "member__card_number", "member__phone", "member__email"]
+    list_select_related = ["member", "user"]
+    date_hierarchy = "created_at"
+    inlines = [EntryInline]
+    readonly_fields = [f.name for f in Posting._meta.fields]
+    change_list_template = "admin/ledger/posting/change_list.html"
+
+    def get_urls(self):
+        custom = [
+            path("adjust/", self.admin_site.admin_view(self.adjust_view), name="ledger_posting_adjust"),
+        ]
+        return custom + super().get_urls()
+
+    def adjust_view(self, request):
+        """Manual adjustment: staff choose a member of their merchant, signed points and a reason;
+        the form's one-time token is the posting reference, so a double submit posts once."""
+        if not (request.user.is_superuser or staff_role(request.user) in WRITE_ROLES):
+            raise PermissionDenied
+        members = scope_to_user(Member.objects.all(), request.user)
+        if request.method == "POST":
+            form = AdjustmentForm(request.POST, members=members)
+            if form.is_valid():
+                member = form.cleaned_data["member"]
+                try:
+                    posting = services.points_adjust(
+                        member=member,
+                        points=form.cleaned_data["points"],
+                        at=timezone.now(),
+                        reference=f"admin-adjust:{form.cleaned_data['token']}",
+                        reason=form.cleaned_data["reason"],
+                        user=request.user,
+                    )
+                except LoyaltyError as error:
+                    form.add_error(None, error.message)
+                else:
+                    messages.success(
+                        request, f"{posting.points:+d} points for {member}; balance {posting.balance_after}."
+                    )
+                    return redirect(reverse("admin:ledger_posting_change", args=[posting.pk]))
+        else:
+            initial = {"token": uuid.uuid4().hex}
+            if request.GET.get("member"):
+                initial["member"] = request.GET["member"]
+            form = AdjustmentForm(initial=initial, members=members)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Adjust a member's points",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/ledger/adjust.html", context)
+
+
+class AdjustmentForm(forms.Form):
+    member = forms.ModelChoiceField(
+        queryset=Member.objects.none(), help_text="The member whose points change."
+    )
+    points = forms.IntegerField(help_text="Positive adds points, negative removes them (never below zero).")
+    reason = forms.CharField(max_length=255, help_text="Why: kept on the posting with your user name.")
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError("Adjust by a non-zero number of points.")
+        return points
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyMixin, ScopedAdmin):
+    list_display = ["id", "created_at", "account", "kind", "points", "balance_after", "member", "posting"]
+    list_filter = ["kind", "account", "program", "created_at"]
+    search_fields = ["posting__reference", "member__card_number", "member__phone", "member__email"]
+    list_select_related = ["member", "posting"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Entry._meta.fields]
+
+
+@admin.register(Lot)
+class LotAdmin(ReadOnlyMixin, ScopedAdmin):
+    list_display = [
+        "id",
+        "member",
+        "source",
+        "points",
+        "remaining",
+        "state",
+        "earned_at",
+        "expires_at",
+        "warned_at",
+    ]
+    list_filter = ["state", "source", "program", "expires_at"]
+    search_fields = ["member__card_number", "member__phone", "member__email", "posting__reference"]
+    list_select_related = ["member"]
+    date_hierarchy = "expires_at"
+    readonly_fields = [f.name for f in Lot._meta.fields]
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyMixin, ScopedAdmin):
+    list_display = [
+        "external_id",
+        "kind",
+        "member",
+        "amount",
+        "currency",
+        "discount_amount",
+        "amount_due",
+        "points_earned",
+        "points_redeemed",
+        "refunded_amount",
+        "occurred_at",
+    ]
+    list_filter = ["kind", "currency", "program", "occurred_at"]
+    search_fields = ["external_id", "coupon_code", "member__card_number", "member__phone", "member__email"]
+    list_select_related = ["member"]
+    date_hierarchy = "occurred_at"
+    readonly_fields = [f.name for f in Purchase._meta.fields]
+
+
+class MemberLotInline(ReadOnlyMixin, ScopedTabularInline):
+    """The member's pending and active lots (for the Member admin page)."""
+
+    model = Lot
+    fk_name = "member"
+    verbose_name_plural = "points lots (pending and active)"
+    fields = ["source", "points", "remaining", "state", "earned_at", "available_at", "expires_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(state__in=[Lot.State.PENDING, Lot.State.ACTIVE])
+
+
+class MemberEntryInline(ReadOnlyMixin, ScopedTabularInline):
+    """The member's recent spendable-account entries, newest first (last 90 days)."""
+
+    model = Entry
+    fk_name = "member"
+    verbose_name_plural = "recent ledger entries (90 days)"
+    fields = ["created_at", "kind", "points", "balance_after", "posting"]
+    readonly_fields = fields
+    ordering = ["-id"]
+
+    def get_queryset(self, request):
+        since = timezone.now() - timedelta(days=90)
+        return super().get_queryset(request).filter(account="member", created_at__gte=since)
+
+
+MemberLedgerInlines = [MemberLotInline, MemberEntryInline]

@@ -1,0 +1,669 @@
+"""The posting engine: the one place that writes entries, lots, allocations and the cached balances.
+
+Every public service in `ledger.services` follows the same steps, inside one transaction:
+
+1. `member_lock` (select_for_update on the member row: the lock that guards the member's balance,
+   lots, allocations and purchases; jobs lock several members in primary-key order);
+2. `posting_existing` (a repeated reference returns the original posting, or raises
+   IdempotencyConflict when the request differs);
+3. `lots_settle` (lazy lifecycle: pending lots whose return window closed become spendable, lots past
+   their expiry move to the renewal window, renewal windows that ended close, and, when the posting
+   is member activity, lots inside their renewal window are renewed);
+4. a `Plan`: credits and debits computed in memory (first-expiring lot first), then `Plan.commit`
+   writes the posting, its entries (summing to zero), the lots, the allocations and the member's
+   cached balance, and runs the `points_posted` hook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+
+from accounts.models import Member, Program
+from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
+from loyalty_site.core.events import event_emit, event_emit_many
+from loyalty_site.core.hooks import run_hooks
+
+from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind
+
+LOT_FIELDS = ["remaining", "state", "expires_at", "grace_until", "warned_at"]
+
+
+def fingerprint(**data: Any) -> str:
+    """A stable hash of a posting request, to tell a replay (same hash) from a conflict."""
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def member_lock(member: Member) -> Member:
+    """Lock the member row for the rest of the transaction and return a fresh copy."""
+    return Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member.pk)
+
+
+def in_values(queryset, field: str, values, *, type: str = "bigint"):
+    """`queryset` filtered on `field` IN `values`: on PostgreSQL `<column> = ANY(<one array
+    parameter>)`, so a job's chunk of thousands of ids is one parameter, not thousands of
+    placeholders to compile and bind; elsewhere the ordinary `__in` lookup."""
+    values = list(values)
+    if connection.vendor != "postgresql":
+        return queryset.filter(**{f"{field}__in": values})
+    model = queryset.model
+    column = model._meta.get_field(field).column
+    return queryset.extra(
+        where=[f'"{model._meta.db_table}"."{column}" = ANY(%s::{type}[])'], params=[pg_array(values)]
+    )
+
+
+def members_lock(member_ids: list[int]) -> list[Member]:
+    """Lock several members in primary-key order (the fixed order every job uses). Members of one
+    program share one Program instance (read once, not joined and rebuilt per row)."""
+    members = list(in_values(Member.objects.select_for_update(), "id", member_ids).order_by("pk"))
+    programs = Program.objects.in_bulk({member.program_id for member in members})
+    for member in members:
+        member.program = programs[member.program_id]
+    return members
+
+
+def posting_existing(*, program_id: int, reference: str, fingerprint: str) -> Posting | None:
+    """The posting already written for `reference`, or None. Raises IdempotencyConflict when the
+    reference was used for a different request."""
+    posting = Posting.objects.filter(program_id=program_id, reference=reference).first()
+    if posting is not None and posting.fingerprint != fingerprint:
+        raise IdempotencyConflict(f"The reference {reference!r} was already used for a different posting.")
+    return posting
+
+
+def sync_member(target: Member, source: Member) -> None:
+    """Copy the cached ledger fields onto the caller's instance, so it shows the new balance."""
+    if target is not source:
+        target.balance = source.balance
+        target.pending_points = source.pending_points
+        target.last_activity_at = source.last_activity_at
+
+
+@dataclass
+class Plan:
+    """The entries, lots and allocations of one posting, computed before anything is written."""
+
+    member: Member
+    at: datetime
+    balance: int = 0
+    pending: int = 0
+    start_balance: int = 0
+    start_pending: int = 0
+    # (account, kind, points, member id or None, balance_after or None): plain tuples, turned into
+    # rows by `_write_legs` (no model instance per leg: jobs write tens of thousands of them)
+    entries: list[tuple] = field(default_factory=list)
+    new_lots: list[Lot] = field(default_factory=list)
+    draws: list[tuple[Lot, int]] = field(default_factory=list)
+    touched: dict[int, Lot] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.balance = self.start_balance = self.member.balance
+        self.pending = self.start_pending = self.member.pending_points
+
+    # -- legs -------------------------------------------------------------------------------------
+
+    def _member_leg(self, account: str, kind: str, points: int) -> None:
+        if account == Account.MEMBER:
+            self.balance += points
+            after = self.balance
+        else:
+            self.pending += points
+            after = self.pending
+        self.entries.append((account, kind, points, self.member.pk, after))
+
+    def _system_leg(self, account: str, kind: str, points: int) -> None:
+        self.entries.append((account, kind, points, None, None))
+
+    def credit(
+        self,
+        points: int,
+        *,
+        kind: str,
+        counter: list[tuple[str, int]],
+        expires_at: datetime,
+        available_at: datetime | None = None,
+    ) -> Lot:
+        """Credit `points` to the member as a new lot (pending until `available_at` if later than
+        now), debiting the system accounts in `counter` (their points sum to `points`)."""
+        assert points > 0 and sum(p for _a, p in counter) == points
+        pending = available_at is not None and available_at > self.at
+        self._member_leg(Account.MEMBER_PENDING if pending else Account.MEMBER, kind, points)
+        for account, part in counter:
+            if part:
+                self._system_leg(account, kind, -part)
+        lot = Lot(
+            program_id=self.member.program_id,
+            member_id=self.member.pk,
+            source=kind,
+            points=points,
+            remaining=points,
+            state=Lot.State.PENDING if pending else Lot.State.ACTIVE,
+            earned_at=self.at,
+            available_at=available_at if pending else self.at,
+            expires_at=expires_at,
+        )
+        self.new_lots.append(lot)
+        return lot
+
+    def credit_lot(self, lot: Lot, points: int, *, kind: str, counter: str) -> None:
+        """Give `points` back to an existing active lot (refund of spent points)."""
+        self._member_leg(Account.MEMBER, kind, points)
+        self._system_leg(counter, kind, -points)
+        lot.remaining += points
+        self.touched[lot.pk] = lot
+
+    def debit_lots(
+        self, lots: list[Lot], points: int, *, kind: str, counter: str, partial: bool = False
+    ) -> int:
+        """Take `points` from `lots` in the given order (callers pass first-expiring first). Records
+        the allocations. Returns the points taken; raises InsufficientPoints unless `partial`."""
+        available = sum(lot.remaining for lot in lots)
+        if available < points and not partial:
+            raise InsufficientPoints(f"The member has {available} points, {points} are needed.")
+        left = min(points, available)
+        taken = left
+        by_account = {Account.MEMBER: 0, Account.MEMBER_PENDING: 0}
+        for lot in lots:
+            if left == 0:
+                break
+            part = min(lot.remaining, left)
+            if part == 0:
+                continue
+            account = Account.MEMBER_PENDING if lot.state == Lot.State.PENDING else Account.MEMBER
+            by_account[account] += part
+            lot.remaining -= part
+            left -= part
+            self.touched[lot.pk] = lot
+            self.draws.append((lot, part))
+        for account, part in by_account.items():
+            if part:
+                self._member_leg(account, kind, -part)
+        if taken:
+            self._system_leg(counter, kind, taken)
+        return taken
+
+    def touch(self, lot: Lot) -> None:
+        self.touched[lot.pk] = lot
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def build_posting(self, *, kind: str, reference: str, fingerprint: str, **posting_fields: Any) -> Posting:
+        assert sum(entry[2] for entry in self.entries) == 0, "entries must sum to zero"
+        return Posting(
+            program_id=self.member.program_id,
+            member_id=self.member.pk,
+            kind=kind,
+            reference=reference,
+            fingerprint=fingerprint,
+            points=self.balance - self.start_balance,
+            pending_points=self.pending - self.start_pending,
+            balance_after=self.balance,
+            created_at=self.at,
+            **posting_fields,
+        )
+
+    def commit(
+        self,
+        *,
+        kind: str,
+        reference: str,
+        fingerprint: str,
+        events: tuple[str, ...] = (),
+        **posting_fields: Any,
+    ) -> Posting:
+        """Write everything and run `points_posted`. Raises AlreadyPosted when another
+        transaction wrote the same reference in the meantime (IdempotencyConflict if it differs)."""
+        member = self.member
+        posting = self.build_posting(
+            kind=kind, reference=reference, fingerprint=fingerprint, **posting_fields
+        )
+        try:
+            with transaction.atomic():
+                posting.save()
+        except IntegrityError as error:
+            if "posting_unique_reference" not in str(error):
+                raise
+            existing = posting_existing(
+                program_id=member.program_id, reference=reference, fingerprint=fingerprint
+            )
+            if existing is None:  # pragma: no cover - the constraint fired, so the row exists
+                raise
+            raise AlreadyPosted(existing)
+        _write_legs([(self, posting)])
+        if self.balance != self.start_balance or self.pending != self.start_pending:
+            Member.objects.filter(pk=member.pk).update(balance=self.balance, pending_points=self.pending)
+            member.balance, member.pending_points = self.balance, self.pending
+        _after_posting(member, posting, events, at=self.at)
+        return posting
+
+
+@contextmanager
+def _pg_cursor():
+    """A server-side-binding psycopg cursor on Django's connection (same transaction): the
+    parameters of the bulk statements below are sent apart from the SQL text, not quoted into it.
+    Errors come out as Django's (IntegrityError, OperationalError), so `atomic_with_retry` and the
+    callers' handlers see them as they would through `connection.cursor()`."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _array_item(value: Any) -> str:
+    if type(value) is str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def pg_array(values: list) -> str:
+    """`values` as one PostgreSQL array literal (text), for `%s::<type>[]` parameters: one string
+    per column instead of psycopg adapting every element (the hot part of writing a chunk)."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_array_item, values)) + "}"
+
+
+ENTRIES_INSERT_SQL = """
+INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after, created_at)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
+                     %s::bigint[], %s::timestamptz[])
+"""
+
+ALLOCATIONS_INSERT_SQL = """
+INSERT INTO ledger_allocation (posting_id, lot_id, points, returned)
+SELECT p, l, n, 0 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(p, l, n)
+"""
+
+LOTS_UPDATE_SQL = """
+UPDATE ledger_lot AS l SET remaining = v.remaining, state = v.state, expires_at = v.expires_at,
+    grace_until = v.grace_until, warned_at = v.warned_at
+FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
+            %s::timestamptz[]) AS v(id, remaining, state, expires_at, grace_until, warned_at)
+WHERE l.id = v.id
+"""
+
+MEMBERS_UPDATE_SQL = """
+UPDATE accounts_member AS m SET balance = v.balance, pending_points = v.pending
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, pending) WHERE m.id = v.id
+"""
+
+POSTINGS_INSERT_SQL = """
+INSERT INTO ledger_posting (program_id, member_id, kind, reference, fingerprint, points, pending_points,
+    balance_after, purchase_id, campaign_id, amount, fee, description, user_id, data, created_at)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],
+                     %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[],
+                     %s::varchar[], %s::bigint[], %s::jsonb[], %s::timestamptz[])
+RETURNING id, program_id, reference
+"""
+
+
+def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
+    """Entries, new lots, changed lots and allocations of already saved postings, in bulk: on
+    PostgreSQL each kind of row is one `INSERT ... SELECT FROM unnest(<arrays>)` (no model
+    instances, parameters bound server-side); elsewhere (the SQLite demo) Django's bulk_create."""
+    new_lots, touched, allocations = [], {}, []
+    for plan, posting in items:
+        for lot in plan.new_lots:
+            lot.posting = posting
+        new_lots.extend(plan.new_lots)
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        columns: list[list] = [[] for _ in range(8)]
+        for plan, posting in items:
+            program_id, at, posting_id = plan.member.program_id, plan.at, posting.pk
+            for account, kind, points, member_id, after in plan.entries:
+                columns[0].append(posting_id)
+                columns[1].append(program_id)
+                columns[2].append(member_id)
+                columns[3].append(account)
+                columns[4].append(kind)
+                columns[5].append(points)
+                columns[6].append(after)
+                columns[7].append(at)
+        if columns[0]:
+            with _pg_cursor() as cursor:
+                cursor.execute(ENTRIES_INSERT_SQL, [pg_array(column) for column in columns])
+    else:
+        Entry.objects.bulk_create(
+            Entry(
+                posting=posting,
+                program_id=plan.member.program_id,
+                member_id=member_id,
+                account=account,
+                kind=kind,
+                points=points,
+                balance_after=after,
+                created_at=plan.at,
+            )
+            for plan, posting in items
+            for account, kind, points, member_id, after in plan.entries
+        )
+    if new_lots:
+        Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
+    for plan, posting in items:
+        touched.update({lot.pk: lot for lot in plan.touched.values()})
+        merged: dict[int, list] = {}
+        for lot, part in plan.draws:
+            merged.setdefault(lot.pk, [lot, 0])[1] += part
+        allocations.extend((posting, lot, part) for lot, part in merged.values())
+    if touched:
+        lots_update(list(touched.values()))
+    if not allocations:
+        return
+    if postgres:
+        with _pg_cursor() as cursor:
+            cursor.execute(
+                ALLOCATIONS_INSERT_SQL,
+                [
+                    pg_array([p.pk for p, _l, _n in allocations]),
+                    pg_array([lot.pk for _p, lot, _n in allocations]),
+                    pg_array([n for _p, _l, n in allocations]),
+                ],
+            )
+    else:
+        Allocation.objects.bulk_create(
+            Allocation(posting=posting, lot=lot, points=part) for posting, lot, part in allocations
+        )
+
+
+def lots_update(lots: list[Lot]) -> None:
+    """Write the mutable fields of `lots` in one statement (UPDATE ... FROM unnest(<arrays>) on
+    PostgreSQL, which stays linear where bulk_update's CASE expressions do not)."""
+    if connection.vendor != "postgresql":
+        Lot.objects.bulk_update(lots, LOT_FIELDS)
+        return
+    with _pg_cursor() as cursor:
+        cursor.execute(
+            LOTS_UPDATE_SQL,
+            [
+                pg_array(column)
+                for column in (
+                    [lot.pk for lot in lots],
+                    [lot.remaining for lot in lots],
+                    [lot.state for lot in lots],
+                    [lot.expires_at for lot in lots],
+                    [lot.grace_until for lot in lots],
+                    [lot.warned_at for lot in lots],
+                )
+            ],
+        )
+
+
+def _postings_insert(postings: list[Posting]) -> None:
+    """Insert `postings` (new references) and set their primary keys: bulk_create, or on
+    PostgreSQL one INSERT ... SELECT FROM unnest(<arrays>) RETURNING the ids (matched back by
+    program and reference, which are unique)."""
+    if connection.vendor != "postgresql":
+        Posting.objects.bulk_create(postings)
+        return
+    dumps = DjangoJSONEncoder().encode
+    with _pg_cursor() as cursor:
+        cursor.execute(
+            POSTINGS_INSERT_SQL,
+            [
+                pg_array(column)
+                for column in (
+                    [p.program_id for p in postings],
+                    [p.member_id for p in postings],
+                    [p.kind for p in postings],
+                    [p.reference for p in postings],
+                    [p.fingerprint for p in postings],
+                    [p.points for p in postings],
+                    [p.pending_points for p in postings],
+                    [p.balance_after for p in postings],
+                    [p.purchase_id for p in postings],
+                    [p.campaign_id for p in postings],
+                    [p.amount for p in postings],
+                    [p.fee for p in postings],
+                    [p.description for p in postings],
+                    [p.user_id for p in postings],
+                    [dumps(p.data) for p in postings],
+                    [p.created_at for p in postings],
+                )
+            ],
+        )
+        ids = {(program_id, reference): pk for pk, program_id, reference in cursor.fetchall()}
+    for posting in postings:
+        posting.pk = ids[(posting.program_id, posting.reference)]
+        posting._state.adding, posting._state.db = False, connection.alias
+
+
+def _after_posting(member: Member, posting: Posting, events: tuple[str, ...], *, at: datetime) -> None:
+    run_hooks("points_posted", member=member, posting=posting, at=at)
+    for event_type in events:
+        event_emit(
+            program=member.program,
+            type=event_type,
+            at=at,
+            member=member,
+            key=f"{event_type}:posting:{posting.pk}",
+            data=posting_event_data(posting),
+        )
+
+
+class Batch:
+    """Postings of several locked members written together (the jobs): one INSERT for the
+    postings, one for the entries, one UPDATE for the lots and one for the members' balances.
+    Plans for the same member must be added in order; `add` moves the member's in-memory balance
+    so the next plan starts from it. References must be new (jobs hold the member locks and check
+    them first): a duplicate fails the whole chunk, which the job's retry then re-plans."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Plan, Posting, tuple[str, ...]]] = []
+        self.members: dict[int, Member] = {}
+
+    def add(self, plan: Plan, *, events: tuple[str, ...] = (), **kwargs: Any) -> None:
+        posting = plan.build_posting(**kwargs)
+        self.items.append((plan, posting, events))
+        plan.member.balance, plan.member.pending_points = plan.balance, plan.pending
+        self.members[plan.member.pk] = plan.member
+
+    def flush(self) -> list[Posting]:
+        if not self.items:
+            return []
+        _postings_insert([posting for _plan, posting, _events in self.items])
+        _write_legs([(plan, posting) for plan, posting, _events in self.items])
+        rows = [(m.pk, m.balance, m.pending_points) for m in self.members.values()]
+        if connection.vendor != "postgresql":  # the SQLite demo database
+            for pk, balance, pending in rows:
+                Member.objects.filter(pk=pk).update(balance=balance, pending_points=pending)
+        else:
+            with _pg_cursor() as cursor:
+                cursor.execute(
+                    MEMBERS_UPDATE_SQL, [pg_array(list(column)) for column in zip(*rows, strict=True)]
+                )
+        grouped: dict[tuple, list[dict[str, Any]]] = {}
+        for plan, posting, events in self.items:
+            run_hooks("points_posted", member=plan.member, posting=posting, at=plan.at)
+            for event_type in events:
+                grouped.setdefault((plan.member.program_id, event_type, plan.at), []).append(
+                    {
+                        "member": plan.member,
+                        "key": f"{event_type}:posting:{posting.pk}",
+                        "data": posting_event_data(posting),
+                    }
+                )
+        programs = {plan.member.program_id: plan.member.program for plan, _posting, _events in self.items}
+        for (program_id, event_type, at), events in grouped.items():
+            event_emit_many(program=programs[program_id], type=event_type, at=at, events=events)
+        postings = [posting for _plan, posting, _events in self.items]
+        self.items, self.members = [], {}
+        return postings
+
+
+class AlreadyPosted(Exception):
+    """Raised out of `Plan.commit` when a concurrent transaction used the reference first."""
+
+    def __init__(self, posting: Posting):
+        self.posting = posting
+
+
+def posting_event_data(posting: Posting) -> dict[str, Any]:
+    return {
+        "member_id": posting.member_id,
+        "posting_id": posting.pk,
+        "kind": posting.kind,
+        # magnitude (templates say "300 points expired"); `change` keeps the sign
+        "points": abs(posting.points + posting.pending_points),
+        "change": posting.points + posting.pending_points,
+        "pending_points": posting.pending_points,
+        "balance": posting.balance_after,
+        "reference": posting.reference,
+        "purchase_id": posting.purchase_id,
+        "created_at": posting.created_at.isoformat(),
+    }
+
+
+def spendable_lots(member: Member) -> list[Lot]:
+    """The member's active lots with points left, first-expiring first."""
+    return list(
+        Lot.objects.filter(member_id=member.pk, state=Lot.State.ACTIVE, remaining__gt=0).order_by(
+            "expires_at", "id"
+        )
+    )
+
+
+def settle_due_lots(member_ids, *, at: datetime):
+    """The lots of these members that `lots_settle` may change at `at` (one query)."""
+    return in_values(Lot.objects.all(), "member", member_ids).filter(
+        Q(state=Lot.State.PENDING, available_at__lte=at)
+        | Q(state=Lot.State.ACTIVE, expires_at__lte=at)
+        | Q(state=Lot.State.GRACE)
+    )
+
+
+def lots_settle(
+    member: Member,
+    *,
+    at: datetime,
+    activity: bool,
+    batch: Batch | None = None,
+    due: list[Lot] | None = None,
+) -> int:
+    """Bring the member's lots up to `at` (the member must be locked): activate pending lots whose
+    return window closed, expire active lots past their expiry (into the renewal window, or straight
+    to expired when the window has passed too), close ended renewal windows, and, for `activity`,
+    renew the lots still inside their renewal window. With `batch` the postings are added to it
+    (written by `Batch.flush`) instead of written one by one; `due` passes the member's lots from
+    `settle_due_lots` when the caller fetched a chunk's at once. Returns the number of postings."""
+    program = member.program
+    window = timedelta(hours=program.renewal_window_hours)
+    lifetime = timedelta(days=program.points_lifetime_days)
+    if due is None:
+        due = list(settle_due_lots([member.pk], at=at).order_by("expires_at", "id"))
+    postings = 0
+    closed: list[Lot] = []
+    for lot in due:
+        if lot.state == Lot.State.PENDING:
+            postings += _lot_activate(member, lot, at=at, batch=batch)
+        elif lot.state == Lot.State.ACTIVE:
+            postings += _lot_expire(member, lot, at=at, window=window, batch=batch)
+        if lot.state == Lot.State.GRACE:
+            if lot.grace_until <= at:
+                lot.state = Lot.State.EXPIRED
+                closed.append(lot)
+            elif activity:
+                postings += _lot_renew(member, lot, at=at, lifetime=lifetime, batch=batch)
+    if closed:
+        Lot.objects.bulk_update(closed, ["state"])
+    return postings
+
+
+def _finish(plan: Plan, batch: Batch | None, **kwargs: Any) -> int:
+    if batch is None:
+        plan.commit(**kwargs)
+    else:
+        batch.add(plan, **kwargs)
+    return 1
+
+
+def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None) -> int:
+    plan = Plan(member=member, at=at)
+    if lot.remaining:
+        plan._member_leg(Account.MEMBER_PENDING, EntryKind.EARN, -lot.remaining)
+        plan._member_leg(Account.MEMBER, EntryKind.EARN, lot.remaining)
+    lot.state = Lot.State.ACTIVE
+    plan.touch(lot)
+    reference = f"activate:{lot.pk}"
+    return _finish(
+        plan,
+        batch,
+        kind=PostingKind.ACTIVATE,
+        reference=reference,
+        fingerprint=fingerprint(kind="activate", lot=lot.pk),
+        description="Return window closed: points are spendable",
+        data={"lot": lot.pk},
+    )
+
+
+def _lot_expire(member: Member, lot: Lot, *, at: datetime, window: timedelta, batch: Batch | None) -> int:
+    """Expire an active lot whose `expires_at` has passed. Its points leave the balance now; while
+    the renewal window lasts (`grace_until`) activity restores them."""
+    grace_until = lot.expires_at + window
+    lot.grace_until = grace_until
+    lot.state = Lot.State.GRACE if at < grace_until else Lot.State.EXPIRED
+    if lot.remaining == 0:
+        lot.state = Lot.State.EXPIRED
+        Lot.objects.filter(pk=lot.pk).update(state=lot.state, grace_until=grace_until)
+        return 0
+    plan = Plan(member=member, at=at)
+    points = lot.remaining
+    plan._member_leg(Account.MEMBER, EntryKind.EXPIRE, -points)
+    plan._system_leg(Account.EXPIRED, EntryKind.EXPIRE, points)
+    plan.touch(lot)
+    reference = f"expire:{lot.pk}:{int(lot.expires_at.timestamp())}"
+    return _finish(
+        plan,
+        batch,
+        kind=PostingKind.EXPIRE,
+        reference=reference,
+        fingerprint=fingerprint(kind="expire", lot=lot.pk, expires_at=lot.expires_at),
+        description="Points expired",
+        data={
+            "lot": lot.pk,
+            "expired_at": lot.expires_at.isoformat(),
+            "renew_until": grace_until.isoformat(),
+        },
+        events=("points.expired",),
+    )
+
+
+def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, batch: Batch | None) -> int:
+    """Activity inside the renewal window restores the lot for a full new lifetime from `at`."""
+    plan = Plan(member=member, at=at)
+    points = lot.remaining
+    reference = f"renew:{lot.pk}:{int(lot.grace_until.timestamp())}"
+    plan._member_leg(Account.MEMBER, EntryKind.RENEW, points)
+    plan._system_leg(Account.EXPIRED, EntryKind.RENEW, -points)
+    lot.state = Lot.State.ACTIVE
+    lot.expires_at = at + lifetime
+    lot.grace_until = None
+    lot.warned_at = None
+    plan.touch(lot)
+    return _finish(
+        plan,
+        batch,
+        kind=PostingKind.RENEW,
+        reference=reference,
+        fingerprint=fingerprint(kind="renew", lot=lot.pk),
+        description="Points renewed by activity",
+        data={"lot": lot.pk, "expires_at": lot.expires_at.isoformat()},
+    )

@@ -1,0 +1,328 @@
+"""The points ledger: currency rates, postings with their double-entry entries, lots, allocations and
+purchases.
+
+Accounts. A posting moves points between accounts and its entries sum to zero. The member side has
+two accounts, `member` (spendable: the cached `Member.balance`) and `member_pending` (points inside
+the return window: the cached `Member.pending_points`). The program side has one system account per
+`SystemAccount` code. System accounts are codes, not rows: their balance is the sum of their entries
+(a cached system balance row would be a hot row every posting of a program queues on).
+
+Locking. The member row (`select_for_update`) guards everything of that member: balance, lots,
+allocations and the member's purchases. Entries and postings are append-only; the database refuses
+UPDATE / DELETE on them (trigger in migration 0002, PostgreSQL only).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import CURRENCY_VALIDATOR
+
+
+class CurrencyRate(models.Model):
+    """Points earned per 1 unit of a currency, valid in [valid_from, valid_to). Rows are history: a
+    new rate is a new row, a purchase is valued at the row in force at its time."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="currency_rates")
+    currency = models.CharField(
+        max_length=3, validators=[CURRENCY_VALIDATOR], help_text="ISO 4217 code, e.g. USD."
+    )
+    points_per_unit = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text="Points earned per 1 unit of this currency (e.g. 12 for USD).",
+    )
+    cap = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Most points one conversion (one purchase) can earn in this currency; empty = no cap.",
+    )
+    valid_from = models.DateTimeField(help_text="The rate applies to purchases from this moment.")
+    valid_to = models.DateTimeField(
+        null=True, blank=True, help_text="The rate stops applying at this moment; empty = open-ended."
+    )
+    review_every_days = models.PositiveIntegerField(
+        default=30, help_text="Remind the merchant to review this rate every this many days."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program", "currency", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_per_unit__gt=0), name="rate_positive"),
+            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(cap__gt=0), name="rate_cap_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
+                name="rate_valid_range",
+            ),
+            models.UniqueConstraint(fields=["program", "currency", "valid_from"], name="rate_unique_start"),
+        ]
+        indexes = [models.Index(fields=["program", "currency", "valid_from"], name="rate_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.points_per_unit} pts from {self.valid_from:%Y-%m-%d}"
+
+
+class Account(models.TextChoices):
+    MEMBER = "member", "Member (spendable)"
+    MEMBER_PENDING = "member_pending", "Member (pending, return window)"
+    ISSUED = "issued", "System: issued"
+    REDEEMED = "redeemed", "System: redeemed"
+    EXPIRED = "expired", "System: expired"
+    DECAYED = "decayed", "System: decayed"
+    CASHED_OUT = "cashed_out", "System: cashed out"
+    PARTNER = "partner", "System: partner"
+    ADJUSTMENT = "adjustment", "System: manual adjustments"
+
+
+MEMBER_ACCOUNTS = (Account.MEMBER, Account.MEMBER_PENDING)
+
+
+class EntryKind(models.TextChoices):
+    """API.md's entry kinds."""
+
+    EARN = "earn", "Earn"
+    BONUS = "bonus", "Bonus"
+    REDEEM = "redeem", "Redeem"
+    REFUND = "refund", "Refund (spent points returned)"
+    EXPIRE = "expire", "Expire"
+    RENEW = "renew", "Renew"
+    DECAY = "decay", "Decay"
+    ADJUST = "adjust", "Manual adjustment"
+    PARTNER = "partner", "Partner import"
+    CASHOUT = "cashout", "Cash-out"
+    REVERSAL = "reversal", "Reversal (earned points taken back)"
+
+
+class PostingKind(models.TextChoices):
+    """What a posting does; a superset of the entry kinds (extend and activate move no points
+    between owners but must be idempotent and visible)."""
+
+    EARN = "earn", "Earn"
+    BONUS = "bonus", "Bonus"
+    REDEEM = "redeem", "Redeem"
+    REFUND = "refund", "Refund"
+    EXPIRE = "expire", "Expire"
+    RENEW = "renew", "Renew"
+    DECAY = "decay", "Decay"
+    ADJUST = "adjust", "Manual adjustment"
+    PARTNER = "partner", "Partner import"
+    CASHOUT = "cashout", "Cash-out"
+    REVERSAL = "reversal", "Reversal"
+    EXTEND = "extend", "Extend lots (daily task)"
+    ACTIVATE = "activate", "Pending points become spendable"
+
+
+class Posting(models.Model):
+    """One business transaction of the ledger, unique by `reference` within the program."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="postings")
+    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="postings")
+    kind = models.CharField(max_length=16, choices=PostingKind.choices)
+    reference = models.CharField(
+        max_length=200, help_text="Idempotency reference: order id, idempotency key or job key."
+    )
+    fingerprint = models.CharField(
+        max_length=64, editable=False, help_text="Hash of the request, to tell a replay from a conflict."
+    )
+    points = models.BigIntegerField(default=0, help_text="Net change of the member's spendable balance.")
+    pending_points = models.BigIntegerField(default=0, help_text="Net change of the member's pending points.")
+    balance_after = models.BigIntegerField(default=0)
+    purchase = models.ForeignKey(
+        "ledger.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+    )
+    campaign_id = models.BigIntegerField(null=True, blank=True, help_text="Campaign that granted a bonus.")
+    amount = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Money value in the base currency (cash-out: gross value before the fee).",
+    )
+    fee = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "reference"], name="posting_unique_reference"),
+        ]
+        indexes = [models.Index(fields=["member", "kind", "created_at"], name="posting_member_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d} ({self.reference})"
+
+
+class Entry(models.Model):
+    """One leg of a posting. Member-side entries carry the balance after them. Append-only."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
+    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        "accounts.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.CharField(max_length=16, choices=Account.choices)
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    points = models.BigIntegerField(help_text="Signed: positive credits the account.")
+    balance_after = models.BigIntegerField(null=True, blank=True, help_text="Member accounts only.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="entry_points_nonzero"),
+            models.CheckConstraint(
+                condition=(Q(account__in=["member", "member_pending"]) & Q(member__isnull=False))
+                | (~Q(account__in=["member", "member_pending"]) & Q(member__isnull=True)),
+                name="entry_member_account",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "account", "created_at"], name="entry_member_idx"),
+            models.Index(fields=["program", "account"], name="entry_program_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.kind} {self.points:+d}"
+
+
+class Lot(models.Model):
+    """Points credited together, spent first-expiring-first and expiring together."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending (return window)"
+        ACTIVE = "active", "Active"
+        GRACE = "grace", "Expired, renewable"
+        EXPIRED = "expired", "Expired"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="lots")
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="lots")
+    source = models.CharField(max_length=16, choices=EntryKind.choices, help_text="Kind of the credit.")
+    points = models.BigIntegerField(validators=[MinValueValidator(1)])
+    remaining = models.BigIntegerField(
+        help_text="Points left; in grace / expired: the points that expired (renewable while in grace)."
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
+    earned_at = models.DateTimeField()
+    available_at = models.DateTimeField(help_text="Pending until this moment.")
+    expires_at = models.DateTimeField()
+    grace_until = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True, help_text="When the expiry warning went out.")
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="lot_remaining_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "state", "expires_at"], name="lot_member_state_idx"),
+            models.Index(fields=["state", "expires_at"], name="lot_state_expiry_idx"),
+            models.Index(fields=["state", "grace_until"], name="lot_state_grace_idx"),
+            models.Index(fields=["state", "available_at"], name="lot_state_available_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.points} ({self.state})"
+
+
+class Allocation(models.Model):
+    """Which lot a debit drew from, so a refund gives points back to the right lots."""
+
+    MERCHANT_LOOKUP = "lot__program__merchant"
+
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="allocations")
+    points = models.BigIntegerField()
+    returned = models.BigIntegerField(default=0, help_text="Points given back to the lot by refunds.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="allocation_points_positive"),
+            models.CheckConstraint(
+                condition=Q(returned__gte=0) & Q(returned__lte=models.F("points")),
+                name="allocation_returned_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} from lot {self.lot_id}"
+
+
+class Purchase(models.Model):
+    """A purchase or a bet reported by the till or an integration. Written by
+    `ledger.purchases.purchase_create`; refunded by `ledger.services.purchase_refund`."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        BET = "bet", "Bet"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="purchases")
+    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="purchases")
+    external_id = models.CharField(max_length=100, help_text="The order / bet id in the merchant's system.")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PURCHASE)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Amount before discounts.")
+    currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
+    discount_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    amount_due = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Money actually paid: after discounts and points."
+    )
+    points_earned = models.BigIntegerField(default=0)
+    points_redeemed = models.BigIntegerField(default=0)
+    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    points_reversed = models.BigIntegerField(default=0, help_text="Earned points taken back by refunds.")
+    points_returned = models.BigIntegerField(default=0, help_text="Spent points given back by refunds.")
+    occurred_at = models.DateTimeField()
+    applied = models.JSONField(default=list, blank=True, help_text="The pricing lines (API.md `applied`).")
+    coupon_code = models.CharField(max_length=64, blank=True)
+    request_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the request, to tell a replay from a conflict."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "external_id"], name="purchase_unique_external_id"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_due__gte=0) & Q(amount_due__lte=models.F("amount")),
+                name="purchase_amount_due_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("amount")),
+                name="purchase_refunded_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "occurred_at"], name="purchase_member_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_id} {self.amount} {self.currency}"

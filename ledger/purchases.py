@@ -1,0 +1,175 @@
+"""`purchase_create`: record a purchase (or a bet) and post its points, through the same pricing
+function as the quote (`ledger.pricing.purchase_price`), inside one transaction with the member row
+locked, so a quote and a purchase at the same moment with the same input agree.
+
+Decisions:
+- The purchase is priced at `occurred_at` (default `at`): rates, tier, discounts and coupons are
+  those in force when it happened; `occurred_at` later than `at` (the future) is refused.
+- Idempotent on (program, external_id): the same input returns the original `Purchase` (nothing
+  posts again); a different input raises IdempotencyConflict. The input is compared by a
+  fingerprint of member, amount, currency, kind, coupon code, points to redeem and occurred_at
+  (occurred_at only when the caller gave one: a retry without it is still a replay).
+- All points a purchase earns (conversion x tier multiplier, a bonus-points coupon, purchase-time
+  campaign bonuses) post as one `earn` posting linked to the purchase, so a refund reverses them
+  in proportion; the `applied` lines say where each part came from. Campaign hooks write their own
+  grant rows at commit but post no points themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Member
+from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked
+
+from .models import Purchase
+from .pricing import pricing_input_clean, pricing_memo, purchase_price
+
+
+def _fingerprint(**data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purchase:
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"The purchase {external_id!r} was already recorded with different details.",
+            fields={"external_id": ["Already used for a different purchase."]},
+        )
+    return existing
+
+
+def purchase_create(
+    *,
+    member: Member,
+    external_id: str,
+    amount: Any,
+    currency: str,
+    at: datetime,
+    kind: str = Purchase.Kind.PURCHASE,
+    coupon_code: str | None = None,
+    redeem_points: int = 0,
+    occurred_at: datetime | None = None,
+) -> Purchase:
+    """Record a purchase and post its points redeemed and earned. Returns the `Purchase`.
+
+    Raises InvalidInput (no external id, unknown kind, occurred_at in the future, bad amount or
+    points), UnsupportedCurrency, MemberBlocked, CouponInvalid / CouponExpired / CouponUsed,
+    InsufficientPoints, LimitExceeded (points over the max share, or a fraud limit),
+    IdempotencyConflict. On any error nothing is written.
+    """
+    from ledger.services import points_earn, points_redeem
+    from tiers.models import TierChange
+    from tiers.services import member_tier_evaluate, member_tier_of
+
+    external_id = str(external_id or "").strip()
+    if not external_id:
+        raise InvalidInput("external_id is required.", fields={"external_id": ["This field is required."]})
+    if len(external_id) > 100:
+        raise InvalidInput("external_id is too long.", fields={"external_id": ["At most 100 characters."]})
+    if kind not in Purchase.Kind.values:
+        raise InvalidInput("Unknown kind.", fields={"kind": ["Use purchase or bet."]})
+    given_time = occurred_at
+    occurred_at = occurred_at or at
+    if occurred_at > at:
+        raise InvalidInput(
+            "A purchase cannot happen in the future.", fields={"occurred_at": ["Must not be in the future."]}
+        )
+    amount, currency, redeem_points = pricing_input_clean(
+        amount=amount, currency=currency, redeem_points=redeem_points
+    )
+    code = (coupon_code or "").strip()
+    fingerprint = _fingerprint(
+        member=member.pk,
+        amount=f"{amount:.2f}",
+        currency=currency,
+        kind=kind,
+        coupon=code.upper(),
+        redeem=redeem_points,
+        occurred_at=given_time.isoformat() if given_time else None,
+    )
+    program_id = member.program_id
+    existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
+    if existing is not None:
+        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+    try:
+        with pricing_memo(), transaction.atomic():
+            # The tier is NOT joined into the locking query: when another transaction changes the
+            # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
+            # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
+            # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
+            locked = (
+                Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member.pk)
+            )
+            locked.tier = member_tier_of(member=locked)
+            if locked.is_blocked:
+                raise MemberBlocked()
+            # a concurrent request with the same external id may have committed while we waited
+            existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
+            if existing is not None:
+                return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+            purchase = Purchase.objects.create(
+                program_id=program_id,
+                member=locked,
+                external_id=external_id,
+                kind=kind,
+                amount=amount,
+                currency=currency,
+                amount_due=amount,
+                occurred_at=occurred_at,
+                coupon_code=code,
+                request_fingerprint=fingerprint,
+            )
+            quote = purchase_price(
+                member=locked,
+                amount=amount,
+                currency=currency,
+                at=occurred_at,
+                coupon_code=code or None,
+                redeem_points=redeem_points,
+                purchase=purchase,
+            )
+            purchase.discount_amount = quote.discount
+            purchase.amount_due = quote.amount_due
+            purchase.points_redeemed = quote.points_to_redeem
+            purchase.points_earned = quote.points_to_earn
+            purchase.applied = quote.applied
+            purchase.save(
+                update_fields=["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"]
+            )
+            label = "Bet" if kind == Purchase.Kind.BET else "Purchase"
+            if quote.points_to_redeem:
+                points_redeem(
+                    member=locked,
+                    points=quote.points_to_redeem,
+                    at=occurred_at,
+                    reference=f"purchase:{purchase.pk}:redeem",
+                    description=f"{label} {external_id}: paid with points",
+                    purchase=purchase,
+                )
+            if quote.points_to_earn:
+                points_earn(
+                    member=locked,
+                    points=quote.points_to_earn,
+                    at=occurred_at,
+                    reference=f"purchase:{purchase.pk}:earn",
+                    purchase=purchase,
+                    description=f"{label} {external_id}: {quote.amount_due:.2f} {currency}",
+                )
+            # purchases, visits and spend count for tiers even when no points were earned (with the
+            # points metric the earn posting's `points_posted` hook has evaluated the tier already)
+            if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
+                member_tier_evaluate(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
+    except IntegrityError as error:
+        if "purchase_unique_external_id" not in str(error):
+            raise
+        existing = Purchase.objects.get(program_id=program_id, external_id=external_id)
+        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+    member.refresh_from_db(fields=["balance", "pending_points", "tier", "last_activity_at"])
+    return purchase

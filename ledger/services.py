@@ -1,0 +1,683 @@
+"""Ledger services: the only code that changes points (PRODUCT.md §2.2-2.4, docs/INTERFACES.md).
+
+Every posting service takes the moment `at` and a `reference` unique within the program: repeating
+a call with the same reference and the same request returns the original `Posting` and changes
+nothing; the same reference with a different request raises IdempotencyConflict. Each runs in one
+transaction under the member's row lock (see `ledger.engine`), retried on deadlocks and
+serialization failures when it owns the transaction.
+
+Decisions (where the issue was silent):
+- Activity: earn, redeem, cash-out, partner import and refunds count as member activity (they reset
+  the inactivity clock and renew lots in their renewal window). Bonuses, manual adjustments and the
+  jobs (expire, decay, activate) do not: a tier gift must not keep an idle member from decaying.
+  Other activity (logins, events) goes through `member_activity_record`.
+- Blocked members (`Member.status == blocked`): earn, redeem, cash-out and partner import raise
+  MemberBlocked; bonuses, manual adjustments, refunds and jobs still post (corrections must work).
+- `posting_check` runs for earn, bonus, redeem, cash-out, partner and adjust postings, under the
+  member lock, before anything is written; never for refunds or job postings.
+- Pending points: purchase earnings (`points_earn`) wait `program.pending_days` (the return window)
+  in the member's pending account; they become spendable lazily on the member's next posting and by
+  the hourly `activate_pending` job. Lots expire `points_lifetime_days` after they were earned.
+- Renewal: activity inside the renewal window restores an expired lot for a full new lifetime,
+  counted from the moment of the activity.
+- Extend (daily task): all active lots get `days` more, at most once per program-local day per
+  member whatever the reference; the lots' expiry warnings are re-armed.
+- Refund: see `purchase_refund`.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
+from accounts.models import Member, Program
+from loyalty_site.core.db import atomic_with_retry
+from loyalty_site.core.errors import (
+    InsufficientPoints,
+    InvalidInput,
+    LimitExceeded,
+    MemberBlocked,
+    RefundExceedsPurchase,
+    UnsupportedCurrency,
+)
+from loyalty_site.core.hooks import run_hooks
+from loyalty_site.core.money import money_round, points_floor
+
+from . import engine
+from .engine import AlreadyPosted, Plan, fingerprint, lots_settle, member_lock, posting_existing
+from .models import Account, Allocation, CurrencyRate, EntryKind, Lot, Posting, PostingKind, Purchase
+
+ACTIVITY_KINDS = frozenset({"earn", "redeem", "cashout", "partner", "refund"})
+BONUS_KINDS = frozenset({EntryKind.BONUS, EntryKind.EARN})
+
+
+# --- rates -------------------------------------------------------------------------------------
+
+
+def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
+    """The rate of `currency` in force at `at`. Raises UnsupportedCurrency when there is none.
+    Read once per pricing call / purchase (`ledger.pricing.pricing_memo`)."""
+    from .pricing import memoized
+
+    code = (currency or "").upper()
+    rate = memoized(
+        ("rate", getattr(program, "pk", program), code, at),
+        lambda: (
+            CurrencyRate.objects.filter(program=program, currency=code, valid_from__lte=at)
+            .exclude(valid_to__lte=at)
+            .order_by("-valid_from")
+            .first()
+        ),
+    )
+    if rate is None:
+        raise UnsupportedCurrency(
+            f"No earn rate for {code or 'an empty currency'} on {at:%Y-%m-%d}.",
+            fields={"currency": [f"{code} is not accepted by this program."]},
+        )
+    return rate
+
+
+def rate_set(
+    *,
+    program: Program,
+    currency: str,
+    points_per_unit: Decimal,
+    at: datetime,
+    cap: int | None = None,
+    valid_to: datetime | None = None,
+) -> CurrencyRate:
+    """Start a new rate for `currency` at `at`, closing the one in force (history is kept).
+    Raises InvalidInput for a non-positive rate."""
+    points_per_unit = Decimal(points_per_unit)
+    if points_per_unit <= 0:
+        raise InvalidInput("A rate must be positive.", fields={"points_per_unit": ["Must be > 0."]})
+    code = currency.upper()
+    current = (
+        CurrencyRate.objects.filter(program=program, currency=code, valid_from__lte=at)
+        .exclude(valid_to__lte=at)
+        .order_by("-valid_from")
+        .first()
+    )
+    if current is not None and current.valid_from == at:
+        # a correction of a rate that starts at this very moment: no history to keep
+        CurrencyRate.objects.filter(pk=current.pk).update(
+            points_per_unit=points_per_unit, cap=cap, valid_to=valid_to
+        )
+        current.refresh_from_db()
+        return current
+    if current is not None:
+        CurrencyRate.objects.filter(pk=current.pk).update(valid_to=at)
+    return CurrencyRate.objects.create(
+        program=program,
+        currency=code,
+        points_per_unit=points_per_unit,
+        cap=cap,
+        valid_from=at,
+        valid_to=valid_to,
+    )
+
+
+def points_for_amount(
+    *, program: Program, amount: Decimal, currency: str, at: datetime
+) -> tuple[int, Decimal, bool]:
+    """Points one conversion of `amount` earns before the tier multiplier: (points, rate, capped).
+
+    Per-unit mode: `amount` x the currency's rate in force at `at`, floored, then capped at the
+    rate's cap (the EUR cap is per conversion, so it applies to this base conversion; the pricing
+    pipeline applies the tier multiplier to the capped result). Percent mode: `earn_percent` of the
+    amount valued at `point_value`; only the base currency is accepted there (there is no money
+    exchange rate to value a foreign amount). Raises UnsupportedCurrency, InvalidInput."""
+    amount = Decimal(amount)
+    if amount < 0:
+        raise InvalidInput("The amount cannot be negative.", fields={"amount": ["Must be >= 0."]})
+    if program.earn_mode == Program.EarnMode.PERCENT:
+        if currency.upper() != program.base_currency:
+            raise UnsupportedCurrency(
+                f"This program earns a percent of {program.base_currency} amounts only.",
+                fields={"currency": [f"Use {program.base_currency}."]},
+            )
+        rate = program.earn_percent / Decimal(100) / program.point_value
+        return points_floor(amount * rate), rate, False
+    rate_row = rate_get(program=program, currency=currency, at=at)
+    points = points_floor(amount * rate_row.points_per_unit)
+    if rate_row.cap is not None and points > rate_row.cap:
+        return rate_row.cap, rate_row.points_per_unit, True
+    return points, rate_row.points_per_unit, False
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _positive(points: int, name: str = "points") -> int:
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        raise InvalidInput(f"{name} must be a positive whole number.", fields={name: ["Must be > 0."]})
+    return points
+
+
+def _check_blocked(member: Member) -> None:
+    if member.is_blocked:
+        raise MemberBlocked(f"Member {member.pk} is blocked.")
+
+
+def _check(member: Member, *, kind: str, points: int, amount: Decimal | None, at: datetime) -> None:
+    run_hooks("posting_check", member=member, kind=kind, points=points, amount=amount, at=at)
+
+
+def _lifetime(member: Member, at: datetime) -> datetime:
+    return at + timedelta(days=member.program.points_lifetime_days)
+
+
+def _activity_touch(member: Member, *, at: datetime, kind: str) -> None:
+    """Record activity on the locked member: last_activity_at moves forward (never back: a POS
+    syncing an old purchase does not make the member look idle), and the `member_activity` hook runs."""
+    if member.last_activity_at is None or at > member.last_activity_at:
+        Member.objects.filter(pk=member.pk).update(last_activity_at=at)
+        member.last_activity_at = at
+    run_hooks("member_activity", member=member, at=at, kind=kind)
+
+
+def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: bool):
+    """Lock, replay check, lazy lifecycle. Returns (locked member, existing posting or None)."""
+    if not reference:
+        raise InvalidInput("A posting needs a reference.", fields={"reference": ["Required."]})
+    locked = member_lock(member)
+    existing = posting_existing(program_id=locked.program_id, reference=reference, fingerprint=fp)
+    if existing is not None:
+        engine.sync_member(member, locked)
+        return locked, existing
+    lots_settle(locked, at=at, activity=activity)
+    return locked, None
+
+
+def _commit(plan: Plan, member: Member, **kwargs) -> Posting:
+    try:
+        posting = plan.commit(**kwargs)
+    except AlreadyPosted as already:
+        return already.posting
+    engine.sync_member(member, plan.member)
+    return posting
+
+
+# --- credits -----------------------------------------------------------------------------------
+
+
+@atomic_with_retry
+def points_earn(
+    *, member: Member, points: int, at: datetime, reference: str, purchase=None, description: str = ""
+) -> Posting:
+    """Credit points earned by a purchase or a bet. With `program.pending_days` they wait in the
+    pending account until the return window closes. Counts as activity.
+    Raises InvalidInput, MemberBlocked, IdempotencyConflict (and whatever `posting_check` raises)."""
+    _positive(points)
+    fp = fingerprint(kind="earn", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    if existing:
+        return existing
+    _check_blocked(locked)
+    amount = None
+    if purchase is not None and purchase.currency == locked.program.base_currency:
+        amount = purchase.amount_due
+    _check(locked, kind="earn", points=points, amount=amount, at=at)
+    plan = Plan(member=locked, at=at)
+    pending_days = locked.program.pending_days
+    plan.credit(
+        points,
+        kind=EntryKind.EARN,
+        counter=[(Account.ISSUED, points)],
+        expires_at=_lifetime(locked, at),
+        available_at=at + timedelta(days=pending_days) if pending_days else None,
+    )
+    _activity_touch(locked, at=at, kind="earn")
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.EARN,
+        reference=reference,
+        fingerprint=fp,
+        purchase=purchase,
+        description=description
+        or (f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else "Earned"),
+        events=("points.earned",),
+    )
+
+
+@atomic_with_retry
+def points_bonus(
+    *,
+    member: Member,
+    points: int,
+    at: datetime,
+    reference: str,
+    description: str,
+    campaign=None,
+    kind: str = "bonus",
+) -> Posting:
+    """Credit a campaign reward or gift (`kind` bonus, or earn for purchase-time campaign points).
+    Spendable at once; not member activity. Raises InvalidInput, IdempotencyConflict."""
+    _positive(points)
+    if kind not in BONUS_KINDS:
+        raise InvalidInput(f"Unknown bonus kind {kind!r}.", fields={"kind": ["Use bonus or earn."]})
+    campaign_id = getattr(campaign, "pk", campaign)
+    fp = fingerprint(kind=kind, member=member.pk, points=points, campaign=campaign_id)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    if existing:
+        return existing
+    _check(locked, kind=kind, points=points, amount=None, at=at)
+    plan = Plan(member=locked, at=at)
+    plan.credit(points, kind=kind, counter=[(Account.ISSUED, points)], expires_at=_lifetime(locked, at))
+    return _commit(
+        plan,
+        member,
+        kind=kind,
+        reference=reference,
+        fingerprint=fp,
+        campaign_id=campaign_id,
+        description=description,
+        events=("points.earned",),
+    )
+
+
+@atomic_with_retry
+def points_partner_import(
+    *,
+    member: Member,
+    partner_points: int,
+    rate: Decimal,
+    bonus_percent: Decimal,
+    at: datetime,
+    reference: str,
+    partner_code: str = "",
+) -> Posting:
+    """Import points from a partner: partner_points x rate (floored) from the partner account, plus
+    `bonus_percent` of that (floored) issued by the program. Counts as activity.
+    Raises InvalidInput (nothing to credit), MemberBlocked, IdempotencyConflict."""
+    _positive(partner_points, "partner_points")
+    rate, bonus_percent = Decimal(rate), Decimal(bonus_percent)
+    if rate <= 0 or bonus_percent < 0:
+        raise InvalidInput("The partner rate must be positive and the bonus not negative.")
+    base = points_floor(partner_points * rate)
+    bonus = points_floor(base * bonus_percent / Decimal(100))
+    if base <= 0:
+        raise InvalidInput("These partner points convert to no points.", fields={"points": ["Too few."]})
+    fp = fingerprint(
+        kind="partner",
+        member=member.pk,
+        partner_points=partner_points,
+        rate=rate,
+        bonus=bonus_percent,
+        code=partner_code,
+    )
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    if existing:
+        return existing
+    _check_blocked(locked)
+    _check(locked, kind="partner", points=base + bonus, amount=None, at=at)
+    plan = Plan(member=locked, at=at)
+    plan.credit(
+        base + bonus,
+        kind=EntryKind.PARTNER,
+        counter=[(Account.PARTNER, base), (Account.ISSUED, bonus)],
+        expires_at=_lifetime(locked, at),
+    )
+    _activity_touch(locked, at=at, kind="partner")
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.PARTNER,
+        reference=reference,
+        fingerprint=fp,
+        description=f"Partner {partner_code}".strip(),
+        data={
+            "partner": partner_code,
+            "partner_points": partner_points,
+            "base": base,
+            "bonus": bonus,
+            "rate": str(rate),
+        },
+        events=("points.earned",),
+    )
+
+
+# --- debits ------------------------------------------------------------------------------------
+
+
+@atomic_with_retry
+def points_redeem(
+    *, member: Member, points: int, at: datetime, reference: str, description: str = "", purchase=None
+) -> Posting:
+    """Spend points, first-expiring lot first. Counts as activity.
+    Raises InvalidInput, MemberBlocked, InsufficientPoints (nothing changes), IdempotencyConflict."""
+    _positive(points)
+    fp = fingerprint(kind="redeem", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    if existing:
+        return existing
+    _check_blocked(locked)
+    _check(locked, kind="redeem", points=points, amount=None, at=at)
+    if locked.balance < points:
+        raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+    plan = Plan(member=locked, at=at)
+    plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
+    _activity_touch(locked, at=at, kind="redeem")
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.REDEEM,
+        reference=reference,
+        fingerprint=fp,
+        purchase=purchase,
+        amount=locked.program.points_value(points),
+        description=description or "Points redeemed",
+        events=("points.redeemed",),
+    )
+
+
+def _local_bounds(program: Program, at: datetime) -> tuple[datetime, datetime, datetime, datetime]:
+    """Start and end of the program-local day and month containing `at`."""
+    local = at.astimezone(program.tz)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = day_start + timedelta(days=1)
+    month_start = day_start.replace(day=1)
+    days = calendar.monthrange(month_start.year, month_start.month)[1]
+    month_end = month_start + timedelta(days=days)
+    # Aware datetimes in a ZoneInfo compute their offset from the wall time, so these bounds are
+    # right across DST changes.
+    return day_start, day_end, month_start, month_end
+
+
+def cashout_quote(*, program: Program, points: int) -> tuple[Decimal, Decimal]:
+    """(gross value, fee) of cashing out `points` in the base currency."""
+    value = program.points_value(points)
+    fee = money_round(value * program.cashout_fee_percent / Decimal(100))
+    return value, fee
+
+
+@atomic_with_retry
+def points_cashout(*, member: Member, points: int, at: datetime, reference: str) -> Posting:
+    """Convert points to money (the member's wallet): value = points x point value, less the fee.
+    The gross value counts against the daily and monthly limits (program-local days and calendar
+    months, base currency). Posting.amount is the gross value, Posting.fee the fee, data["net"] the
+    money paid out. Counts as activity.
+    Raises InvalidInput, MemberBlocked, InsufficientPoints, LimitExceeded, IdempotencyConflict."""
+    _positive(points)
+    fp = fingerprint(kind="cashout", member=member.pk, points=points)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    if existing:
+        return existing
+    _check_blocked(locked)
+    program = locked.program
+    value, fee = cashout_quote(program=program, points=points)
+    _check(locked, kind="cashout", points=points, amount=value, at=at)
+    if locked.balance < points:
+        raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+    day_start, day_end, month_start, month_end = _local_bounds(program, at)
+    cashouts = Posting.objects.filter(member_id=locked.pk, kind=PostingKind.CASHOUT)
+    used_day = cashouts.filter(created_at__gte=day_start, created_at__lt=day_end).aggregate(
+        s=Coalesce(Sum("amount"), Decimal("0"))
+    )["s"]
+    if used_day + value > program.cashout_daily_limit:
+        raise LimitExceeded(
+            f"Cash-out limit: {program.cashout_daily_limit} {program.base_currency} a day "
+            f"({used_day} used today)."
+        )
+    used_month = cashouts.filter(created_at__gte=month_start, created_at__lt=month_end).aggregate(
+        s=Coalesce(Sum("amount"), Decimal("0"))
+    )["s"]
+    if used_month + value > program.cashout_monthly_limit:
+        raise LimitExceeded(
+            f"Cash-out limit: {program.cashout_monthly_limit} {program.base_currency} a month "
+            f"({used_month} used this month)."
+        )
+    plan = Plan(member=locked, at=at)
+    plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.CASHOUT, counter=Account.CASHED_OUT)
+    _activity_touch(locked, at=at, kind="cashout")
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.CASHOUT,
+        reference=reference,
+        fingerprint=fp,
+        amount=value,
+        fee=fee,
+        description="Cash-out",
+        data={
+            "value": str(value),
+            "fee": str(fee),
+            "net": str(value - fee),
+            "currency": program.base_currency,
+        },
+        events=("points.redeemed",),
+    )
+
+
+@atomic_with_retry
+def points_adjust(
+    *, member: Member, points: int, at: datetime, reference: str, reason: str, user=None
+) -> Posting:
+    """A manual correction by staff, signed. A credit is a new lot; a debit is taken first-expiring
+    first and never takes the balance below zero. Not member activity.
+    Raises InvalidInput (zero points, no reason), InsufficientPoints, IdempotencyConflict."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidInput("Adjust by a non-zero whole number of points.", fields={"points": ["Not zero."]})
+    if not (reason or "").strip():
+        raise InvalidInput("Say why the points are adjusted.", fields={"reason": ["Required."]})
+    fp = fingerprint(kind="adjust", member=member.pk, points=points)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    if existing:
+        return existing
+    _check(locked, kind="adjust", points=points, amount=None, at=at)
+    plan = Plan(member=locked, at=at)
+    if points > 0:
+        plan.credit(
+            points,
+            kind=EntryKind.ADJUST,
+            counter=[(Account.ADJUSTMENT, points)],
+            expires_at=_lifetime(locked, at),
+        )
+    else:
+        if locked.balance < -points:
+            raise InsufficientPoints(f"The member has {locked.balance} points; cannot take {-points}.")
+        plan.debit_lots(
+            engine.spendable_lots(locked), -points, kind=EntryKind.ADJUST, counter=Account.ADJUSTMENT
+        )
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.ADJUST,
+        reference=reference,
+        fingerprint=fp,
+        user=user,
+        description=reason.strip()[:255],
+        data={"reason": reason.strip(), "user": getattr(user, "pk", None)},
+    )
+
+
+# --- activity, extension ------------------------------------------------------------------------
+
+
+@atomic_with_retry
+def member_activity_record(*, member: Member, at: datetime, kind: str) -> Member:
+    """Record member activity (login, event, task...): resets the inactivity clock and renews the
+    lots inside their renewal window (for a full lifetime from `at`). Runs `member_activity`.
+    Returns the member with fresh balance fields."""
+    locked = member_lock(member)
+    lots_settle(locked, at=at, activity=True)
+    _activity_touch(locked, at=at, kind=kind)
+    engine.sync_member(member, locked)
+    return member
+
+
+@atomic_with_retry
+def points_extend(*, member: Member, days: int, at: datetime, reference: str) -> Posting:
+    """Daily task reward: every active lot of the member expires `days` later. At most once per
+    program-local day: a second call the same day (any reference) returns that day's posting.
+    Re-arms the expiry warning of the extended lots. Raises InvalidInput, IdempotencyConflict."""
+    _positive(days, "days")
+    fp = fingerprint(kind="extend", member=member.pk, days=days)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    if existing:
+        return existing
+    day_start, day_end, _ms, _me = _local_bounds(locked.program, at)
+    same_day = Posting.objects.filter(
+        member_id=locked.pk, kind=PostingKind.EXTEND, created_at__gte=day_start, created_at__lt=day_end
+    ).first()
+    if same_day is not None:
+        return same_day
+    lots = list(Lot.objects.filter(member_id=locked.pk, state=Lot.State.ACTIVE, remaining__gt=0))
+    for lot in lots:
+        lot.expires_at += timedelta(days=days)
+        lot.warned_at = None
+    plan = Plan(member=locked, at=at)
+    for lot in lots:
+        plan.touch(lot)
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.EXTEND,
+        reference=reference,
+        fingerprint=fp,
+        description=f"Points extended by {days} days",
+        data={"days": days, "lots": [lot.pk for lot in lots]},
+    )
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+
+@atomic_with_retry
+def purchase_refund(
+    *, purchase: Purchase, amount: Decimal | None = None, at: datetime, reference: str
+) -> Posting:
+    """Refund all or part of a purchase. The refundable value is the price after discounts
+    (`amount - discount_amount`, which includes the part paid with points); `amount` defaults to all
+    that is left. Cumulatively, refunding share s of it reverses floor(s x points_earned) and returns
+    floor(s x points_redeemed), so a full refund (in one go or in parts) is exact.
+
+    Policy when the earned points were already spent: the reversal is taken first from what is left
+    of the purchase's own lots (pending or active; a refund is activity, so lots inside their renewal
+    window were renewed first), then from the member's other spendable points,
+    first-expiring first, after the spent points were returned; what the balance still cannot cover
+    is written off (the balance never goes negative) and recorded as `data["written_off"]`.
+    Returned points go back to the lots they were spent from when these are still active, otherwise
+    into a new lot with a full lifetime. Counts as activity.
+
+    Posting.data has points_reversed, points_returned, written_off, amount.
+    Raises InvalidInput (amount <= 0), RefundExceedsPurchase, IdempotencyConflict."""
+    if amount is not None:
+        amount = money_round(amount)
+        if amount <= 0:
+            raise InvalidInput("A refund amount must be positive.", fields={"amount": ["Must be > 0."]})
+    fp = fingerprint(kind="refund", purchase=purchase.pk, amount=amount)
+    member = purchase.member
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    if existing:
+        return existing
+    current = Purchase.objects.get(pk=purchase.pk)  # under the member lock: refunds are serialised
+    total = current.amount - current.discount_amount
+    left = total - current.refunded_amount
+    refund = left if amount is None else amount
+    if refund <= 0 or refund > left:
+        raise RefundExceedsPurchase(f"{left} is left to refund on this purchase.")
+    refunded = current.refunded_amount + refund
+    reversed_target = (
+        points_floor(Decimal(current.points_earned) * refunded / total) if total else current.points_earned
+    )
+    returned_target = (
+        points_floor(Decimal(current.points_redeemed) * refunded / total)
+        if total
+        else current.points_redeemed
+    )
+    to_reverse = max(reversed_target - current.points_reversed, 0)
+    to_return = max(returned_target - current.points_returned, 0)
+
+    plan = Plan(member=locked, at=at)
+    reversed_points = 0
+    if to_reverse:
+        own = list(
+            Lot.objects.filter(
+                posting__purchase=current,
+                posting__kind__in=[PostingKind.EARN, PostingKind.BONUS],
+                state__in=[Lot.State.PENDING, Lot.State.ACTIVE],
+                remaining__gt=0,
+            ).order_by("expires_at", "id")
+        )
+        reversed_points = plan.debit_lots(
+            own, to_reverse, kind=EntryKind.REVERSAL, counter=Account.ISSUED, partial=True
+        )
+    returned = _return_spent(plan, locked, current, to_return, at=at)
+    if to_reverse > reversed_points:
+        others = [lot for lot in engine.spendable_lots(locked) if lot.pk not in plan.touched] + [
+            lot for lot in plan.touched.values() if lot.state == Lot.State.ACTIVE and lot.remaining > 0
+        ]
+        others.extend(lot for lot in plan.new_lots if lot.remaining > 0)
+        others.sort(key=lambda lot: (lot.expires_at, lot.pk or 0))
+        reversed_points += _debit_including_new(plan, others, to_reverse - reversed_points)
+    written_off = to_reverse - reversed_points
+    Purchase.objects.filter(pk=current.pk).update(
+        refunded_amount=refunded,
+        points_reversed=current.points_reversed + to_reverse,
+        points_returned=current.points_returned + returned,
+    )
+    purchase.refunded_amount = refunded
+    purchase.points_reversed = current.points_reversed + to_reverse
+    purchase.points_returned = current.points_returned + returned
+    _activity_touch(locked, at=at, kind="refund")
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.REFUND,
+        reference=reference,
+        fingerprint=fp,
+        purchase=current,
+        amount=refund,
+        description=f"Refund of {current.external_id}",
+        data={
+            "amount": str(refund),
+            "points_reversed": reversed_points,
+            "points_returned": returned,
+            "written_off": written_off,
+        },
+    )
+
+
+def _return_spent(plan: Plan, member: Member, purchase: Purchase, points: int, *, at: datetime) -> int:
+    """Give back `points` spent on the purchase to the lots they came from (new lot when gone)."""
+    if not points:
+        return 0
+    left = points
+    allocations = (
+        Allocation.objects.select_related("lot")
+        .filter(posting__purchase=purchase, posting__kind=PostingKind.REDEEM)
+        .order_by("id")
+    )
+    expired_part = 0
+    for allocation in allocations:
+        part = min(allocation.points - allocation.returned, left)
+        if part <= 0:
+            continue
+        Allocation.objects.filter(pk=allocation.pk).update(returned=allocation.returned + part)
+        lot = plan.touched.get(allocation.lot_id, allocation.lot)
+        if lot.state == Lot.State.ACTIVE:
+            plan.credit_lot(lot, part, kind=EntryKind.REFUND, counter=Account.REDEEMED)
+        else:
+            expired_part += part
+        left -= part
+        if left == 0:
+            break
+    if expired_part:
+        plan.credit(
+            expired_part,
+            kind=EntryKind.REFUND,
+            counter=[(Account.REDEEMED, expired_part)],
+            expires_at=_lifetime(member, at),
+        )
+    return points - left
+
+
+def _debit_including_new(plan: Plan, lots: list[Lot], points: int) -> int:
+    """Claw back up to `points` from `lots` (may include a lot created by this plan)."""
+    return plan.debit_lots(lots, points, kind=EntryKind.REVERSAL, counter=Account.ISSUED, partial=True)

@@ -1,0 +1,16 @@
+from django.contrib.admin import AdminSite
+
+from loyalty_site.core.tenancy import ADMIN_ROLES, staff_role
+
+
+class LoyaltyAdminSite(AdminSite):
+    site_header = "Loyalty platform"
+    site_title = "Loyalty admin"
+    index_title = "Programs, members, rewards"
+
+    def has_permission(self, request) -> bool:
+        """Superusers, and merchant staff with an admin role (cashiers use the till page)."""
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return user.is_superuser or staff_role(user) in ADMIN_ROLES

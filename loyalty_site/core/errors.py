@@ -1,0 +1,83 @@
+"""One error hierarchy for every service. Each error carries the stable API code and HTTP status.
+
+Services raise these; the API's exception handler renders them as
+`{"error": {"code", "message", "fields"?}}`; the admin and the till show `message`.
+Services never import DRF.
+"""
+
+from __future__ import annotations
+
+
+class LoyaltyError(Exception):
+    code = "error"
+    status = 400
+    default_message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None):
+        self.message = message or self.default_message
+        self.fields = fields
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict:
+        error: dict = {"code": self.code, "message": self.message}
+        if self.fields:
+            error["fields"] = self.fields
+        return {"error": error}
+
+
+class InvalidInput(LoyaltyError):
+    code, status, default_message = "invalid", 400, "The input is not valid."
+
+
+class UnsupportedCurrency(LoyaltyError):
+    code, status, default_message = "unsupported_currency", 400, "This currency is not supported."
+
+
+class NotFound(LoyaltyError):
+    code, status, default_message = "not_found", 404, "Not found."
+
+
+class Duplicate(LoyaltyError):
+    code, status, default_message = "duplicate", 409, "This already exists."
+
+
+class IdempotencyConflict(LoyaltyError):
+    code, status = "idempotency_conflict", 409
+    default_message = "This key or reference was already used with a different request."
+
+
+class InProgress(LoyaltyError):
+    code, status = "in_progress", 409
+    default_message = "A request with this key is still being processed."
+
+
+class BusinessRuleError(LoyaltyError):
+    status = 422
+
+
+class InsufficientPoints(BusinessRuleError):
+    code, default_message = "insufficient_points", "The member does not have enough points."
+
+
+class LimitExceeded(BusinessRuleError):
+    code, default_message = "limit_exceeded", "This would exceed a limit."
+
+
+class MemberBlocked(BusinessRuleError):
+    code, default_message = "member_blocked", "The member is blocked."
+
+
+class CouponInvalid(BusinessRuleError):
+    code, default_message = "coupon_invalid", "The coupon is not valid."
+
+
+class CouponExpired(BusinessRuleError):
+    code, default_message = "coupon_expired", "The coupon has expired."
+
+
+class CouponUsed(BusinessRuleError):
+    code, default_message = "coupon_used", "The coupon has already been used."
+
+
+class RefundExceedsPurchase(BusinessRuleError):
+    code, default_message = "refund_exceeds_purchase", "The refund exceeds what is left of the purchase."

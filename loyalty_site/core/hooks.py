@@ -1,0 +1,27 @@
+"""Named extension points between apps, called explicitly by the service that owns the moment.
+
+`accounts.member_create` runs the `member_created` hooks, the ledger runs `points_posted`, and so on:
+an app that must act then (the entry tier, a registration campaign, a notification) registers a
+function in its AppConfig.ready(). Hooks run inside the caller's transaction, in registration order,
+with keyword arguments only. Unlike signals, every hook point is a line in a service you can read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+_HOOKS: dict[str, list[Callable[..., object]]] = defaultdict(list)
+
+
+def register(name: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    def decorator(func: Callable[..., object]) -> Callable[..., object]:
+        if func not in _HOOKS[name]:
+            _HOOKS[name].append(func)
+        return func
+
+    return decorator
+
+
+def run_hooks(name: str, **kwargs: object) -> list[object]:
+    return [func(**kwargs) for func in _HOOKS.get(name, [])]

@@ -1,0 +1,82 @@
+"""The registry of scheduled jobs.
+
+A job is a plain service `func(*, at: datetime) -> dict` (a summary of what it did) that is
+idempotent for the same `at`. Apps register their jobs in a `jobs.py` module:
+
+    from loyalty_site.core.jobs import job
+
+    @job("expire_points", schedule="hourly")
+    def expire_points(*, at): ...
+
+`manage.py run_job NAME --at ISO` and the Celery task `loyalty.run_job` both call `run_job`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.apps import apps
+from django.utils import timezone
+
+logger = logging.getLogger("loyalty.jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[..., dict]
+    schedule: str  # a crontab "m h dom mon dow" or one of: minutely, hourly, daily, weekly, nightly
+    description: str
+
+
+_JOBS: dict[str, Job] = {}
+_discovered = False
+
+
+def job(
+    name: str, *, schedule: str, description: str = ""
+) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    def decorator(func: Callable[..., dict]) -> Callable[..., dict]:
+        _JOBS[name] = Job(
+            name=name,
+            func=func,
+            schedule=schedule,
+            description=description or (func.__doc__ or "").strip().split("\n")[0],
+        )
+        return func
+
+    return decorator
+
+
+def autodiscover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    for config in apps.get_app_configs():
+        try:
+            importlib.import_module(f"{config.name}.jobs")
+        except ModuleNotFoundError as error:
+            if error.name != f"{config.name}.jobs":
+                raise
+    _discovered = True
+
+
+def all_jobs() -> dict[str, Job]:
+    autodiscover()
+    return dict(sorted(_JOBS.items()))
+
+
+def run_job(name: str, *, at: datetime | None = None) -> dict:
+    """Run job `name` as of `at` (default now). Raises KeyError for an unknown job."""
+    jobs = all_jobs()
+    if name not in jobs:
+        raise KeyError(name)
+    at = at or timezone.now()
+    logger.info("job %s starting at=%s", name, at.isoformat())
+    summary = jobs[name].func(at=at) or {}
+    logger.info("job %s done: %s", name, summary)
+    return summary

@@ -1,0 +1,220 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template import Template, TemplateSyntaxError
+from django.utils import timezone
+from django.utils.html import format_html
+
+from accounts.models import Member
+from loyalty_site.core.admin import ScopedAdmin
+
+from . import services
+from .models import (
+    ChannelSettings,
+    Event,
+    MemberContact,
+    Notification,
+    NotificationTemplate,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+SAMPLE_DATA = {
+    "member_id": 1,
+    "points": 250,
+    "balance": 1200,
+    "amount": "25.00",
+    "expires_at": "2026-12-01T10:00:00+00:00",
+    "old_tier": "Bronze",
+    "new_tier": "Silver",
+    "code": "WELCOME20",
+    "idle_days": 30,
+}
+
+
+class NotificationTemplateForm(forms.ModelForm):
+    class Meta:
+        model = NotificationTemplate
+        fields = ["program", "event_type", "channel", "subject", "body", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in ("subject", "body"):
+            try:
+                Template(cleaned.get(field) or "")
+            except TemplateSyntaxError as error:
+                self.add_error(field, f"Template error: {error}")
+        return cleaned
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(ScopedAdmin):
+    form = NotificationTemplateForm
+    list_display = ["event_type", "channel", "program", "subject", "is_active", "updated_at"]
+    list_filter = ["channel", "event_type", "is_active"]
+    search_fields = ["subject", "body"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="Preview (a sample member and event)")
+    def preview(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save to see a preview."
+        member = Member.objects.filter(program=obj.program).order_by("pk").first() or Member(
+            program=obj.program, first_name="Ada", last_name="Sample", card_number="7000000000000"
+        )
+        event = Event(
+            program=obj.program, member=member, type=obj.event_type, data=SAMPLE_DATA, at=timezone.now()
+        )
+        try:
+            subject, body = services.template_render(
+                template=obj,
+                context=services.template_context(event=event, member=member, program=obj.program),
+            )
+        except Exception as error:  # noqa: BLE001 - shown to the editor
+            return f"Cannot render: {error}"
+        return format_html(
+            "<strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>", subject or "(no subject)", body
+        )
+
+
+class ChannelSettingsForm(forms.ModelForm):
+    chat_base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Bot API base URL; messages are POSTed to <base>/bot<token>/sendMessage.",
+    )
+
+    class Meta:
+        model = ChannelSettings
+        fields = ["program", "email_enabled", "email_from", "chat_enabled", "chat_base_url", "chat_bot_token"]
+
+
+@admin.register(ChannelSettings)
+class ChannelSettingsAdmin(ScopedAdmin):
+    form = ChannelSettingsForm
+    list_display = ["program", "email_enabled", "chat_enabled", "chat_base_url"]
+
+
+@admin.register(MemberContact)
+class MemberContactAdmin(ScopedAdmin):
+    list_display = ["member", "channel", "address", "created_at"]
+    list_filter = ["channel"]
+    raw_id_fields = ["member"]
+    search_fields = ["address", "member__phone", "member__card_number"]
+
+
+@admin.register(Event)
+class EventAdmin(ScopedAdmin):
+    read_only_for_staff = True
+    list_display = ["id", "type", "program", "member", "at", "key"]
+    list_filter = ["type"]
+    search_fields = ["key", "member__phone", "member__card_number"]
+    date_hierarchy = "at"
+    readonly_fields = ["uid", "program", "member", "type", "data", "at", "key", "created_at"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OutboxAdmin(ScopedAdmin):
+    list_filter = ["status"]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry now (fresh attempt budget)")
+    def retry_now(self, request, queryset):
+        count = services.outbox_retry_now(queryset=queryset, at=timezone.now())
+        self.message_user(request, f"{count} row(s) will be sent by the next delivery run.", messages.SUCCESS)
+
+
+@admin.register(Notification)
+class NotificationAdmin(OutboxAdmin):
+    list_display = [
+        "id",
+        "channel",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["recipient", "subject"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(OutboxAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "subscription",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_select_related = ["event", "subscription"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    @admin.display(description="event")
+    def event_type(self, obj):
+        return obj.event.type
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="The endpoint that receives the POSTs."
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(t, t) for t in services.WEBHOOK_EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked to receive every type.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["program", "url", "events", "description", "is_active"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(ScopedAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["url", "program", "events", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    readonly_fields = ["secret_shown", "previous_secret_expires_at", "created_at"]
+    actions = ["rotate_secret"]
+
+    @admin.display(description="Signing secret")
+    def secret_shown(self, obj):
+        return obj.secret if obj and obj.pk else "Generated on save."
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        subscription, secret = services.webhook_subscription_create(
+            program=obj.program,
+            url=obj.url,
+            events=list(form.cleaned_data.get("events") or []),
+            at=timezone.now(),
+            description=obj.description,
+        )
+        obj.pk, obj.secret, obj.created_at = subscription.pk, secret, subscription.created_at
+        self.message_user(request, f"Signing secret (also shown on the subscription): {secret}")
+
+    @admin.action(description="Rotate the signing secret (old one valid 24 h)")
+    def rotate_secret(self, request, queryset):
+        for subscription in queryset:
+            services.webhook_secret_rotate(subscription=subscription, at=timezone.now())
+        self.message_user(request, f"Rotated {queryset.count()} secret(s).", messages.SUCCESS)

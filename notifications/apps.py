@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "notifications"
+
+    def ready(self) -> None:
+        from loyalty_site.core import hooks
+
+        from . import receivers, services
+
+        hooks.register("event_emitted")(services.event_store)
+        hooks.register("events_emitted")(services.events_store_many)
+        hooks.register("member_created")(receivers.member_created)

@@ -1,0 +1,524 @@
+"""Writes of the notifications app: storing events with their outbox rows, webhook subscriptions,
+and delivering the outbox.
+
+Delivery is at-least-once. A row is claimed with a lease (its `next_attempt_at` moves
+`LEASE` ahead under `SELECT ... FOR UPDATE SKIP LOCKED`), sent outside any transaction, then its
+result is recorded. Two workers never claim the same row; a worker killed mid-send leaves the row
+due again when the lease ends, and it is resent with the same `Webhook-Id`, which receivers use to
+de-duplicate (Standard Webhooks).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
+from django.db import connection, transaction
+from django.template import Context, Template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from loyalty_site.core.errors import InvalidInput, NotFound
+from loyalty_site.core.events import EVENT_TYPES
+
+from . import signing
+from .channels import TIMEOUT, channel_get
+from .models import (
+    ChannelSettings,
+    Event,
+    Notification,
+    NotificationTemplate,
+    OutboxStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+logger = logging.getLogger("loyalty.notifications")
+
+#: Seconds to wait after the n-th failed attempt (1-based); after the last one the row is given up.
+#: 1 m, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h: eight attempts spread over 27 h 36 m (>= 24 h).
+BACKOFF_SECONDS = (60, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+#: How long a claimed row stays invisible to other workers while it is being sent.
+LEASE = timedelta(minutes=2)
+#: After a rotation the previous secret keeps signing for this long.
+ROTATION_GRACE = timedelta(hours=24)
+#: Webhook types a subscription may ask for (API.md); the notification-only types are excluded.
+WEBHOOK_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t not in ("member.birthday", "member.winback"))
+
+
+# --- events and the outbox ---------------------------------------------------------------------
+
+
+def event_store(
+    *, program, type: str, at: datetime, data: dict[str, Any], member=None, key: str | None = None
+) -> Event | None:
+    """The `event_emitted` hook: store the event and, in the caller's transaction, its outbox rows
+    (one delivery per matching active webhook subscription, one notification per active template
+    whose channel is enabled and reaches the member). Returns None, writing nothing, when an event
+    with the same `key` already exists in the program. Delivery is queued after commit."""
+    stored = events_store_many(
+        program=program, type=type, at=at, events=[{"data": data, "member": member, "key": key}]
+    )
+    return stored[0] if stored else None
+
+
+# One round trip per call: the events are inserted and, in the same statement, the program's
+# active subscriptions, the active templates of the type and the channel settings are read (each
+# row as JSON, tagged). Jobs emit an event per member, so this is the hot path.
+EVENTS_INSERT_SQL = """
+WITH inserted AS (
+    INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
+    SELECT t.uid, %(program)s, t.member_id, %(type)s, t.data::jsonb, %(at)s, t.key, now()
+    FROM unnest(%(uids)s::uuid[], %(members)s::bigint[], %(datas)s::text[], %(keys)s::text[])
+         AS t(uid, member_id, data, key)
+    ON CONFLICT (program_id, key) WHERE key IS NOT NULL DO NOTHING
+    RETURNING id, uid, created_at
+)
+SELECT 'event', json_build_object('id', id, 'uid', uid, 'created_at', created_at)::text FROM inserted
+UNION ALL
+SELECT 'subscription', json_build_object('id', id, 'events', events)::text
+FROM notifications_webhooksubscription WHERE program_id = %(program)s AND is_active
+UNION ALL
+SELECT 'template', row_to_json(t)::text FROM notifications_notificationtemplate t
+WHERE program_id = %(program)s AND event_type = %(type)s AND is_active
+UNION ALL
+SELECT 'settings', row_to_json(c)::text FROM notifications_channelsettings c WHERE program_id = %(program)s
+"""
+
+
+def _pg_array(values: list) -> str:
+    """A PostgreSQL array literal of ints, strings and NULLs (for `%(name)s::<type>[]`)."""
+
+    def item(value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if type(value) is int:
+            return str(value)
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return "{" + ",".join(map(item, values)) + "}"
+
+
+_FLAT_JSON_TYPES = (str, int, bool, type(None))
+
+
+def _json_copy(data: dict[str, Any], text: str) -> dict[str, Any]:
+    """`data` as it reads back from JSON (`text` is its encoding): a plain copy when it is flat
+    with JSON-native values (the jobs' event data; parsing thousands of them back is a cost),
+    else the parsed text (dates, decimals, nesting)."""
+    if all(type(value) in _FLAT_JSON_TYPES for value in data.values()) and all(type(k) is str for k in data):
+        return dict(data)
+    return json.loads(text)
+
+
+def events_store_many(*, program, type: str, at: datetime, events: list[dict[str, Any]]) -> list[Event]:
+    """The `events_emitted` hook: `event_store` for many events of one program, type and moment
+    (`events`: dicts with `data` and optional `member` and `key`): one statement, plus one bulk
+    insert per kind of outbox row written. Events whose key exists already are skipped; returns
+    the events stored, in the given order. A concurrent insert of the same key waits for the other
+    transaction and then inserts nothing."""
+    if not events:
+        return []
+    texts = [json.dumps(item.get("data") or {}, cls=DjangoJSONEncoder) for item in events]
+    rows = [
+        Event(
+            uid=uuid.uuid4(),
+            program=program,
+            member=item.get("member"),
+            type=type,
+            data=_json_copy(item.get("data") or {}, text),
+            at=at,
+            key=item.get("key"),
+        )
+        for item, text in zip(events, texts, strict=True)
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                EVENTS_INSERT_SQL,
+                {
+                    "program": program.pk,
+                    "type": type,
+                    "at": at,
+                    # each column as one array literal: one string to send, not thousands of
+                    # elements for psycopg to adapt and quote one by one
+                    "uids": _pg_array([str(row.uid) for row in rows]),
+                    "members": _pg_array([row.member_id for row in rows]),
+                    "datas": _pg_array(texts),
+                    "keys": _pg_array([row.key for row in rows]),
+                },
+            )
+            result = [(kind, json.loads(text)) for kind, text in cursor.fetchall()]
+    else:
+        result = _events_insert_portable(program=program, type=type, rows=rows)
+    inserted = {
+        uuid.UUID(item["uid"]): (item["id"], parse_datetime(item["created_at"]))
+        for kind, item in result
+        if kind == "event"
+    }
+    stored = []
+    for row in rows:
+        if row.uid in inserted:
+            row.pk, row.created_at = inserted[row.uid]
+            stored.append(row)
+    if not stored:
+        return []
+
+    subscription_ids = [
+        item["id"]
+        for kind, item in result
+        if kind == "subscription" and (not item["events"] or type in item["events"])
+    ]
+    deliveries = [
+        WebhookDelivery(subscription_id=subscription_id, event=event, next_attempt_at=at, created_at=at)
+        for event in stored
+        for subscription_id in subscription_ids
+    ]
+    if deliveries:
+        WebhookDelivery.objects.bulk_create(deliveries)
+    templates = [_from_row(NotificationTemplate, item) for kind, item in result if kind == "template"]
+    settings = [_from_row(ChannelSettings, item) for kind, item in result if kind == "settings"]
+    notifications = _notifications_build(
+        program=program,
+        templates=templates,
+        settings=settings[0] if settings else ChannelSettings(program=program),
+        events=[e for e in stored if e.member_id],
+    )
+    if notifications:
+        Notification.objects.bulk_create(notifications)
+    pending = {n.event_id for n in notifications if n.status == OutboxStatus.PENDING}
+    if deliveries:
+        pending.update(event.pk for event in stored)
+    if pending:
+        ids = sorted(pending)
+        transaction.on_commit(lambda: _publish(ids))
+    return stored
+
+
+def _events_insert_portable(*, program, type: str, rows: list[Event]) -> list[tuple[str, dict]]:
+    """What EVENTS_INSERT_SQL returns, row by row through the ORM, for the SQLite demo database
+    (no arrays there). A key that exists already is skipped, as ON CONFLICT DO NOTHING does."""
+    result: list[tuple[str, dict]] = []
+    for row in rows:
+        if row.key and Event.objects.filter(program=program, key=row.key).exists():
+            continue
+        row.created_at = timezone.now()
+        Event.objects.bulk_create([row])
+        saved = Event.objects.get(uid=row.uid)
+        result.append(
+            ("event", {"id": saved.pk, "uid": str(saved.uid), "created_at": saved.created_at.isoformat()})
+        )
+    for subscription in WebhookSubscription.objects.filter(program=program, is_active=True):
+        result.append(("subscription", {"id": subscription.pk, "events": subscription.events}))
+    for model, filters in (
+        (NotificationTemplate, {"program": program, "event_type": type, "is_active": True}),
+        (ChannelSettings, {"program": program}),
+    ):
+        for obj in model.objects.filter(**filters):
+            result.append(
+                (
+                    "template" if model is NotificationTemplate else "settings",
+                    {f.column: getattr(obj, f.attname) for f in model._meta.concrete_fields},
+                )
+            )
+    return result
+
+
+def _from_row(model, item: dict):
+    """A model instance from a row_to_json() row (text, boolean and id columns only)."""
+    fields = {f.attname: item[f.column] for f in model._meta.concrete_fields if f.column in item}
+    return model(**{k: v for k, v in fields.items() if not k.endswith("_at")})
+
+
+def _channel_settings(program) -> ChannelSettings:
+    settings = ChannelSettings.objects.filter(program=program).first()
+    return settings or ChannelSettings(program=program)
+
+
+def template_context(*, event: Event, member, program) -> dict[str, Any]:
+    return {"member": member, "program": program, "event": event, "data": event.data}
+
+
+def template_render(*, template: NotificationTemplate, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) of `template` in `context`, as plain text. Raises TemplateSyntaxError."""
+    subject = Template(template.subject).render(Context(context, autoescape=False)).strip()
+    body = Template(template.body).render(Context(context, autoescape=False)).strip()
+    return " ".join(subject.split()), body
+
+
+def _notifications_build(
+    *, program, templates: list[NotificationTemplate], settings: ChannelSettings, events: list[Event]
+) -> list[Notification]:
+    if not events or not templates:
+        return []
+    members = [event.member for event in events]
+    rows = []
+    for template in templates:
+        channel = channel_get(template.channel)
+        if channel is None or not channel.enabled(settings=settings):
+            continue
+        recipients = channel.recipients(members=members, settings=settings)
+        for event in events:
+            recipient = recipients.get(event.member_id)
+            if not recipient:
+                continue
+            row = Notification(
+                program=program,
+                member=event.member,
+                event=event,
+                channel=template.channel,
+                recipient=recipient[:255],
+                next_attempt_at=event.at,
+                created_at=event.at,
+            )
+            context = template_context(event=event, member=event.member, program=program)
+            try:
+                row.subject, row.body = template_render(template=template, context=context)
+                row.subject = row.subject[:255]
+            except Exception as error:  # noqa: BLE001 - a broken template must not fail the cause
+                row.status, row.last_error, row.body = OutboxStatus.FAILED, f"template error: {error}", ""
+            rows.append(row)
+    return rows
+
+
+def _publish(event_ids: list[int]) -> None:
+    """Ask a worker to deliver these events' outbox now. Off under tests unless
+    NOTIFICATIONS_DELIVER_ON_COMMIT is set (so test runs do not fill a shared broker); a broker
+    that is down only delays delivery to the next `deliver_notifications` run."""
+    if not getattr(django_settings, "NOTIFICATIONS_DELIVER_ON_COMMIT", not django_settings.TESTING):
+        return
+    from .tasks import events_deliver_task
+
+    try:
+        events_deliver_task.apply_async(args=[event_ids], retry=False)
+    except Exception:  # noqa: BLE001 - the minute job is the fallback
+        logger.warning("could not queue delivery of events %s; the minute job will send them", event_ids[:10])
+
+
+# --- delivery ----------------------------------------------------------------------------------
+
+
+def _claim(queryset, *, at: datetime, limit: int) -> list[int]:
+    with transaction.atomic():
+        ids = list(
+            queryset.order_by("next_attempt_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            queryset.model.objects.filter(id__in=ids).update(next_attempt_at=at + LEASE)
+    return ids
+
+
+def _record(row, *, at: datetime, ok: bool, error: str = "", **fields: Any) -> None:
+    row.attempts += 1
+    row.last_attempt_at = at
+    for name, value in fields.items():
+        setattr(row, name, value)
+    if ok:
+        row.status, row.delivered_at, row.next_attempt_at, row.last_error = (
+            OutboxStatus.DELIVERED,
+            at,
+            None,
+            "",
+        )
+    else:
+        row.last_error = error[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status, row.next_attempt_at = OutboxStatus.FAILED, None
+        else:
+            row.next_attempt_at = at + timedelta(seconds=BACKOFF_SECONDS[row.attempts - 1])
+    row.save(
+        update_fields=[
+            "attempts",
+            "last_attempt_at",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+            "last_error",
+            *fields,
+        ]
+    )
+
+
+def webhook_body(event: Event) -> bytes:
+    payload = {
+        "id": event.public_id,
+        "type": event.type,
+        "created_at": event.at.isoformat(),
+        "data": event.data,
+    }
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def webhook_signing_secrets(subscription: WebhookSubscription, *, at: datetime) -> list[str]:
+    secrets_ = [subscription.secret]
+    if (
+        subscription.previous_secret
+        and subscription.previous_secret_expires_at
+        and subscription.previous_secret_expires_at > at
+    ):
+        secrets_.append(subscription.previous_secret)
+    return secrets_
+
+
+def webhook_delivery_send(*, delivery: WebhookDelivery, at: datetime) -> bool:
+    """POST one delivery, record the outcome; True when the endpoint answered 2xx."""
+    event, subscription = delivery.event, delivery.subscription
+    body = webhook_body(event)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "loyalty-webhooks/1.0",
+        # The signed timestamp is the real clock: receivers reject stale ones.
+        **signing.headers(
+            secrets_=webhook_signing_secrets(subscription, at=at),
+            msg_id=event.public_id,
+            timestamp=int(time.time()),
+            body=body,
+        ),
+    }
+    try:
+        response = requests.post(subscription.url, data=body, headers=headers, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        _record(delivery, at=at, ok=False, error=f"{type(error).__name__}: {error}", last_status_code=None)
+        return False
+    ok = 200 <= response.status_code < 300
+    _record(
+        delivery,
+        at=at,
+        ok=ok,
+        error="" if ok else f"HTTP {response.status_code}",
+        last_status_code=response.status_code,
+        last_response=response.text[:2000],
+    )
+    return ok
+
+
+def notification_send(*, notification: Notification, at: datetime) -> bool:
+    channel = channel_get(notification.channel)
+    settings = _channel_settings(notification.program)
+    if channel is None:
+        _record(notification, at=at, ok=False, error=f"no channel {notification.channel!r} registered")
+        return False
+    try:
+        channel.send(notification=notification, settings=settings)
+    except Exception as error:  # noqa: BLE001 - every failure is retried with backoff
+        _record(notification, at=at, ok=False, error=f"{type(error).__name__}: {error}")
+        return False
+    _record(notification, at=at, ok=True)
+    return True
+
+
+def _due(model, *, at: datetime):
+    return model.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=at)
+
+
+def outbox_deliver(*, at: datetime, event_ids: list[int] | None = None, chunk: int = 200) -> dict[str, int]:
+    """Send every due outbox row (of these events only when `event_ids` is given; then their first
+    attempts are sent even if the events' moment is ahead of `at`). Returns counts."""
+    counts = {"webhooks_sent": 0, "webhooks_failed": 0, "notifications_sent": 0, "notifications_failed": 0}
+    for model, name in ((WebhookDelivery, "webhooks"), (Notification, "notifications")):
+        if event_ids is None:
+            queryset = _due(model, at=at)
+        else:
+            queryset = model.objects.filter(event_id__in=event_ids, status=OutboxStatus.PENDING, attempts=0)
+        while True:
+            ids = _claim(queryset, at=at, limit=chunk)
+            if not ids:
+                break
+            related = ["event", "subscription"] if model is WebhookDelivery else ["event", "program"]
+            for row in model.objects.filter(id__in=ids).select_related(*related).order_by("id"):
+                if model is WebhookDelivery:
+                    ok = webhook_delivery_send(delivery=row, at=at)
+                else:
+                    ok = notification_send(notification=row, at=at)
+                counts[f"{name}_{'sent' if ok else 'failed'}"] += 1
+            logger.info("deliver_notifications: %s so far", counts)
+    return counts
+
+
+def outbox_retry_now(*, queryset, at: datetime) -> int:
+    """Admin action: make failed or waiting rows due now, with a fresh attempt budget."""
+    return queryset.exclude(status=OutboxStatus.DELIVERED).update(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=at
+    )
+
+
+# --- webhook subscriptions ---------------------------------------------------------------------
+
+
+def _validate_subscription(*, url: str, events: list[str]) -> list[str]:
+    errors: dict[str, list[str]] = {}
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        errors["url"] = ["Enter a valid http(s) URL."]
+    if not isinstance(events, list | tuple) or not all(isinstance(e, str) for e in events):
+        errors["events"] = ["Give a list of event types."]
+    else:
+        unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            errors["events"] = [f"Unknown event types: {', '.join(unknown)}."]
+    if errors:
+        raise InvalidInput(fields=errors)
+    return sorted(set(events))
+
+
+def webhook_subscription_create(
+    *, program, url: str, events: list[str], at: datetime | None = None, description: str = ""
+) -> tuple[WebhookSubscription, str]:
+    """Subscribe `url` to `events` (empty = every type). Returns the subscription and its signing
+    secret, which the API shows once. Raises InvalidInput for a bad URL or unknown event types."""
+    events = _validate_subscription(url=url, events=events)
+    secret = signing.secret_generate()
+    subscription = WebhookSubscription.objects.create(
+        program=program,
+        url=url,
+        events=events,
+        secret=secret,
+        description=description[:200],
+        created_at=at or timezone.now(),
+    )
+    return subscription, secret
+
+
+def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
+    """Delete the subscription and its delivery log; nothing more is sent to it."""
+    subscription.delete()
+
+
+def webhook_secret_rotate(
+    *, subscription: WebhookSubscription, at: datetime, grace: timedelta = ROTATION_GRACE
+) -> str:
+    """Give the subscription a new secret; the old one keeps signing (a second signature in the
+    header) until `at + grace`, so the receiver can switch without losing messages."""
+    with transaction.atomic():
+        locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+        locked.previous_secret = locked.secret
+        locked.previous_secret_expires_at = at + grace
+        locked.secret = signing.secret_generate()
+        locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    subscription.refresh_from_db()
+    return locked.secret
+
+
+def webhook_subscription_list(*, program):
+    return WebhookSubscription.objects.filter(program=program).order_by("id")
+
+
+def webhook_subscription_get(*, program, subscription_id: Any) -> WebhookSubscription:
+    """Raises NotFound unless the subscription exists in `program`."""
+    try:
+        return WebhookSubscription.objects.get(program=program, pk=int(subscription_id))
+    except (WebhookSubscription.DoesNotExist, TypeError, ValueError):
+        raise NotFound("Webhook subscription not found.")

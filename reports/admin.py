@@ -1,0 +1,36 @@
+"""A site-wide admin action: "Export selected to CSV" on every change list.
+
+The queryset an action receives is already scoped to the user's merchant by ScopedAdmin, and the
+action needs only the view permission (analysts may export). Columns are the model's concrete
+fields (foreign keys as ids) except secrets, streamed, so "select all 1 000 000" works too. The named report
+exports (members, entries, purchases, campaign results) live on the analytics page.
+"""
+
+from django.contrib import admin
+from django.http import StreamingHttpResponse
+
+from .exports import CHUNK, csv_lines
+
+SECRET_MARKERS = ("password", "secret", "token", "hashed", "key_hash")
+
+
+def _is_secret(name: str) -> bool:
+    """Credentials never leave through an export: password hashes, API key hashes, webhook
+    secrets, card tokens (the card page's URL secret)."""
+    return any(marker in name.lower() for marker in SECRET_MARKERS)
+
+
+@admin.action(description="Export selected to CSV", permissions=["view"])
+def export_selected_csv(modeladmin, request, queryset):
+    model = queryset.model
+    headers = [f.attname for f in model._meta.concrete_fields if not _is_secret(f.attname)]
+    rows = queryset.order_by("pk").values_list(*headers).iterator(chunk_size=CHUNK)
+    response = StreamingHttpResponse(
+        csv_lines(headers=headers, rows=rows), content_type="text/csv; charset=utf-8"
+    )
+    filename = f"{model._meta.app_label}-{model._meta.model_name}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+admin.site.add_action(export_selected_csv, "export_selected_csv")

@@ -1,0 +1,239 @@
+"""Report pages inside the admin (`/admin/reports/`): dashboard, event log, exports, member import.
+
+Every page runs through `admin.site.admin_view` (admin login, admin roles) and sees only the
+programs of the user's merchant (`scope_to_user`); a program id of another merchant in a filter is
+a form error, never data. Imports need a write role (owner, manager) as any admin change does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Member, Program
+from campaigns.models import Campaign
+from loyalty_site.core.errors import LoyaltyError
+from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
+from notifications.models import Event
+
+from . import exports, selectors
+from .forms import EventLogFilterForm, ImportForm, ReportFilterForm
+from .imports import ImportReport, members_import, rows_from_csv
+
+# Every imported member runs the enrolment hooks (entry tier, registration campaigns, events):
+# tens of queries a row, so a web request takes at most this many rows; the command takes any.
+ADMIN_IMPORT_MAX_ROWS = 2000
+ADMIN_IMPORT_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _count_lines(upload) -> int:
+    upload.seek(0)
+    return sum(chunk.count(b"\n") for chunk in upload.chunks())
+
+
+def _programs(request):
+    return scope_to_user(Program.objects.select_related("merchant"), request.user).order_by("name", "id")
+
+
+def _report_filter(request, form_class=ReportFilterForm):
+    programs = _programs(request)
+    form = form_class(request.GET or None, programs=programs)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+    else:
+        empty = form_class({}, programs=programs)
+        empty.is_valid()
+        data = empty.cleaned_data
+        if not form.is_bound:  # show the default range in the date fields
+            form = form_class(programs=programs, initial={"since": data["since"], "until": data["until"]})
+    chosen = [data["program"]] if data.get("program") else list(programs)
+    report = selectors.ReportFilter(programs=chosen, since=data["since"], until=data["until"])
+    return form, report, data
+
+
+def _context(request, **extra):
+    context = admin.site.each_context(request)
+    context.update(extra)
+    return context
+
+
+def dashboard(request):
+    form, report, _data = _report_filter(request)
+    data = selectors.dashboard(report=report)
+    charts = {
+        "flow": {
+            "labels": [d["day"].isoformat() for d in data["flow"]],
+            "earned": [d["earned"] for d in data["flow"]],
+            "spent": [d["spent"] for d in data["flow"]],
+            "expired": [d["expired"] for d in data["flow"]],
+        },
+        "tiers": {
+            "labels": [t["tier"] for t in data["tiers"]],
+            "values": [t["members"] for t in data["tiers"]],
+        },
+        "segments": {
+            "labels": [s["segment"] for s in data["segments"]],
+            "values": [s["members"] for s in data["segments"]],
+        },
+        "nps": {
+            "labels": [n["week"].isoformat() for n in data["nps"]],
+            "values": [n["nps"] for n in data["nps"]],
+        },
+    }
+    return render(
+        request,
+        "reports/dashboard.html",
+        _context(
+            request,
+            title="Analytics",
+            form=form,
+            report=report,
+            data=data,
+            charts=charts,
+            export_query=request.GET.urlencode(),
+            datasets=[d for d, _ in exports.DATASETS.values()],
+        ),
+    )
+
+
+def _find_members(*, programs, query: str) -> Q:
+    query = query.strip()
+    condition = Q(card_number=query) | Q(phone=query) | Q(email=query.lower()) | Q(external_id=query)
+    if query.isdigit() and len(query) < 13:
+        condition |= Q(pk=int(query))
+    try:
+        from accounts.services import phone_normalize
+
+        condition |= Q(phone=phone_normalize(query))
+    except LoyaltyError:
+        pass
+    return Member.objects.filter(program__in=programs).filter(condition).values("pk")
+
+
+def event_log(request):
+    """The notifications app's event store, newest first, 50 a page."""
+    form, report, data = _report_filter(request, EventLogFilterForm)
+    events = Event.objects.filter(
+        program_id__in=report.program_ids, at__gte=report.start, at__lt=report.end
+    ).select_related("member", "program")
+    if data.get("type"):
+        events = events.filter(type=data["type"])
+    if data.get("member"):
+        events = events.filter(member__in=_find_members(programs=report.programs, query=data["member"]))
+    if data.get("campaign"):
+        code = data["campaign"].strip()
+        if code.isdigit():
+            found = Campaign.objects.filter(program_id__in=report.program_ids, pk=int(code)).first()
+            code = found.code if found else code
+        events = events.filter(data__campaign=code)
+    page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    from loyalty_site.core.events import EVENT_TYPES
+
+    return render(
+        request,
+        "reports/event_log.html",
+        _context(
+            request,
+            title="Event log",
+            form=form,
+            page=page,
+            rows=[(event, json.dumps(event.data, ensure_ascii=False, default=str)) for event in page],
+            event_types=EVENT_TYPES,
+            query=query.urlencode(),
+        ),
+    )
+
+
+def export(request, name, fmt):
+    """Download a dataset for the filter's programs and range (members: all, no range)."""
+    if name not in exports.DATASETS or fmt not in ("csv", "xlsx"):
+        raise Http404("No such export.")
+    dataset = exports.dataset_get(name)
+    _form, report, _data = _report_filter(request)
+    program_part = f"program{report.programs[0].pk}" if len(report.programs) == 1 else "all"
+    filename = f"{dataset.name}-{program_part}"
+    if dataset.date_field:
+        filename += f"-{report.since:%Y%m%d}-{report.until:%Y%m%d}"
+    arguments = {
+        "name": name,
+        "program_ids": report.program_ids,
+        "start": report.start if dataset.date_field else None,
+        "end": report.end if dataset.date_field else None,
+        "filename": filename,
+    }
+    if fmt == "csv":
+        return exports.csv_response(**arguments)
+    try:
+        return exports.xlsx_response(**arguments)
+    except LoyaltyError as error:
+        messages.error(request, error.message)
+        return redirect(f"{reverse('reports:dashboard')}?{request.GET.urlencode()}")
+
+
+def import_members(request):
+    """Upload a CSV of members with opening balances (see reports.imports for the columns)."""
+    if not (request.user.is_superuser or staff_role(request.user) in WRITE_ROLES):
+        raise PermissionDenied("Importing members needs the owner or manager role.")
+    programs = _programs(request).filter(is_active=True)
+    form = ImportForm(request.POST or None, request.FILES or None, programs=programs)
+    report: ImportReport | None = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        too_big = upload.size > ADMIN_IMPORT_MAX_BYTES or _count_lines(upload) > ADMIN_IMPORT_MAX_ROWS + 1
+        if too_big:
+            form.add_error(
+                "file",
+                f"The admin imports up to {ADMIN_IMPORT_MAX_ROWS} rows in one request; "
+                "for larger files use `manage.py import_members FILE --program ID`.",
+            )
+        else:
+            upload.seek(0)
+            text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+            try:
+                report = members_import(
+                    program=form.cleaned_data["program"],
+                    rows=rows_from_csv(text),
+                    at=timezone.now(),
+                    user=request.user,
+                )
+            except LoyaltyError as error:
+                form.add_error("file", error.message)
+            except UnicodeDecodeError:
+                form.add_error("file", "The file is not UTF-8 text.")
+            else:
+                messages.success(
+                    request,
+                    f"{report.created} member(s) created, {report.skipped} already imported, "
+                    f"{report.balances} opening balance(s) posted, {len(report.errors)} bad row(s).",
+                )
+    return render(
+        request,
+        "reports/import.html",
+        _context(request, title="Import members", form=form, report=report, columns=IMPORT_COLUMNS_HELP),
+    )
+
+
+IMPORT_COLUMNS_HELP = [
+    ("external_id", "Member id in the old system (the import's key; else phone, else email)."),
+    ("phone", "Any format the program's region understands; stored as E.164."),
+    ("email", ""),
+    ("first_name, last_name", ""),
+    ("birth_date", "YYYY-MM-DD"),
+    ("balance", "Opening points (whole number ≥ 0)."),
+    (
+        "expires_at",
+        "When the opening points expire: YYYY-MM-DD or ISO date-time (default: the program's lifetime).",
+    ),
+    ("tier", "Tier code of this program, kept as a manual tier for the tier window."),
+]

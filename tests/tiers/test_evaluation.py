@@ -1,0 +1,188 @@
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from accounts.models import Member
+from ledger.services import points_bonus, points_earn, points_redeem
+from tests.factories import MemberFactory
+from tiers.jobs import reevaluate_tiers
+from tiers.models import MemberTierState, Tier, TierChange
+from tiers.selectors import member_tier_progress
+
+
+def tier_of(member):
+    return Member.objects.get(pk=member.pk).tier.code
+
+
+def test_new_member_gets_the_entry_tier_recorded_with_an_event(seeded, now, events):
+    member = MemberFactory(program=seeded, at=now)
+
+    assert tier_of(member) == "bronze"
+    change = TierChange.objects.get(member=member)
+    assert (change.from_tier, change.to_tier.code, change.reason, change.at) == (
+        None,
+        "bronze",
+        "enrolment",
+        now,
+    )
+    assert [(e["type"], e["data"]["to"], e["data"]["from"]) for e in events] == [
+        ("tier.changed", "bronze", None)
+    ]
+
+
+def test_crossing_3000_qualifying_points_makes_gold_in_the_same_transaction(bronze, now, events):
+    points_earn(member=bronze, points=2900, at=now, reference="e1")
+    assert tier_of(bronze) == "silver"
+
+    with transaction.atomic():
+        points_earn(member=bronze, points=150, at=now + timedelta(hours=1), reference="e2")
+        # still inside the posting's transaction
+        assert tier_of(bronze) == "gold"
+
+    changes = list(
+        TierChange.objects.filter(member=bronze).order_by("id").values_list("to_tier__code", "reason")
+    )
+    assert changes == [("bronze", "enrolment"), ("silver", "earning"), ("gold", "earning")]
+    assert [e["data"]["to"] for e in events] == ["silver", "gold"]
+    assert events[-1]["data"]["qualifying_value"] == 3050
+
+
+def test_spending_does_not_lower_qualifying_points(bronze, now):
+    points_earn(member=bronze, points=3000, at=now, reference="e1")
+    points_redeem(member=bronze, points=2500, at=now + timedelta(hours=1), reference="r1")
+
+    progress = member_tier_progress(member=bronze, at=now + timedelta(days=1))
+    assert progress == {"qualifying_points": 3000, "next_tier": "platinum", "points_to_next": 3000}
+    assert reevaluate_tiers(at=now + timedelta(days=1))["downgraded"] == 0
+    assert tier_of(bronze) == "gold"
+
+
+def test_after_the_window_passes_reevaluation_moves_down_once(bronze, now, events):
+    points_earn(member=bronze, points=1200, at=now, reference="old")
+    points_bonus(member=bronze, points=2000, at=now + timedelta(days=200), reference="b1", description="gift")
+    assert tier_of(bronze) == "gold"
+
+    inside = now + timedelta(days=364)
+    assert reevaluate_tiers(at=inside) == {"programs": 1, "evaluated": 0, "upgraded": 0, "downgraded": 0}
+    assert tier_of(bronze) == "gold"
+
+    after = now + timedelta(days=366)  # the 1 200 left the 365-day window; 2 000 remain: Silver
+    summary = reevaluate_tiers(at=after)
+    assert summary["downgraded"] == 1
+    assert tier_of(bronze) == "silver"
+    again = reevaluate_tiers(at=after)
+    assert again["downgraded"] == 0
+    assert reevaluate_tiers(at=after + timedelta(days=1))["downgraded"] == 0
+
+    downs = TierChange.objects.filter(member=bronze, reason="reevaluation")
+    assert list(downs.values_list("from_tier__code", "to_tier__code", "qualifying_value")) == [
+        ("gold", "silver", 2000)
+    ]
+    assert events[-1]["data"]["direction"] == "down"
+
+
+def test_points_posted_never_downgrades(bronze, now):
+    points_earn(member=bronze, points=1000, at=now, reference="e1")
+    points_earn(member=bronze, points=10, at=now + timedelta(days=400), reference="e2")
+    assert tier_of(bronze) == "silver"
+
+
+def test_grace_days_delay_the_downgrade(bronze, now):
+    program = bronze.program
+    program.tier_downgrade_grace_days = 7
+    program.save()
+    points_earn(member=bronze, points=1500, at=now, reference="e1")
+    expired = now + timedelta(days=366)
+
+    reevaluate_tiers(at=expired)
+    assert tier_of(bronze) == "silver"
+    assert MemberTierState.objects.get(member=bronze).below_since == expired
+    reevaluate_tiers(at=expired + timedelta(days=6, hours=23))
+    assert tier_of(bronze) == "silver"
+
+    reevaluate_tiers(at=expired + timedelta(days=7))
+    assert tier_of(bronze) == "bronze"
+    assert MemberTierState.objects.get(member=bronze).below_since is None
+    assert TierChange.objects.filter(member=bronze, reason="reevaluation").count() == 1
+
+
+def test_qualifying_again_within_grace_clears_it(bronze, now):
+    program = bronze.program
+    program.tier_downgrade_grace_days = 7
+    program.save()
+    points_earn(member=bronze, points=1500, at=now, reference="e1")
+    expired = now + timedelta(days=366)
+    reevaluate_tiers(at=expired)
+    points_earn(member=bronze, points=1000, at=expired + timedelta(days=1), reference="e2")
+
+    reevaluate_tiers(at=expired + timedelta(days=8))
+    assert tier_of(bronze) == "silver"
+    assert MemberTierState.objects.get(member=bronze).below_since is None
+
+
+def test_reversal_by_refund_lowers_qualifying_points(bronze, now):
+    from ledger.purchases import purchase_create
+    from ledger.services import purchase_refund
+
+    purchase = purchase_create(member=bronze, external_id="R1", amount="100.00", currency="USD", at=now)
+    assert purchase.points_earned == 1176
+    assert member_tier_progress(member=bronze, at=now)["qualifying_points"] == 1176
+
+    purchase_refund(purchase=purchase, at=now + timedelta(hours=1), reference="refund-1")
+    later = now + timedelta(days=1)
+    assert member_tier_progress(member=bronze, at=later) == {
+        "qualifying_points": 0,
+        "next_tier": "gold",
+        "points_to_next": 3000,
+    }
+    reevaluate_tiers(at=later)
+    assert tier_of(bronze) == "bronze"
+
+
+def test_progress_for_the_card(bronze, now):
+    points_earn(member=bronze, points=1176, at=now, reference="e1")
+    assert member_tier_progress(member=bronze, at=now) == {
+        "qualifying_points": 1176,
+        "next_tier": "gold",
+        "points_to_next": 1824,
+    }
+    points_earn(member=bronze, points=5000, at=now, reference="e2")
+    assert member_tier_progress(member=bronze, at=now) == {
+        "qualifying_points": 6176,
+        "next_tier": None,
+        "points_to_next": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "metric, thresholds, expected_value, expected_tier",
+    [
+        ("purchases", (0, 2, 3, 10), 3, "gold"),
+        ("visits", (0, 2, 3, 10), 2, "silver"),
+        ("amount_spent", (0, 200, 300, 1000), 283, "silver"),
+    ],
+)
+def test_other_tier_metrics_count_purchases(seeded, now, metric, thresholds, expected_value, expected_tier):
+    from ledger.purchases import purchase_create
+
+    seeded.tier_metric = metric
+    seeded.save()
+    for tier, threshold in zip(Tier.objects.filter(program=seeded).order_by("rank"), thresholds, strict=True):
+        tier.threshold = threshold
+        tier.save()
+    member = MemberFactory(program=seeded, at=now - timedelta(days=5))
+    # spent: 100 AZN -> 98 paid; 100 USD -> 98 USD = 147 AZN by the rates' ratio (12 / 8), now Silver;
+    # 40 AZN at Silver's 5 % -> 38: 283 AZN
+    purchase_create(
+        member=member, external_id="p1", amount="100.00", currency="AZN", at=now - timedelta(days=2)
+    )
+    purchase_create(
+        member=member, external_id="p2", amount="100.00", currency="USD", at=now - timedelta(days=1)
+    )
+    purchase_create(
+        member=member, external_id="p3", amount="40.00", currency="AZN", at=now - timedelta(days=1)
+    )
+
+    assert member_tier_progress(member=member, at=now)["qualifying_points"] == expected_value
+    assert tier_of(member) == expected_tier

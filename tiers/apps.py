@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class TiersConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tiers"
+    verbose_name = "Tiers and discounts"
+
+    def ready(self) -> None:
+        from loyalty_site.core import hooks
+
+        from . import discounts, hook_handlers
+
+        hooks.register("member_created")(hook_handlers.on_member_created)
+        hooks.register("points_posted")(hook_handlers.on_points_posted)
+        hooks.register("pricing_discounts")(discounts.pricing_discounts)

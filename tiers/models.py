@@ -1,0 +1,232 @@
+"""Tier definitions per program (PRODUCT.md §2.1)."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Tier(models.Model):
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class GiftPeriod(models.TextChoices):
+        NONE = "", "No periodic gift"
+        DAILY = "daily", "Every day"
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tiers")
+    code = models.SlugField(max_length=32, help_text="Stable code used by the API, e.g. 'gold'.")
+    name = models.CharField(max_length=64, help_text="Shown to members, e.g. 'Gold'.")
+    rank = models.PositiveSmallIntegerField(help_text="Order of tiers: 0 is the entry tier.")
+    threshold = models.BigIntegerField(
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="Entry threshold in the program's tier metric (points, purchases, visits or money).",
+    )
+    discount_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Discount on every purchase for members of this tier.",
+    )
+    earn_multiplier = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Points earned are multiplied by this (1.25 = +25 %).",
+    )
+    gift_points = models.BigIntegerField(
+        default=0, validators=[MinValueValidator(0)], help_text="Points of the periodic gift."
+    )
+    gift_period = models.CharField(
+        max_length=8,
+        choices=GiftPeriod.choices,
+        default=GiftPeriod.NONE,
+        blank=True,
+        help_text="How often the gift is given (days, weeks and months in the program's time zone).",
+    )
+    priority_support = models.BooleanField(default=False, help_text="Members get priority support.")
+    fast_processing = models.BooleanField(default=False, help_text="Members' requests are processed first.")
+    personal_manager = models.BooleanField(default=False, help_text="Members have a personal manager.")
+    event_invitations = models.BooleanField(default=False, help_text="Members are invited to special events.")
+    exclusive_campaigns = models.BooleanField(
+        default=False, help_text="Members of this tier can join tier-exclusive campaigns."
+    )
+    description = models.TextField(blank=True, help_text="The privileges in words, shown to members.")
+
+    class Meta:
+        ordering = ["program", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="tier_unique_code"),
+            models.UniqueConstraint(fields=["program", "rank"], name="tier_unique_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Thresholds rise with rank, and the gift has both points and a period (or neither)."""
+        from django.core.exceptions import ValidationError
+
+        errors: dict[str, str] = {}
+        if bool(self.gift_points) != bool(self.gift_period):
+            errors["gift_period"] = "Give both the gift's points and its period, or neither."
+        if self.program_id is not None and self.rank is not None and self.threshold is not None:
+            others = Tier.objects.filter(program_id=self.program_id).exclude(pk=self.pk)
+            lower = others.filter(rank__lt=self.rank, threshold__gte=self.threshold).order_by("-rank").first()
+            higher = others.filter(rank__gt=self.rank, threshold__lte=self.threshold).order_by("rank").first()
+            if lower is not None:
+                errors["threshold"] = f"Must be above {lower.name}'s threshold ({lower.threshold})."
+            elif higher is not None:
+                errors["threshold"] = f"Must be below {higher.name}'s threshold ({higher.threshold})."
+        if errors:
+            raise ValidationError(errors)
+
+
+class TierChange(models.Model):
+    """One row per change of a member's tier (enrolment, upgrade, downgrade, manual)."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Reason(models.TextChoices):
+        ENROLMENT = "enrolment", "Entry tier on enrolment"
+        EARNING = "earning", "Upgrade when points or a purchase posted"
+        REEVALUATION = "reevaluation", "Periodic re-evaluation"
+        MANUAL = "manual", "Set by staff"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_changes")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Before."
+    )
+    to_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="After."
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.CharField(max_length=255, blank=True, help_text="Staff reason for a manual change.")
+    qualifying_value = models.BigIntegerField(
+        default=0, help_text="The member's tier metric (points, purchases, visits or money) at the change."
+    )
+    at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "-at"], name="tierchange_member_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.from_tier or '-'} -> {self.to_tier or '-'} ({self.reason})"
+
+
+class TierOverride(models.Model):
+    """A tier set by staff by hand. Until `ends_at` it is a floor: automatic evaluation never puts
+    the member below it (it may still move them higher)."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_overrides")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_overrides")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.CASCADE, related_name="overrides", help_text="The guaranteed minimum tier."
+    )
+    reason = models.CharField(max_length=255, help_text="Why staff set this tier (kept in the history).")
+    starts_at = models.DateTimeField(help_text="The floor applies from this moment.")
+    ends_at = models.DateTimeField(help_text="The floor ends here; normal evaluation takes over again.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="tieroverride_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["member", "ends_at"], name="tieroverride_member_end_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member}: at least {self.tier} until {self.ends_at:%Y-%m-%d}"
+
+
+class MemberTierState(models.Model):
+    """Per-member bookkeeping of the downgrade grace period: when the member was first seen below
+    their current tier by re-evaluation. Cleared when they qualify again or change tier."""
+
+    MERCHANT_LOOKUP = "member__program__merchant"
+
+    member = models.OneToOneField(
+        "accounts.Member", on_delete=models.CASCADE, primary_key=True, related_name="tier_state"
+    )
+    below_since = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.member} below since {self.below_since}"
+
+
+class SpendDiscount(models.Model):
+    """Discount by cumulative spend: a member whose total paid (base currency, lifetime, less
+    refunds) reached `threshold` gets `percent` off. The highest reached threshold applies."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="spend_discounts")
+    threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Cumulative amount paid, in the program's base currency, from which this applies.",
+    )
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Discount in percent for members who reached the threshold.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to stop offering this step.")
+
+    class Meta:
+        ordering = ["program", "threshold"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "threshold"], name="spenddiscount_unique_threshold")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.percent}% from {self.threshold}"
+
+
+class TierGift(models.Model):
+    """A periodic tier gift given to one member for one period. The unique key
+    (member, period) makes the gift once per member per period, however often the job runs."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_gifts")
+    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_gifts")
+    tier = models.ForeignKey(Tier, null=True, on_delete=models.SET_NULL, related_name="gifts")
+    period = models.CharField(
+        max_length=24, help_text="daily:2026-11-22, weekly:2026-W47 or monthly:2026-11 (program time zone)."
+    )
+    points = models.BigIntegerField()
+    at = models.DateTimeField()
+    reference = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["member", "period"], name="tiergift_once_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.points} points to {self.member} for {self.period}"

@@ -1,0 +1,198 @@
+"""Reads for tiers: the qualification metric, the tier a value qualifies for, progress, spend.
+
+Qualification (per `program.tier_metric`, over `program.tier_window_days` up to `at`, 0 = lifetime):
+- `qualifying_points`: points the member earned (member-side ledger entries of kind earn, bonus and
+  partner), less earned points taken back (reversal). Spending, expiry and decay do not lower them;
+  manual adjustments and renewals are not earnings and do not count;
+- `amount_spent`: money actually paid (amount due less its refunded share) in the base currency, whole units,
+  each currency converted at the rates in force at `at` (see `ledger.pricing.money_to_base`);
+- `purchases`: purchases and bets that are not refunded in full;
+- `visits`: days (program time zone) with at least one such purchase or bet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Greatest, TruncDate
+
+from .models import SpendDiscount, Tier, TierOverride
+
+QUALIFYING_KINDS = ("earn", "bonus", "partner", "reversal")
+
+
+def tier_list(*, program) -> list[Tier]:
+    """The program's tiers, lowest rank first."""
+    return list(Tier.objects.filter(program=program).order_by("rank"))
+
+
+def tier_for_value(*, tiers: list[Tier], value: int) -> Tier | None:
+    """The highest-ranked tier whose threshold `value` reaches (the lowest tier when none does)."""
+    reached = [tier for tier in tiers if value >= tier.threshold]
+    if reached:
+        return max(reached, key=lambda tier: tier.rank)
+    return tiers[0] if tiers else None
+
+
+def window_start(*, program, at: datetime) -> datetime | None:
+    return at - timedelta(days=program.tier_window_days) if program.tier_window_days else None
+
+
+def _counted_purchases(*, program, member_ids: Iterable[int] | None, since, until):
+    from ledger.models import Purchase
+
+    # refunds are measured against the price after discounts (ledger.services.purchase_refund)
+    purchases = Purchase.objects.filter(program=program, occurred_at__lte=until).filter(
+        Q(refunded_amount=0) | Q(refunded_amount__lt=F("amount") - F("discount_amount"))
+    )
+    if since is not None:
+        purchases = purchases.filter(occurred_at__gt=since)
+    if member_ids is not None:
+        purchases = purchases.filter(member_id__in=list(member_ids))
+    return purchases
+
+
+def qualifying_values(*, program, at: datetime, member_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """{member id: tier metric value at `at`} for the members of `program` (or just `member_ids`),
+    set-based: one or two queries whatever the number of members. Members without activity are
+    missing from the result (their value is 0)."""
+    since = window_start(program=program, at=at)
+    metric = program.tier_metric
+    if metric == program.TierMetric.QUALIFYING_POINTS:
+        from ledger.models import Entry
+
+        entries = Entry.objects.filter(
+            program=program,
+            account__in=("member", "member_pending"),
+            kind__in=QUALIFYING_KINDS,
+            created_at__lte=at,
+        )
+        if since is not None:
+            entries = entries.filter(created_at__gt=since)
+        if member_ids is not None:
+            entries = entries.filter(member_id__in=list(member_ids))
+        rows = entries.values("member_id").annotate(total=Sum("points"))
+        return {row["member_id"]: max(0, int(row["total"] or 0)) for row in rows}
+
+    purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=at)
+    if metric == program.TierMetric.PURCHASES:
+        rows = purchases.values("member_id").annotate(total=Count("id"))
+        return {row["member_id"]: int(row["total"]) for row in rows}
+    if metric == program.TierMetric.VISITS:
+        rows = (
+            purchases.annotate(day=TruncDate("occurred_at", tzinfo=program.tz))
+            .values("member_id")
+            .annotate(total=Count("day", distinct=True))
+        )
+        return {row["member_id"]: int(row["total"]) for row in rows}
+    spent = member_spend_totals(program=program, at=at, member_ids=member_ids, since=since)
+    return {member_id: int(total) for member_id, total in spent.items()}
+
+
+def member_spend_totals(
+    *, program, at: datetime, member_ids: Iterable[int] | None = None, since: datetime | None = None
+) -> dict[int, Decimal]:
+    """{member id: money paid (amount due less refunds) in the base currency} up to `at`. Each
+    currency's total is converted at the rates in force at `at`; a currency that cannot be
+    converted (no rate) does not count."""
+    from ledger.pricing import money_to_base
+
+    purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=at)
+    # the money paid less its refunded share: amount_due x (1 - refunded / (amount - discount))
+    paid = ExpressionWrapper(
+        F("amount_due")
+        - F("amount_due")
+        * F("refunded_amount")
+        / Greatest(F("amount") - F("discount_amount"), Decimal("0.01")),
+        output_field=DecimalField(max_digits=20, decimal_places=6),
+    )
+    rows = purchases.values("member_id", "currency").annotate(total=Sum(paid))
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        converted = money_to_base(program=program, amount=row["total"], currency=row["currency"], at=at)
+        if converted is not None:
+            totals[row["member_id"]] += converted
+    return dict(totals)
+
+
+def member_qualifying_value(*, member, at: datetime) -> int:
+    return qualifying_values(program=member.program, at=at, member_ids=[member.pk]).get(member.pk, 0)
+
+
+def member_active_override(*, member, at: datetime) -> TierOverride | None:
+    """The manual tier floor in force at `at` (the highest, if several overlap)."""
+    return (
+        TierOverride.objects.filter(member=member, starts_at__lte=at, ends_at__gt=at)
+        .select_related("tier")
+        .order_by("-tier__rank", "-starts_at")
+        .first()
+    )
+
+
+def member_tier_progress(*, member, at: datetime) -> dict:
+    """For the card and the API: {"qualifying_points", "next_tier", "points_to_next"}.
+
+    `qualifying_points` is the value of the program's tier metric (points, purchases, visits or
+    whole base-currency units spent); `next_tier` is the code of the tier above the member's
+    current one (None at the top) and `points_to_next` what is still missing to reach it (0 when
+    already reached and waiting for the upgrade)."""
+    value = member_qualifying_value(member=member, at=at)
+    tiers = tier_list(program=member.program)
+    # the tier as stored now: the caller's instance may predate an upgrade made by a posting hook
+    tier_id = type(member).objects.filter(pk=member.pk).values_list("tier_id", flat=True).first()
+    ranks = {tier.pk: tier.rank for tier in tiers}
+    current_rank = ranks.get(tier_id, -1)
+    higher = [tier for tier in tiers if tier.rank > current_rank]
+    if not higher:
+        return {"qualifying_points": value, "next_tier": None, "points_to_next": 0}
+    next_tier = higher[0]
+    return {
+        "qualifying_points": value,
+        "next_tier": next_tier.code,
+        "points_to_next": max(0, int(next_tier.threshold) - value),
+    }
+
+
+def members_tier_progress(*, members: list, at: datetime) -> dict[int, dict]:
+    """`member_tier_progress` for many members of one program in a fixed number of queries
+    (for lists). The members' `tier_id` is taken as loaded."""
+    if not members:
+        return {}
+    program = members[0].program
+    values = qualifying_values(program=program, at=at, member_ids=[m.pk for m in members])
+    tiers = tier_list(program=program)
+    ranks = {tier.pk: tier.rank for tier in tiers}
+    progress = {}
+    for member in members:
+        value = values.get(member.pk, 0)
+        current_rank = ranks.get(member.tier_id, -1)
+        higher = [tier for tier in tiers if tier.rank > current_rank]
+        if not higher:
+            progress[member.pk] = {"qualifying_points": value, "next_tier": None, "points_to_next": 0}
+            continue
+        progress[member.pk] = {
+            "qualifying_points": value,
+            "next_tier": higher[0].code,
+            "points_to_next": max(0, int(higher[0].threshold) - value),
+        }
+    return progress
+
+
+def member_spend_discount(*, member, at: datetime) -> SpendDiscount | None:
+    """The highest active spend-discount step the member's lifetime spend reached, or None."""
+    steps = list(
+        SpendDiscount.objects.filter(program_id=member.program_id, is_active=True).order_by("-threshold")
+    )
+    if not steps:
+        return None
+    spent = member_spend_totals(program=member.program, at=at, member_ids=[member.pk]).get(
+        member.pk, Decimal("0")
+    )
+    for step in steps:
+        if spent >= step.threshold:
+            return step
+    return None

@@ -1,0 +1,330 @@
+"""Writes for tiers: evaluation (upgrade at once, downgrade on re-evaluation after grace), manual
+tiers, tier gifts. Every change is a `TierChange` row and a `tier.changed` event.
+
+Decisions:
+- Upgrades happen at once when points post or a purchase is recorded (hook `points_posted`, same
+  transaction); downgrades only in `reevaluate_tiers` (daily). A downgrade goes straight to the tier
+  the member qualifies for (one change, not one step a day).
+- Grace: the first re-evaluation that finds a member below their tier notes the moment
+  (`MemberTierState.below_since`); the downgrade happens at the first re-evaluation at least
+  `program.tier_downgrade_grace_days` later if they are still below. Qualifying again clears it.
+- A manual tier (`tier_override_set`) moves the member to that tier at once (up or down) and is a
+  floor until its end: evaluation never goes below it, earning may still lift the member higher.
+  When it ends, the next re-evaluation applies the normal rule (with grace).
+- Tier gifts are given for the last *completed* period (yesterday / last ISO week / last month in
+  the program's time zone) to the members of a tier at the time of the run, so "active in that
+  period" is known when the gift is decided, and a job that runs late still gives each gift once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+
+from accounts.models import Member
+from loyalty_site.core.errors import InvalidInput, LoyaltyError
+from loyalty_site.core.events import event_emit
+
+from .models import MemberTierState, Tier, TierChange, TierGift, TierOverride
+from .selectors import (
+    member_active_override,
+    member_qualifying_value,
+    tier_for_value,
+    tier_list,
+)
+
+_TICK = timedelta(microseconds=1)
+
+
+def _emit_change(*, change: TierChange, member: Member, at: datetime) -> None:
+    from_tier, to_tier = change.from_tier, change.to_tier
+    direction = "up"
+    if from_tier is not None and to_tier is not None and to_tier.rank < from_tier.rank:
+        direction = "down"
+    event_emit(
+        program=member.program,
+        type="tier.changed",
+        at=at,
+        member=member,
+        key=f"tier.changed:{change.pk}",
+        data={
+            "member": member.pk,
+            "from": from_tier.code if from_tier else None,
+            "from_name": from_tier.name if from_tier else None,
+            "to": to_tier.code if to_tier else None,
+            "to_name": to_tier.name if to_tier else None,
+            "direction": direction,
+            "reason": change.reason,
+            "qualifying_value": change.qualifying_value,
+        },
+    )
+
+
+def _tier_change(
+    *,
+    member: Member,
+    to_tier: Tier,
+    at: datetime,
+    reason: str,
+    value: int,
+    note: str = "",
+    user=None,
+) -> TierChange:
+    """Record and apply a change (the member row is locked by the caller)."""
+    change = TierChange.objects.create(
+        program_id=member.program_id,
+        member=member,
+        from_tier=member.tier,
+        to_tier=to_tier,
+        reason=reason,
+        note=note[:255],
+        qualifying_value=value,
+        at=at,
+        created_by=user,
+    )
+    Member.objects.filter(pk=member.pk).update(tier=to_tier)
+    member.tier = to_tier
+    MemberTierState.objects.filter(member=member).update(below_since=None, evaluated_at=at)
+    _emit_change(change=change, member=member, at=at)
+    return change
+
+
+def program_tiers(*, program) -> list[Tier]:
+    """`tier_list`, read once per pricing call / purchase (`ledger.pricing.pricing_memo`)."""
+    from ledger.pricing import memoized
+
+    program_id = getattr(program, "pk", program)
+    return memoized(("tiers", program_id), lambda: tier_list(program=program_id))
+
+
+def member_tier_of(*, member: Member) -> Tier | None:
+    """The member's current tier (by `member.tier_id`) from the program's tiers."""
+    if member.tier_id is None:
+        return None
+    for tier in program_tiers(program=member.program_id):
+        if tier.pk == member.tier_id:
+            return tier
+    return Tier.objects.filter(pk=member.tier_id).first()  # a tier of another program
+
+
+def _lock_member(member: Member) -> Member:
+    # The tier is read after the lock, not joined into the locking query: a concurrent tier change
+    # would leave a joined `tier` None with `tier_id` set (see ledger.purchases.purchase_create).
+    locked = Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=member.pk)
+    locked.tier = member_tier_of(member=locked)
+    member.tier = locked.tier
+    member.tier_id = locked.tier_id
+    return locked
+
+
+def member_tier_evaluate(
+    *,
+    member: Member,
+    at: datetime,
+    reason: str = TierChange.Reason.EARNING,
+    allow_downgrade: bool = False,
+    value: int | None = None,
+) -> TierChange | None:
+    """Put the member in the tier their metric (and a manual floor) qualifies them for at `at`.
+
+    Without `allow_downgrade` only upgrades happen (the earning path); with it (re-evaluation) a
+    member below their tier moves down once the program's grace days have passed. Returns the
+    `TierChange` or None when nothing changed. Locks the member row (a no-op when the caller holds
+    it already). `value` lets a set-based caller pass the metric it computed."""
+    with transaction.atomic():
+        locked = _lock_member(member)
+        tiers = program_tiers(program=locked.program)
+        if not tiers:
+            return None
+        current = locked.tier
+        if (
+            not allow_downgrade
+            and current is not None
+            and current.program_id == locked.program_id
+            and current.rank >= tiers[-1].rank
+        ):
+            return None  # already in the top tier: nothing can lift them, no metric to compute
+        if value is None:
+            value = member_qualifying_value(member=locked, at=at)
+        target = tier_for_value(tiers=tiers, value=value)
+        override = member_active_override(member=locked, at=at)
+        if override is not None and override.tier.rank > target.rank:
+            target = override.tier
+        current = locked.tier
+        if current is not None and current.program_id != locked.program_id:
+            current = None  # a tier of another program can never stay
+        if current is None or target.rank > current.rank:
+            if current is None and reason == TierChange.Reason.EARNING:
+                reason = TierChange.Reason.ENROLMENT if value == 0 else reason
+            change = _tier_change(member=locked, to_tier=target, at=at, reason=reason, value=value)
+            member.tier = locked.tier
+            return change
+        if target.rank == current.rank:
+            if allow_downgrade:
+                MemberTierState.objects.filter(member=locked, below_since__isnull=False).update(
+                    below_since=None, evaluated_at=at
+                )
+            return None
+        if not allow_downgrade:
+            return None
+        grace = timedelta(days=locked.program.tier_downgrade_grace_days)
+        if grace:
+            state, _ = MemberTierState.objects.get_or_create(member=locked)
+            if state.below_since is None or state.below_since > at:
+                state.below_since = at
+                state.evaluated_at = at
+                state.save(update_fields=["below_since", "evaluated_at"])
+                return None
+            if at - state.below_since < grace:
+                return None
+        change = _tier_change(member=locked, to_tier=target, at=at, reason=reason, value=value)
+        member.tier = locked.tier
+        return change
+
+
+def tier_override_set(
+    *, member: Member, tier: Tier, reason: str, ends_at: datetime, at: datetime, user=None
+) -> TierOverride:
+    """Staff set `member`'s tier by hand until `ends_at`: the member moves to `tier` at once and it
+    is their floor until then. Raises InvalidInput (tier of another program, no reason, end not
+    after `at`)."""
+    errors: dict[str, list[str]] = {}
+    if tier.program_id != member.program_id:
+        errors["tier"] = ["Choose a tier of the member's program."]
+    if not (reason or "").strip():
+        errors["reason"] = ["Say why the tier is set by hand."]
+    if ends_at is None or ends_at <= at:
+        errors["ends_at"] = ["The end must be after the start."]
+    if errors:
+        raise InvalidInput("The manual tier is not valid.", fields=errors)
+    with transaction.atomic():
+        locked = _lock_member(member)
+        override = TierOverride.objects.create(
+            program_id=locked.program_id,
+            member=locked,
+            tier=tier,
+            reason=reason.strip(),
+            starts_at=at,
+            ends_at=ends_at,
+            created_by=user,
+        )
+        if locked.tier_id != tier.pk:
+            value = member_qualifying_value(member=locked, at=at)
+            _tier_change(
+                member=locked,
+                to_tier=tier,
+                at=at,
+                reason=TierChange.Reason.MANUAL,
+                value=value,
+                note=override.reason,
+                user=user,
+            )
+            member.tier = tier
+    return override
+
+
+def tier_override_end(*, override: TierOverride, at: datetime) -> TierOverride:
+    """End a manual tier early (from `at`). The member keeps their tier until the next
+    re-evaluation, which applies the normal rule."""
+    if override.ends_at > at:
+        TierOverride.objects.filter(pk=override.pk).update(ends_at=max(at, override.starts_at + _TICK))
+        override.refresh_from_db(fields=["ends_at"])
+    return override
+
+
+# --- periodic gifts ----------------------------------------------------------------------------
+
+
+def gift_period_bounds(*, period: str, at: datetime, tz) -> tuple[str, datetime, datetime]:
+    """The last completed `period` (daily / weekly / monthly) before `at` in time zone `tz`:
+    (key, start, end) with start inclusive and end exclusive, as aware datetimes."""
+    local = at.astimezone(tz).date()
+    if period == Tier.GiftPeriod.DAILY:
+        start_day = local - timedelta(days=1)
+        end_day = local
+        key = f"daily:{start_day.isoformat()}"
+    elif period == Tier.GiftPeriod.WEEKLY:
+        this_monday = local - timedelta(days=local.weekday())
+        start_day = this_monday - timedelta(days=7)
+        end_day = this_monday
+        iso = start_day.isocalendar()
+        key = f"weekly:{iso.year}-W{iso.week:02d}"
+    elif period == Tier.GiftPeriod.MONTHLY:
+        end_day = local.replace(day=1)
+        start_day = (end_day - timedelta(days=1)).replace(day=1)
+        key = f"monthly:{start_day:%Y-%m}"
+    else:
+        raise ValueError(f"Unknown gift period {period!r}")
+    return key, _local_midnight(start_day, tz), _local_midnight(end_day, tz)
+
+
+def _local_midnight(day: date, tz) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) -> TierGift | None:
+    """Give `tier`'s gift to `member` for `period` (a key such as `weekly:2026-W47`), once: the
+    unique (member, period) row and the posting reference `tier_gift:<member>:<period>` make a
+    repeat a no-op (returns None). Errors of the ledger (a blocked member...) propagate and leave
+    nothing behind."""
+    from ledger.services import points_bonus
+
+    reference = f"tier_gift:{member.pk}:{period}"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                gift = TierGift.objects.create(
+                    program_id=member.program_id,
+                    member=member,
+                    tier=tier,
+                    period=period,
+                    points=tier.gift_points,
+                    at=at,
+                    reference=reference,
+                )
+        except IntegrityError:
+            return None
+        points_bonus(
+            member=member,
+            points=int(tier.gift_points),
+            at=at,
+            reference=reference,
+            description=f"{tier.name} gift for {period.split(':', 1)[1]}",
+        )
+    return gift
+
+
+def program_tier_gifts(*, program, at: datetime) -> dict[str, int]:
+    """Give every gifting tier's periodic gift of `program` for its last completed period. With
+    `program.tier_gifts_require_activity`, only to members active in that period: a purchase or bet,
+    an earning or redemption posting, or their last activity falling in it."""
+    from ledger.models import Posting, Purchase
+
+    given = skipped = 0
+    for tier in Tier.objects.filter(program=program, gift_points__gt=0).exclude(gift_period=""):
+        key, start, end = gift_period_bounds(period=tier.gift_period, at=at, tz=program.tz)
+        members = Member.objects.filter(
+            program=program, tier=tier, status=Member.Status.ACTIVE, created_at__lt=end
+        ).exclude(Exists(TierGift.objects.filter(member=OuterRef("pk"), period=key)))
+        if program.tier_gifts_require_activity:
+            bought = Purchase.objects.filter(
+                member=OuterRef("pk"), occurred_at__gte=start, occurred_at__lt=end
+            )
+            posted = Posting.objects.filter(
+                member=OuterRef("pk"),
+                kind__in=("earn", "redeem", "partner", "cashout"),
+                created_at__gte=start,
+                created_at__lt=end,
+            )
+            members = members.filter(
+                Exists(bought) | Exists(posted) | Q(last_activity_at__gte=start, last_activity_at__lt=end)
+            )
+        for member in members.select_related("program").order_by("pk").iterator(chunk_size=500):
+            try:
+                if tier_gift_grant(member=member, tier=tier, period=key, at=at):
+                    given += 1
+            except LoyaltyError:
+                skipped += 1  # e.g. a member blocked by the fraud rules: no gift this period
+    return {"given": given, "skipped": skipped}
