@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from decimal import Decimal
 
@@ -193,6 +194,12 @@ class Program(models.Model):
     )
     max_points_share_percent = percent_field(
         "50", "Largest share of a purchase (after discounts) that may be paid with points."
+    )
+    config_version = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Changes on every change of the program or its configuration (rates, campaigns, tiers, "
+        "discounts, fraud rules): set by database triggers; keys the per-process configuration cache.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -239,19 +239,20 @@ def rate_risen(campaign: Campaign, ctx: Context) -> bool:
     """Rate-rise trigger: the purchase is in the watched currency and the rate in force at `at` is
     at least `trigger_percent` above the rate it replaced (the ledger's points-per-unit rates are
     the program's exchange rates, see ledger.pricing)."""
-    from ledger.models import CurrencyRate
     from ledger.pricing import memoized
+    from ledger.services import program_rates
 
     if not ctx.currency or ctx.currency != campaign.trigger_currency.upper():
         return False
 
     def current_and_previous():
         # the rates that started by `at`, newest first: the one in force, then the one it replaced
-        rates = list(
-            CurrencyRate.objects.filter(
-                program=campaign.program_id, currency=ctx.currency, valid_from__lte=ctx.at
-            ).order_by("-valid_from")
-        )
+        program = campaign.program if Campaign.program.is_cached(campaign) else campaign.program_id
+        rates = [
+            rate
+            for rate in program_rates(program)
+            if rate.currency == ctx.currency and rate.valid_from <= ctx.at
+        ]
         for index, rate in enumerate(rates):
             if rate.valid_to is None or rate.valid_to > ctx.at:
                 older = [r for r in rates[index + 1 :] if r.valid_from < rate.valid_from]
@@ -340,8 +341,12 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
         if campaign.max_per_member and counts["total"] >= campaign.max_per_member:
             return None
     points = sum(reward_points(r, ctx) for r in rewards)
-    if campaign.points_budget and campaign.points_granted + points > campaign.points_budget:
-        return None
+    if campaign.points_budget and points:
+        # the counter moves with every grant: read it now (the campaign row may come from the
+        # configuration cache); `grant` takes the budget with a conditional UPDATE anyway
+        granted = Campaign.objects.filter(pk=campaign.pk).values_list("points_granted", flat=True).first()
+        if (granted or 0) + points > campaign.points_budget:
+            return None
     return Planned(
         campaign=campaign,
         member=member,

@@ -77,14 +77,37 @@ def campaigns_running(
 ):
     """Active campaigns of `program` for `trigger` (or any of `triggers`) whose window contains
     `at`, with their conditions, rewards and targets prefetched."""
-    from .models import Campaign, CampaignCondition, CampaignReward
-
     wanted = [trigger] if trigger is not None else list(triggers or [])
-    queryset = Campaign.objects.filter(program=program, trigger__in=wanted, is_active=True).filter(
+    queryset = _active_campaigns(program, wanted).filter(
         Q(starts_at__isnull=True) | Q(starts_at__lte=at), Q(ends_at__isnull=True) | Q(ends_at__gt=at)
     )
     if event_type is not None:
         queryset = queryset.filter(event_type=event_type)
+    return _with_rules(queryset)
+
+
+def campaigns_configured(*, program, triggers) -> list:
+    """Active campaigns of `program` for any of `triggers`, whatever their window, with their
+    conditions, rewards and targets prefetched: what the configuration cache keeps (filter the
+    window with `campaign_in_window`)."""
+    return _with_rules(_active_campaigns(program, list(triggers)))
+
+
+def campaign_in_window(campaign, at: datetime) -> bool:
+    return (campaign.starts_at is None or campaign.starts_at <= at) and (
+        campaign.ends_at is None or campaign.ends_at > at
+    )
+
+
+def _active_campaigns(program, triggers: list[str]):
+    from .models import Campaign
+
+    return Campaign.objects.filter(program=program, trigger__in=triggers, is_active=True)
+
+
+def _with_rules(queryset) -> list:
+    from .models import Campaign, CampaignCondition, CampaignReward
+
     # ordered by priority within the program (the model's default ordering joins the program and
     # the merchant to sort by their names); children in id order without those joins either
     campaigns = list(

@@ -14,6 +14,7 @@ Decisions:
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import Member
+from loyalty_site.core.config_cache import program_config
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, NotFound
 from loyalty_site.core.hooks import register
 
@@ -35,7 +37,7 @@ from .models import (
     PartnerTransfer,
     Referral,
 )
-from .selectors import campaigns_running, member_purchase_count
+from .selectors import campaign_in_window, campaigns_configured, campaigns_running, member_purchase_count
 
 
 def _reward_dict(item) -> dict[str, Any]:
@@ -130,9 +132,19 @@ def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=N
     triggers = (Campaign.Trigger.PURCHASE, Campaign.Trigger.RATE_RISE, Campaign.Trigger.REFERRAL)
 
     def read_running():
-        running = campaigns_running(program=program, triggers=triggers, at=at)
-        for campaign in running:
-            campaign.program = program  # the member's program: no lazy read per campaign
+        # from the configuration cache (shared by the process's requests, so never changed here):
+        # copies, each given this request's program (its settings, no lazy read per campaign)
+        configured = program_config(
+            program,
+            "campaigns:purchase-time",
+            lambda: campaigns_configured(program=program, triggers=triggers),
+        )
+        running = []
+        for campaign in configured:
+            if campaign_in_window(campaign, at):
+                campaign = copy.copy(campaign)
+                campaign.program = program
+                running.append(campaign)
         return running
 
     running = memoized(("campaigns", program.pk, "purchase-time", at), read_running)

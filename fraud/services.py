@@ -43,6 +43,7 @@ from django.db.models.functions import Abs, Coalesce
 from accounts.models import Member, Program
 from accounts.services import member_set_status
 from ledger.models import Posting
+from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.errors import InvalidInput, LimitExceeded
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import money_round
@@ -97,12 +98,18 @@ def posting_check(
     posting would breach a real-time rule. (Blocked members are refused by the ledger itself, which
     still lets bonuses and corrections through.)
 
-    Cost: the program's rules are read once per purchase (`ledger.pricing.pricing_memo`); when some
+    Cost: the program's rules come from the configuration cache (`core.config_cache`); when some
     apply, one aggregate query counts the member's postings for all of them (a filtered count and
     sum per rule over the widest window)."""
     from ledger.pricing import memoized
 
-    active = memoized(("fraud_rules", member.program_id), lambda: rules_active(program_id=member.program_id))
+    program_id = member.program_id
+    active = memoized(
+        ("fraud_rules", program_id),
+        lambda: program_config(
+            program_of(member), "fraud_rules", lambda: rules_active(program_id=program_id)
+        ),
+    )
     rules = [r for r in active if r.enforce_in_real_time and kind in r.kinds]
     if not rules:
         return

@@ -35,6 +35,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Member, Program
+from loyalty_site.core.config_cache import config_refresh, program_config
 from loyalty_site.core.db import atomic_with_retry
 from loyalty_site.core.errors import (
     InsufficientPoints,
@@ -58,20 +59,38 @@ BONUS_KINDS = frozenset({EntryKind.BONUS, EntryKind.EARN})
 # --- rates -------------------------------------------------------------------------------------
 
 
+def program_rates(program: Program | int) -> list[CurrencyRate]:
+    """Every currency rate of the program, past and future, latest `valid_from` first. From the
+    per-process configuration cache (`loyalty_site.core.config_cache`) when given a Program: treat
+    the rows as read-only."""
+    return program_config(
+        program,
+        "rates",
+        lambda: list(CurrencyRate.objects.filter(program=program).order_by("-valid_from", "-pk")),
+    )
+
+
+def rate_in_force(rates: list[CurrencyRate], *, currency: str, at: datetime) -> CurrencyRate | None:
+    """The rate of `currency` among `rates` (latest first) in force at `at`, or None."""
+    for rate in rates:
+        if (
+            rate.currency == currency
+            and rate.valid_from <= at
+            and (rate.valid_to is None or rate.valid_to > at)
+        ):
+            return rate
+    return None
+
+
 def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
     """The rate of `currency` in force at `at`. Raises UnsupportedCurrency when there is none.
-    Read once per pricing call / purchase (`ledger.pricing.pricing_memo`)."""
+    The rates come from the configuration cache, the choice is memoised per pricing call."""
     from .pricing import memoized
 
     code = (currency or "").upper()
     rate = memoized(
         ("rate", getattr(program, "pk", program), code, at),
-        lambda: (
-            CurrencyRate.objects.filter(program=program, currency=code, valid_from__lte=at)
-            .exclude(valid_to__lte=at)
-            .order_by("-valid_from")
-            .first()
-        ),
+        lambda: rate_in_force(program_rates(program), currency=code, at=at),
     )
     if rate is None:
         raise UnsupportedCurrency(
@@ -108,10 +127,11 @@ def rate_set(
             points_per_unit=points_per_unit, cap=cap, valid_to=valid_to
         )
         current.refresh_from_db()
+        config_refresh(program)
         return current
     if current is not None:
         CurrencyRate.objects.filter(pk=current.pk).update(valid_to=at)
-    return CurrencyRate.objects.create(
+    rate = CurrencyRate.objects.create(
         program=program,
         currency=code,
         points_per_unit=points_per_unit,
@@ -119,6 +139,8 @@ def rate_set(
         valid_from=at,
         valid_to=valid_to,
     )
+    config_refresh(program)
+    return rate
 
 
 def points_for_amount(

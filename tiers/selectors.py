@@ -184,8 +184,15 @@ def members_tier_progress(*, members: list, at: datetime) -> dict[int, dict]:
 
 def member_spend_discount(*, member, at: datetime) -> SpendDiscount | None:
     """The highest active spend-discount step the member's lifetime spend reached, or None."""
-    steps = list(
-        SpendDiscount.objects.filter(program_id=member.program_id, is_active=True).order_by("-threshold")
+    from loyalty_site.core.config_cache import program_config, program_of
+
+    program_id = member.program_id
+    steps = program_config(
+        program_of(member),
+        "spend_discounts",
+        lambda: list(
+            SpendDiscount.objects.filter(program_id=program_id, is_active=True).order_by("-threshold")
+        ),
     )
     if not steps:
         return None

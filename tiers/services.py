@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
+from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
 
@@ -92,18 +93,21 @@ def _tier_change(
 
 
 def program_tiers(*, program) -> list[Tier]:
-    """`tier_list`, read once per pricing call / purchase (`ledger.pricing.pricing_memo`)."""
+    """`tier_list` from the configuration cache (`loyalty_site.core.config_cache`) when given a
+    Program (read-only rows), else read once per pricing call / purchase (`pricing_memo`)."""
     from ledger.pricing import memoized
 
     program_id = getattr(program, "pk", program)
-    return memoized(("tiers", program_id), lambda: tier_list(program=program_id))
+    return memoized(
+        ("tiers", program_id), lambda: program_config(program, "tiers", lambda: tier_list(program=program_id))
+    )
 
 
 def member_tier_of(*, member: Member) -> Tier | None:
     """The member's current tier (by `member.tier_id`) from the program's tiers."""
     if member.tier_id is None:
         return None
-    for tier in program_tiers(program=member.program_id):
+    for tier in program_tiers(program=program_of(member)):
         if tier.pk == member.tier_id:
             return tier
     return Tier.objects.filter(pk=member.tier_id).first()  # a tier of another program

@@ -21,6 +21,8 @@ from datetime import datetime
 from django.apps import apps
 from django.db import transaction
 
+from .config_cache import config_refresh
+
 PRESETS = ("seed", "none")  # "demo" is applied by load_demo only
 
 
@@ -64,4 +66,5 @@ def preset_apply(*, program, preset: str, at: datetime) -> list[str]:
     with transaction.atomic():
         for step in steps:
             step.func(program=program, at=at)
+    config_refresh(program)  # the steps wrote configuration: this instance sees it from now on
     return [f"{s.func.__module__}.{s.func.__name__}" for s in steps]
