@@ -25,6 +25,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import Member
+from loyalty_site.core.db import rows_locked
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked
 
 from .models import Purchase
@@ -43,6 +44,80 @@ def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purcha
             fields={"external_id": ["Already used for a different purchase."]},
         )
     return existing
+
+
+def _purchase_record(
+    *,
+    locked: Member,
+    external_id: str,
+    kind: str,
+    amount,
+    currency: str,
+    occurred_at: datetime,
+    code: str,
+    fingerprint: str,
+    redeem_points: int,
+) -> Purchase:
+    """The purchase row, its pricing and postings, for the member locked by `purchase_create` (who
+    declared the lock with `rows_locked`, so the ledger and the tier services work on `locked`)."""
+    from ledger.services import points_earn, points_redeem
+    from tiers.models import TierChange
+    from tiers.services import member_tier_evaluate
+
+    program_id = locked.program_id
+    purchase = Purchase.objects.create(
+        program_id=program_id,
+        member=locked,
+        external_id=external_id,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        amount_due=amount,
+        occurred_at=occurred_at,
+        coupon_code=code,
+        request_fingerprint=fingerprint,
+    )
+    quote = purchase_price(
+        member=locked,
+        amount=amount,
+        currency=currency,
+        at=occurred_at,
+        coupon_code=code or None,
+        redeem_points=redeem_points,
+        purchase=purchase,
+    )
+    purchase.discount_amount = quote.discount
+    purchase.amount_due = quote.amount_due
+    purchase.points_redeemed = quote.points_to_redeem
+    purchase.points_earned = quote.points_to_earn
+    purchase.applied = quote.applied
+    purchase.save(
+        update_fields=["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"]
+    )
+    label = "Bet" if kind == Purchase.Kind.BET else "Purchase"
+    if quote.points_to_redeem:
+        points_redeem(
+            member=locked,
+            points=quote.points_to_redeem,
+            at=occurred_at,
+            reference=f"purchase:{purchase.pk}:redeem",
+            description=f"{label} {external_id}: paid with points",
+            purchase=purchase,
+        )
+    if quote.points_to_earn:
+        points_earn(
+            member=locked,
+            points=quote.points_to_earn,
+            at=occurred_at,
+            reference=f"purchase:{purchase.pk}:earn",
+            purchase=purchase,
+            description=f"{label} {external_id}: {quote.amount_due:.2f} {currency}",
+        )
+    # purchases, visits and spend count for tiers even when no points were earned (with the
+    # points metric the earn posting's `points_posted` hook has evaluated the tier already)
+    if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
+        member_tier_evaluate(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
+    return purchase
 
 
 def purchase_create(
@@ -64,9 +139,7 @@ def purchase_create(
     InsufficientPoints, LimitExceeded (points over the max share, or a fraud limit),
     IdempotencyConflict. On any error nothing is written.
     """
-    from ledger.services import points_earn, points_redeem
-    from tiers.models import TierChange
-    from tiers.services import member_tier_evaluate, member_tier_of
+    from tiers.services import member_tier_of
 
     external_id = str(external_id or "").strip()
     if not external_id:
@@ -110,66 +183,26 @@ def purchase_create(
             locked.tier = member_tier_of(member=locked)
             if locked.is_blocked:
                 raise MemberBlocked()
-            # a concurrent request with the same external id may have committed while we waited
-            existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
-            if existing is not None:
-                return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
-            purchase = Purchase.objects.create(
-                program_id=program_id,
-                member=locked,
-                external_id=external_id,
-                kind=kind,
-                amount=amount,
-                currency=currency,
-                amount_due=amount,
-                occurred_at=occurred_at,
-                coupon_code=code,
-                request_fingerprint=fingerprint,
-            )
-            quote = purchase_price(
-                member=locked,
-                amount=amount,
-                currency=currency,
-                at=occurred_at,
-                coupon_code=code or None,
-                redeem_points=redeem_points,
-                purchase=purchase,
-            )
-            purchase.discount_amount = quote.discount
-            purchase.amount_due = quote.amount_due
-            purchase.points_redeemed = quote.points_to_redeem
-            purchase.points_earned = quote.points_to_earn
-            purchase.applied = quote.applied
-            purchase.save(
-                update_fields=["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"]
-            )
-            label = "Bet" if kind == Purchase.Kind.BET else "Purchase"
-            if quote.points_to_redeem:
-                points_redeem(
-                    member=locked,
-                    points=quote.points_to_redeem,
-                    at=occurred_at,
-                    reference=f"purchase:{purchase.pk}:redeem",
-                    description=f"{label} {external_id}: paid with points",
-                    purchase=purchase,
+            # (a concurrent request with the same external id that committed while we waited for
+            # the lock makes the insert below fail on the unique constraint: a replay, see below)
+            with rows_locked(locked):
+                purchase = _purchase_record(
+                    locked=locked,
+                    external_id=external_id,
+                    kind=kind,
+                    amount=amount,
+                    currency=currency,
+                    occurred_at=occurred_at,
+                    code=code,
+                    fingerprint=fingerprint,
+                    redeem_points=redeem_points,
                 )
-            if quote.points_to_earn:
-                points_earn(
-                    member=locked,
-                    points=quote.points_to_earn,
-                    at=occurred_at,
-                    reference=f"purchase:{purchase.pk}:earn",
-                    purchase=purchase,
-                    description=f"{label} {external_id}: {quote.amount_due:.2f} {currency}",
-                )
-            # purchases, visits and spend count for tiers even when no points were earned (with the
-            # points metric the earn posting's `points_posted` hook has evaluated the tier already)
-            if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
-                member_tier_evaluate(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
     except IntegrityError as error:
         if "purchase_unique_external_id" not in str(error):
             raise
         existing = Purchase.objects.get(program_id=program_id, external_id=external_id)
         return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
-    member.refresh_from_db(fields=["balance", "pending_points", "tier", "last_activity_at"])
+    # the caller's instance shows the outcome (`locked` is what the ledger and tiers kept in step)
+    member.balance, member.pending_points = locked.balance, locked.pending_points
+    member.last_activity_at, member.tier = locked.last_activity_at, locked.tier
     return purchase

@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Member, Program
 from loyalty_site.core.config_cache import config_refresh, program_config
-from loyalty_site.core.db import atomic_with_retry
+from loyalty_site.core.db import atomic_with_retry, locked_instance
 from loyalty_site.core.errors import (
     InsufficientPoints,
     InvalidInput,
@@ -206,7 +206,8 @@ def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: b
     """Lock, replay check, lazy lifecycle. Returns (locked member, existing posting or None)."""
     if not reference:
         raise InvalidInput("A posting needs a reference.", fields={"reference": ["Required."]})
-    locked = member_lock(member)
+    # the caller (a purchase) may hold the member's lock already: use its instance, no second lock
+    locked = locked_instance(Member, member.pk) or member_lock(member)
     existing = posting_existing(program_id=locked.program_id, reference=reference, fingerprint=fp)
     if existing is not None:
         engine.sync_member(member, locked)

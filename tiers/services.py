@@ -25,6 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config, program_of
+from loyalty_site.core.db import locked_instance
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
 
@@ -116,8 +117,10 @@ def member_tier_of(*, member: Member) -> Tier | None:
 def _lock_member(member: Member) -> Member:
     # The tier is read after the lock, not joined into the locking query: a concurrent tier change
     # would leave a joined `tier` None with `tier_id` set (see ledger.purchases.purchase_create).
-    locked = Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=member.pk)
-    locked.tier = member_tier_of(member=locked)
+    locked = locked_instance(Member, member.pk)  # the caller (a purchase) holds the lock already
+    if locked is None:
+        locked = Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=member.pk)
+        locked.tier = member_tier_of(member=locked)
     member.tier = locked.tier
     member.tier_id = locked.tier_id
     return locked

@@ -22,13 +22,10 @@ from ..serializers import MemberCreateSerializer, MemberSerializer, MemberUpdate
 
 def member_for(view, member_id) -> Member:
     """The member `member_id` of the calling key's program, or NotFound (also for other programs)."""
-    member = (
-        Member.objects.select_related("tier", "program")
-        .filter(program_id=view.program.pk, pk=member_id)
-        .first()
-    )
+    member = Member.objects.select_related("tier").filter(program_id=view.program.pk, pk=member_id).first()
     if member is None:
         raise NotFound("Member not found.")
+    member.program = view.program  # read with the key in this request (its config_version included)
     return member
 
 

@@ -194,7 +194,7 @@ class PurchaseView(ApiView):
             coupon_code=data.get("coupon_code") or None,
             redeem_points=data["redeem_points"],
         )
-        member = member_for(self, member.pk)
+        # `member` shows the outcome: purchase_create copies the balance and tier onto it
         response = Response(purchase_body(purchase, member), status=status.HTTP_201_CREATED)
         if purchase.created_at < self.at:
             # purchase_create found this receipt already recorded (same input): a replay, no effect.

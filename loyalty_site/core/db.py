@@ -6,8 +6,10 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
 
@@ -51,3 +53,31 @@ def atomic_with_retry(func: Callable[..., T] | None = None, *, attempts: int = 5
         return wrapper
 
     return decorate(func) if func is not None else decorate
+
+
+# --- row locks already held ----------------------------------------------------------------------
+
+_LOCKED: ContextVar[dict[tuple[type, Any], Any] | None] = ContextVar("rows_locked", default=None)
+
+
+@contextmanager
+def rows_locked(*instances) -> Iterator[None]:
+    """Declare, for the duration of the block, that the current transaction holds the row locks of
+    `instances` (taken with `select_for_update` inside the same atomic block, just before). Services
+    that would lock one of those rows again use the instance instead (`locked_instance`): no second
+    locking read, and every change they make lands on the one instance the caller holds.
+
+    Use it only inside the atomic block that took the locks, around code that keeps the instance in
+    step with what it writes to the row (the ledger and the tier services do)."""
+    current = _LOCKED.get() or {}
+    token = _LOCKED.set({**current, **{(type(instance), instance.pk): instance for instance in instances}})
+    try:
+        yield
+    finally:
+        _LOCKED.reset(token)
+
+
+def locked_instance(model: type, pk: Any) -> Any | None:
+    """The instance of `model` row `pk` declared locked by an enclosing `rows_locked`, or None."""
+    current = _LOCKED.get()
+    return current.get((model, pk)) if current else None

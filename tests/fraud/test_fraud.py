@@ -147,3 +147,59 @@ def test_two_monitors_at_once_block_once(now):
     assert FraudFlag.objects.count() == 3
     assert Event.objects.filter(type="member.blocked").count() == 3
     assert Member.objects.filter(program=program, status="blocked").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_real_time_statement_counts_what_the_orm_expression_counts(now):
+    """`posting_check` runs one hand-written statement; it must count and value the postings
+    exactly as the ORM definition (`_member_window_totals_orm`, used on SQLite) does."""
+    from fraud.services import _member_window_totals, _member_window_totals_orm
+    from ledger.purchases import purchase_create
+    from tests.tiers.helpers import seed_program
+
+    program = seed_program(ProgramFactory(base_currency="AZN", time_zone="UTC"), at=now)
+    member = MemberFactory(program=program, at=now - timedelta(days=2))
+    other = MemberFactory(program=program, at=now - timedelta(days=2))
+    purchase_create(
+        member=member, external_id="old", amount="40.00", currency="AZN", at=now - timedelta(hours=5)
+    )
+    FraudFlag.objects.create(
+        program=program,
+        member=member,
+        rule_name="r",
+        window_start=now - timedelta(hours=6),
+        window_end=now - timedelta(hours=4),
+        transactions=1,
+        amount=Decimal("40"),
+        status="cleared",
+        detected_at=now - timedelta(hours=4),
+        reviewed_at=now - timedelta(hours=4),
+    )
+    purchase_create(
+        member=member, external_id="azn", amount="25.50", currency="AZN", at=now - timedelta(hours=3)
+    )
+    purchase_create(
+        member=member, external_id="usd", amount="10.00", currency="USD", at=now - timedelta(hours=2)
+    )
+    points_redeem(member=member, points=150, at=now - timedelta(minutes=30), reference="spend")
+    points_bonus(
+        member=member, points=70, at=now - timedelta(minutes=20), reference="gift", description="gift"
+    )
+    purchase_create(
+        member=other, external_id="other", amount="99.00", currency="AZN", at=now - timedelta(hours=1)
+    )
+    rules = [
+        FraudRule(program=program, name="hour", kinds=["earn", "redeem"], window_minutes=60, max_count=5),
+        FraudRule(
+            program=program, name="day", kinds=["earn", "redeem", "cashout"], window_minutes=1440, max_count=9
+        ),
+        FraudRule(
+            program=program, name="bonus", kinds=["bonus"], window_minutes=240, max_amount=Decimal("9")
+        ),
+    ]
+    member.refresh_from_db()
+    sql = _member_window_totals(member=member, program=program, rules=rules, at=now)
+    orm = _member_window_totals_orm(member=member, program=program, rules=rules, at=now)
+    assert sql == orm
+    # after the review 4 hours ago: the AZN and USD purchases (2 earns) and the redemption
+    assert (sql["n0"], sql["n1"], sql["n2"]) == (1, 3, 1)

@@ -21,10 +21,12 @@ from tests.tiers.helpers import seed_program
 from tiers.models import Tier
 
 # what the seed-preset program below costs (quote 13 / purchase 56 before the per-call memo, the
-# cheap-checks-first campaign engine and the one-query fraud check; this purchase also upgrades the
-# member to Silver: 6 of its queries are the tier change and its event)
+# cheap-checks-first campaign engine and the one-query fraud check; quote 11 / purchase 46 before the
+# per-process configuration cache, the reuse of the purchase's member lock by the ledger and the
+# tiers, and no second look for the external id inside the transaction; this purchase also upgrades
+# the member to Silver: 6 of its queries are the tier change and its event)
 QUOTE_QUERIES = 3
-PURCHASE_QUERIES = 38
+PURCHASE_QUERIES = 34
 
 
 @pytest.fixture
@@ -133,3 +135,24 @@ def test_a_tier_changed_while_the_purchase_waits_for_the_member_lock(now):
     # Gold: 7 % off -> 93.00 x 12 = 1116 x 1.1 = 1227
     assert (purchase.amount_due, purchase.points_earned) == (Decimal("93.00"), 1227)
     assert Member.objects.get(pk=member.pk).tier_id == gold.pk
+
+
+def test_a_purchase_locks_the_member_once(seed_member, now):
+    with CaptureQueriesContext(connection) as queries:
+        purchase_create(member=seed_member, external_id="H-3", amount="30.00", currency="USD", at=now)
+    locks = [q for q in queries if "FOR UPDATE" in q["sql"] and 'FROM "accounts_member"' in q["sql"]]
+    assert len(locks) == 1
+    # and the caller's instance shows the outcome without reading it again
+    stored = Member.objects.get(pk=seed_member.pk)
+    assert (seed_member.balance, seed_member.tier_id) == (stored.balance, stored.tier_id)
+    assert seed_member.last_activity_at == stored.last_activity_at == now
+
+
+def test_rows_locked_is_scoped_to_its_block(seed_member):
+    from loyalty_site.core.db import locked_instance, rows_locked
+
+    assert locked_instance(Member, seed_member.pk) is None
+    with rows_locked(seed_member):
+        assert locked_instance(Member, seed_member.pk) is seed_member
+        assert locked_instance(Member, seed_member.pk + 1) is None
+    assert locked_instance(Member, seed_member.pk) is None
