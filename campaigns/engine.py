@@ -29,7 +29,13 @@ from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import points_floor
 
 from .models import Campaign, CampaignCondition, CampaignGrant, CampaignReward, SegmentMembership
-from .selectors import longest_streak, member_amount_spent, member_login_days, member_purchase_count
+from .selectors import (
+    longest_streak,
+    member_amount_spent,
+    member_login_days,
+    member_purchase_count,
+    member_purchase_counts_prefetch,
+)
 
 Kind = CampaignCondition.Kind
 RewardKind = CampaignReward.Kind
@@ -455,12 +461,35 @@ def _reward_side_effect(reward: CampaignReward, *, row: CampaignGrant, ctx: Cont
         )
 
 
+def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
+    """The member's purchase counts that the conditions of these campaigns will ask for (n-th
+    purchase, first order, purchases in a window), in one query when there are two or more, for
+    the campaigns that pass the checks that read nothing."""
+    windows = []
+    for campaign in campaigns:
+        if not campaign.is_running(ctx.at):
+            continue
+        conditions = list(campaign.conditions.all())
+        if not all(condition_holds(c, campaign, ctx) for c in conditions if c.kind in _NO_QUERY_KINDS):
+            continue
+        if in_holdout(campaign, ctx.member) or not _tier_targeted(campaign, ctx.member):
+            continue
+        for condition in conditions:
+            if condition.kind in (Kind.NTH_PURCHASE, Kind.FIRST_ORDER):
+                windows.append((None, None))
+            elif condition.kind == Kind.PURCHASES_IN_WINDOW:
+                windows.append(_window(condition, campaign, ctx))
+    member_purchase_counts_prefetch(member=ctx.member, exclude=ctx.purchase, windows=windows)
+
+
 def campaigns_apply(
     campaigns: list[Campaign], ctx: Context, *, dry_run: bool, post_points: bool = True
 ) -> list[Planned | CampaignGrant]:
     """Run `campaigns` (already in priority order) for `ctx`: plans in a dry run, grants otherwise.
     Referrer-side rewards of a campaign are granted to the referrer (always posted by us)."""
     results: list[Any] = []
+    if ctx.is_purchase:
+        _prefetch_purchase_counts(campaigns, ctx)
     for campaign in campaigns:
         granted = False
         for recipient in CampaignReward.Recipient.values:

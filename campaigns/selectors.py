@@ -38,6 +38,30 @@ def member_purchase_count(
     return memoized(key, count)
 
 
+def member_purchase_counts_prefetch(*, member, exclude=None, windows) -> None:
+    """Count the member's purchases for every (since, until) of `windows` (None, None for all of
+    them) in one query, for the `member_purchase_count` calls that follow in this pricing call."""
+    from django.db.models import Count
+
+    from ledger.pricing import memo_active, memo_put
+
+    windows = list(dict.fromkeys(windows))
+    if len(windows) < 2 or not memo_active():
+        return
+    aggregates = {}
+    for index, (since, until) in enumerate(windows):
+        inside = Q()
+        if since is not None:
+            inside &= Q(occurred_at__gte=since)
+        if until is not None:
+            inside &= Q(occurred_at__lt=until)
+        aggregates[f"n{index}"] = Count("id", filter=inside) if inside else Count("id")
+    counts = _purchases(member, exclude=exclude).aggregate(**aggregates)
+    for index, (since, until) in enumerate(windows):
+        key = ("purchase_count", member.pk, getattr(exclude, "pk", None), since, until)
+        memo_put(key, counts[f"n{index}"])
+
+
 def member_amount_spent(
     *, member, since: datetime | None = None, until: datetime | None = None, exclude=None
 ) -> Decimal:

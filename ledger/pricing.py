@@ -154,6 +154,17 @@ def pricing_memo() -> Iterator[dict]:
         _MEMO.reset(token)
 
 
+def memo_active() -> bool:
+    return _MEMO.get() is not None
+
+
+def memo_put(key: tuple, value: Any) -> None:
+    """Store a value computed ahead (several in one query) for later `memoized(key, ...)` calls."""
+    memo = _MEMO.get()
+    if memo is not None:
+        memo.setdefault(key, value)
+
+
 def memoized(key: tuple, compute: Callable[[], Any]) -> Any:
     """`compute()` once per `key` inside a `pricing_memo`, every time outside one."""
     memo = _MEMO.get()

@@ -60,10 +60,6 @@ def _purchase_record(
 ) -> Purchase:
     """The purchase row, its pricing and postings, for the member locked by `purchase_create` (who
     declared the lock with `rows_locked`, so the ledger and the tier services work on `locked`)."""
-    from ledger.services import points_earn, points_redeem
-    from tiers.models import TierChange
-    from tiers.services import member_tier_evaluate
-
     program_id = locked.program_id
     purchase = Purchase.objects.create(
         program_id=program_id,
@@ -77,6 +73,18 @@ def _purchase_record(
         coupon_code=code,
         request_fingerprint=fingerprint,
     )
+    with rows_locked(purchase):  # created by this transaction: the ledger knows its postings are new
+        return _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
+
+
+def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> Purchase:
+    """Price `purchase` (its row just created) and post its points."""
+    from ledger.services import points_earn, points_redeem
+    from tiers.models import TierChange
+    from tiers.services import member_tier_evaluate
+
+    amount, currency, code, kind = purchase.amount, purchase.currency, purchase.coupon_code, purchase.kind
+    occurred_at, external_id = purchase.occurred_at, purchase.external_id
     quote = purchase_price(
         member=locked,
         amount=amount,

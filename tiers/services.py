@@ -140,7 +140,8 @@ def member_tier_evaluate(
     member below their tier moves down once the program's grace days have passed. Returns the
     `TierChange` or None when nothing changed. Locks the member row (a no-op when the caller holds
     it already). `value` lets a set-based caller pass the metric it computed."""
-    with transaction.atomic():
+    # no savepoint for a member the caller declared locked (a purchase): its errors abort it all
+    with transaction.atomic(savepoint=locked_instance(Member, member.pk) is not member):
         locked = _lock_member(member)
         tiers = program_tiers(program=locked.program)
         if not tiers:

@@ -31,12 +31,17 @@ def atomic_with_retry(func: Callable[..., T] | None = None, *, attempts: int = 5
     with a serialization failure or a deadlock (short random back-off between attempts).
 
     Inside an outer transaction the function simply runs in a savepoint: only the owner of the
-    outermost transaction can retry it, so the error propagates to that owner."""
+    outermost transaction can retry it, so the error propagates to that owner. No savepoint either
+    when its `member` is one the caller declared locked with `rows_locked` (a purchase): an error
+    there aborts the caller's whole block anyway."""
 
     def decorate(inner: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(inner)
         def wrapper(*args, **kwargs) -> T:
             if connection.in_atomic_block:
+                member = kwargs.get("member")
+                if member is not None and locked_instance(type(member), member.pk) is member:
+                    return inner(*args, **kwargs)
                 with transaction.atomic():
                     return inner(*args, **kwargs)
             for attempt in range(1, attempts + 1):
@@ -68,7 +73,8 @@ def rows_locked(*instances) -> Iterator[None]:
     locking read, and every change they make lands on the one instance the caller holds.
 
     Use it only inside the atomic block that took the locks, around code that keeps the instance in
-    step with what it writes to the row (the ledger and the tier services do)."""
+    step with what it writes to the row (the ledger and the tier services do), and that lets every
+    error abort the whole block (services on a declared member run without their own savepoint)."""
     current = _LOCKED.get() or {}
     token = _LOCKED.set({**current, **{(type(instance), instance.pk): instance for instance in instances}})
     try:
