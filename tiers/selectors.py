@@ -120,7 +120,26 @@ def member_spend_totals(
 
 
 def member_qualifying_value(*, member, at: datetime) -> int:
-    return qualifying_values(program=member.program, at=at, member_ids=[member.pk]).get(member.pk, 0)
+    """`qualifying_values` for one member. The points metric (the default, evaluated on every earning
+    posting) is one plain statement: building the grouped ORM query cost more than running it."""
+    program = member.program
+    if program.tier_metric != program.TierMetric.QUALIFYING_POINTS:
+        return qualifying_values(program=program, at=at, member_ids=[member.pk]).get(member.pk, 0)
+    from django.db import connection
+
+    since = window_start(program=program, at=at)
+    kinds = ", ".join(["%s"] * len(QUALIFYING_KINDS))
+    sql = (
+        "SELECT coalesce(sum(points), 0) FROM ledger_entry WHERE member_id = %s AND program_id = %s "
+        f"AND account IN ('member', 'member_pending') AND kind IN ({kinds}) AND created_at <= %s"
+    )
+    params = [member.pk, program.pk, *QUALIFYING_KINDS, at]
+    if since is not None:
+        sql += " AND created_at > %s"
+        params.append(since)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(0, int(cursor.fetchone()[0]))
 
 
 def member_active_override(*, member, at: datetime) -> TierOverride | None:

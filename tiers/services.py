@@ -157,7 +157,8 @@ def member_tier_evaluate(
         if value is None:
             value = member_qualifying_value(member=locked, at=at)
         target = tier_for_value(tiers=tiers, value=value)
-        override = member_active_override(member=locked, at=at)
+        # a manual floor can only lift the target: none to look for when it is the top tier already
+        override = member_active_override(member=locked, at=at) if target.rank < tiers[-1].rank else None
         if override is not None and override.tier.rank > target.rank:
             target = override.tier
         current = locked.tier

@@ -186,3 +186,29 @@ def test_other_tier_metrics_count_purchases(seeded, now, metric, thresholds, exp
 
     assert member_tier_progress(member=member, at=now)["qualifying_points"] == expected_value
     assert tier_of(member) == expected_tier
+
+
+def test_one_members_qualifying_points_match_the_set_based_count(bronze, now):
+    """The earning path counts one member's qualifying points with its own statement; it must
+    agree with `qualifying_values` (the jobs' set-based count) on every kind of entry and window."""
+    from ledger.purchases import purchase_create
+    from ledger.services import purchase_refund
+    from tiers.selectors import member_qualifying_value, qualifying_values
+
+    program = bronze.program
+    other = MemberFactory(program=program, at=now)
+    points_earn(member=bronze, points=400, at=now - timedelta(days=400), reference="outside-window")
+    kept = purchase_create(member=bronze, external_id="Q1", amount="50.00", currency="USD", at=now)
+    refunded = purchase_create(member=bronze, external_id="Q2", amount="30.00", currency="USD", at=now)
+    purchase_refund(purchase=refunded, amount="10.00", at=now + timedelta(minutes=5), reference="part")
+    points_bonus(member=bronze, points=70, at=now, reference="gift", description="gift")
+    points_redeem(member=bronze, points=50, at=now + timedelta(minutes=6), reference="spend")
+    points_earn(member=other, points=999, at=now, reference="someone-else")
+    for at in (now - timedelta(days=1), now + timedelta(minutes=1), now + timedelta(hours=1)):
+        bronze.refresh_from_db()
+        expected = qualifying_values(program=program, at=at, member_ids=[bronze.pk]).get(bronze.pk, 0)
+        assert member_qualifying_value(member=bronze, at=at) == expected
+    # the entry 400 days old is outside the 365-day window; the refund's reversal counts against
+    before, after = (member_qualifying_value(member=bronze, at=now + timedelta(minutes=m)) for m in (1, 10))
+    assert before == kept.points_earned + refunded.points_earned + 70
+    assert 0 < before - after < refunded.points_earned
