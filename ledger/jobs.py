@@ -31,9 +31,11 @@ from .engine import (
     Batch,
     Plan,
     fingerprint,
+    gc_paused,
     in_values,
     lots_settle,
     members_lock,
+    members_spendable_lots,
     settle_due_lots,
 )
 from .models import Account, EntryKind, Lot, Posting, PostingKind
@@ -77,7 +79,8 @@ def _settle_due(lots, *, at: datetime) -> dict[str, int]:
         ids = _member_ids_with_lots(lots, after=last, limit=CHUNK)
         if not ids:
             break
-        postings += _settle_chunk(ids, at=at)
+        with gc_paused():
+            postings += _settle_chunk(ids, at=at)
         members += len(ids)
         last = ids[-1]
     return {"members": members, "postings": postings}
@@ -125,7 +128,12 @@ def _warn_chunk(*, program: Program, at: datetime) -> int:
         .order_by("id")
         .values_list("id", "member_id", "remaining", "expires_at")
     )
-    members = Member.objects.select_related("program").in_bulk({row[1] for row in rows})
+    # the lots' members are the program's: one Program instance for all, not one joined per member
+    members = {
+        member.pk: member for member in in_values(Member.objects.all(), "id", {row[1] for row in rows})
+    }
+    for member in members.values():
+        member.program = program
     event_emit_many(
         program=program,
         type="points.expiring",
@@ -153,29 +161,32 @@ def warn_expiring(*, at: datetime) -> dict:
     warned = 0
     for program in Program.objects.filter(is_active=True).order_by("pk"):
         while True:
-            count = _warn_chunk(program=program, at=at)
+            with gc_paused():
+                count = _warn_chunk(program=program, at=at)
             warned += count
             if count < CHUNK:
                 break
     return {"warned": warned}
 
 
-DECAY_CANDIDATES_SQL = """
-SELECT c.id, NOT EXISTS (
-    -- already decayed for this idle period: skipped without locking the member
+# The next chunk of the program's idle members with points, not yet decayed for their idle
+# period (the others are skipped without being locked), locked in id order. The program's
+# constants are parameters, not a join per member row: the scan walks the members in id order
+# and, on a base where one day's cohort goes idle, keeps about one in thirty.
+DECAY_MEMBERS_SQL = """
+SELECT m.* FROM accounts_member m
+WHERE m.program_id = %(program)s AND m.id > %(after)s AND m.balance > 0
+  AND COALESCE(m.last_activity_at, m.created_at) <= %(at)s - make_interval(days => %(days)s)
+  AND NOT EXISTS (
     SELECT 1 FROM ledger_posting d
-    WHERE d.program_id = c.program_id
-      AND d.reference = 'decay:' || c.id || ':' || floor(extract(epoch FROM c.idle_since))::bigint || ':'
-          || floor(extract(epoch FROM (%(at)s - c.idle_since)) / (c.inactivity_days * 86400))::bigint
-) AS due
-FROM (
-    SELECT m.id, m.program_id, COALESCE(m.last_activity_at, m.created_at) AS idle_since, p.inactivity_days
-    FROM accounts_member m JOIN accounts_program p ON p.id = m.program_id
-    WHERE m.id > %(after)s AND m.balance > 0 AND p.decay_percent > 0
-      AND COALESCE(m.last_activity_at, m.created_at) <= %(at)s - make_interval(days => p.inactivity_days)
-    ORDER BY m.id LIMIT %(limit)s
-) c
-ORDER BY c.id
+    WHERE d.program_id = %(program)s
+      AND d.reference = 'decay:' || m.id || ':'
+          || floor(extract(epoch FROM COALESCE(m.last_activity_at, m.created_at)))::bigint || ':'
+          || floor(extract(epoch FROM (%(at)s - COALESCE(m.last_activity_at, m.created_at)))
+                   / (%(days)s * 86400))::bigint
+  )
+ORDER BY m.id LIMIT %(limit)s
+FOR UPDATE OF m
 """
 
 
@@ -185,55 +196,60 @@ def _decay_reference(member: Member, *, at: datetime) -> tuple[str, datetime, in
     return f"decay:{member.pk}:{int(idle_since.timestamp())}:{periods}", idle_since, periods
 
 
-def _decay_candidates(*, after: int, at: datetime) -> list[tuple[int, bool]]:
-    """(member id, not yet decayed for this period) of the next DECAY_CHUNK idle members with points."""
+def _decay_members_lock(program: Program, *, after: int, at: datetime) -> list[Member]:
+    """Lock and return the program's next DECAY_CHUNK idle members with points (id > `after`), in
+    id order; on PostgreSQL only those not yet decayed for their idle period."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(DECAY_CANDIDATES_SQL, {"after": after, "at": at, "limit": DECAY_CHUNK})
-            return cursor.fetchall()
-    # The SQLite demo database: the same selection, program by program; the chunk checks references.
-    rows: list[tuple[int, bool]] = []
-    for program in Program.objects.filter(decay_percent__gt=0):
-        rows += [
-            (pk, True)
-            for pk in Member.objects.filter(program=program, pk__gt=after, balance__gt=0)
-            .annotate(idle_since=Coalesce("last_activity_at", "created_at"))
-            .filter(idle_since__lte=at - timedelta(days=program.inactivity_days))
-            .order_by("pk")
-            .values_list("pk", flat=True)[:DECAY_CHUNK]
-        ]
-    return sorted(rows)[:DECAY_CHUNK]
+        params = {"program": program.pk, "days": program.inactivity_days, "after": after, "at": at}
+        members = list(Member.objects.raw(DECAY_MEMBERS_SQL, {**params, "limit": DECAY_CHUNK}))
+        for member in members:
+            member.program = program
+        return members
+    # The SQLite demo database: the same selection; the chunk checks the references.
+    ids = list(
+        Member.objects.filter(program=program, pk__gt=after, balance__gt=0)
+        .annotate(idle_since=Coalesce("last_activity_at", "created_at"))
+        .filter(idle_since__lte=at - timedelta(days=program.inactivity_days))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:DECAY_CHUNK]
+    )
+    return members_lock(ids)
 
 
 @atomic_with_retry
-def _decay_chunk(member_ids: list[int], *, at: datetime) -> int:
-    """Lock the chunk's members, bring their lots up to `at` (written first, so the lots read next
-    are current), then decay each member still idle and not yet decayed for this period."""
-    members = members_lock(member_ids)
+def _decay_chunk(program: Program, *, after: int, at: datetime) -> tuple[int, int, int]:
+    """Lock the next chunk of idle members (after member id `after`), bring their lots up to `at`
+    (written first, so the lots read next are current), then decay each member still idle and
+    not yet decayed for this period. Returns (members locked, members decayed, last member id)."""
+    members = _decay_members_lock(program, after=after, at=at)
+    if not members:
+        return 0, 0, after
+    member_ids = [member.pk for member in members]
     due: dict[int, list[Lot]] = {}
     for lot in settle_due_lots(member_ids, at=at).order_by("member_id", "expires_at", "id"):
         due.setdefault(lot.member_id, []).append(lot)
-    settled = Batch()
-    for member in members:
-        lots_settle(member, at=at, activity=False, batch=settled, due=due.get(member.pk, []))
-    settled.flush()
+    if due:
+        settled = Batch()
+        for member in members:
+            if member.pk in due:
+                lots_settle(member, at=at, activity=False, batch=settled, due=due[member.pk])
+        settled.flush()
 
     references = {member.pk: _decay_reference(member, at=at) for member in members}
+    # decayed by a concurrent run since the lock query's snapshot (this statement sees its commit)
     done = set(
         in_values(
-            Posting.objects.filter(program_id__in={m.program_id for m in members}),
+            Posting.objects.filter(program=program),
             "reference",
             [ref for ref, _since, _periods in references.values()],
             type="varchar",
         ).values_list("reference", flat=True)
     )
-    lots: dict[int, list[Lot]] = {}
-    active = Lot.objects.filter(state=Lot.State.ACTIVE, remaining__gt=0)
-    for lot in in_values(active, "member", member_ids).order_by("member_id", "expires_at", "id"):
-        lots.setdefault(lot.member_id, []).append(lot)
+    lots = members_spendable_lots(member_ids)
+    description = f"Inactivity: {program.decay_percent.normalize()} % of the balance"
+    percent = str(program.decay_percent)
     batch = Batch()
     for member in members:
-        program = member.program
         reference, idle_since, periods = references[member.pk]
         if periods < 1 or reference in done:
             continue  # active again since the candidate query, or decayed by a concurrent run
@@ -247,31 +263,27 @@ def _decay_chunk(member_ids: list[int], *, at: datetime) -> int:
             kind=PostingKind.DECAY,
             reference=reference,
             fingerprint=fingerprint(kind="decay", member=member.pk, idle_since=idle_since, periods=periods),
-            description=f"Inactivity: {program.decay_percent.normalize()} % of the balance",
-            data={
-                "idle_since": idle_since.isoformat(),
-                "period": periods,
-                "percent": str(program.decay_percent),
-            },
+            description=description,
+            data={"idle_since": idle_since.isoformat(), "period": periods, "percent": percent},
             events=("points.decayed",),
         )
-    return len(batch.flush())
+    return len(members), len(batch.flush()), member_ids[-1]
 
 
 @job("decay_inactive", schedule="daily")
 def decay_inactive(*, at: datetime) -> dict:
     """Members idle for whole inactivity periods lose the decay percent of their balance, once per
     period. Jobs are not activity, so the idle clock keeps running."""
-    last, checked, decayed = 0, 0, 0
-    while True:
-        rows = _decay_candidates(after=last, at=at)
-        if not rows:
-            break
-        ids = [member_id for member_id, due in rows if due]
-        if ids:
-            decayed += _decay_chunk(ids, at=at)
-            checked += len(ids)
-        last = rows[-1][0]
+    checked, decayed = 0, 0
+    for program in Program.objects.filter(decay_percent__gt=0).order_by("pk"):
+        last = 0
+        while True:
+            with gc_paused():
+                locked, count, last = _decay_chunk(program, after=last, at=at)
+            if not locked:
+                break
+            checked += locked
+            decayed += count
     return {"candidates": checked, "decayed": decayed}
 
 

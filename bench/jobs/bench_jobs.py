@@ -302,6 +302,8 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             summary = profiler.runcall(run_job, name, at=AT)
+            if os.environ.get("BENCH_PROFILE_OUT"):  # for pstats / snakeviz: <out>.<job>
+                profiler.dump_stats(f"{os.environ['BENCH_PROFILE_OUT']}.{name}")
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(
                 int(os.environ.get("BENCH_PROFILE_LINES", "45"))
             )

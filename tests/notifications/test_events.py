@@ -200,3 +200,34 @@ def test_many_events_are_stored_with_their_outbox_in_a_fixed_number_of_queries(
     assert Notification.objects.filter(channel=Channel.CHAT).count() == 10
     chat = Notification.objects.get(channel=Channel.CHAT, member=members[3])
     assert chat.recipient == f"chat-{members[3].pk}" and chat.body.startswith("Hello Test, 5 of your")
+
+
+def test_stored_events_come_back_as_their_rows(program, member, now, django_assert_num_queries):
+    from notifications.services import events_store_many
+
+    event_emit(program=program, type="points.expiring", at=now, member=member, data={}, key="lot:1")
+    stored = events_store_many(
+        program=program,
+        type="points.expiring",
+        at=now,
+        events=[
+            {"member": member, "data": {"points": 5, "on": now.date()}, "key": "lot:1"},  # stored already
+            {"member": member, "data": {"points": 7, "kind": "x"}, "key": "lot:2"},
+            {"data": {"points": 9}},
+        ],
+    )
+    assert [event.data for event in stored] == [{"points": 7, "kind": "x"}, {"points": 9}]
+    for event in stored:
+        row = Event.objects.get(pk=event.pk)
+        assert (event.uid, event.type, event.at, event.key, event.created_at, event.member_id) == (
+            row.uid,
+            row.type,
+            row.at,
+            row.key,
+            row.created_at,
+            row.member_id,
+        )
+        assert event.uid.version == 4
+    with django_assert_num_queries(0):  # the program and member are the caller's instances
+        assert (stored[0].program, stored[0].member, stored[1].member) == (program, member, None)
+        assert stored[0].member is member
