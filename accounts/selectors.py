@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
+import uuid
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
+
+from loyalty_site.core import config_cache
 
 from .models import ApiKey, Member, Program
 from .services import api_key_hash
@@ -14,23 +19,67 @@ from .services import api_key_hash
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# prefix -> (key, program with its merchant), per process: see api_key_authenticate
+_KEYS: dict[str, tuple[ApiKey, Program]] = {}
+_KEYS_MAX = 1024
+
+
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
-    """The active key matching `raw_key` (with its program and merchant), or None."""
+    """The active key matching `raw_key` (with its program and merchant), or None.
+
+    The key, its program and merchant are kept per process (by prefix); each request checks them
+    with one small statement (not revoked, the program's `config_version` unchanged, which every
+    change of the program row renews, the merchant's `is_active` unchanged) and reads them again
+    when anything differs. The request gets its own copies."""
     if not raw_key or not raw_key.startswith("lk_") or "." not in raw_key:
         return None
     prefix = raw_key[3:].split(".", 1)[0]
-    key = (
-        ApiKey.objects.select_related("program__merchant")
-        .filter(prefix=prefix, revoked_at__isnull=True)
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
+    cached = _KEYS.get(prefix) if config_cache.enabled() else None  # (no version triggers on SQLite)
+    if cached is not None and _still_valid(*cached):
+        key, program = copy.copy(cached[0]), copy.copy(cached[1])
+        key.program = program
+    else:
+        _KEYS.pop(prefix, None)
+        key = (
+            ApiKey.objects.select_related("program__merchant")
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .first()
+        )
+        if key is None:
+            return None
+        if config_cache.enabled():
+            if len(_KEYS) >= _KEYS_MAX:
+                _KEYS.clear()
+            _KEYS[prefix] = (copy.copy(key), copy.copy(key.program))
+    if not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        if prefix in _KEYS:
+            _KEYS[prefix][0].last_used_at = now
     return key
+
+
+def _still_valid(key: ApiKey, program: Program) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.revoked_at, p.config_version, m.is_active FROM accounts_apikey k "
+            "JOIN accounts_program p ON p.id = k.program_id JOIN accounts_merchant m ON m.id = p.merchant_id "
+            "WHERE k.id = %s",
+            [key.pk],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is not None:
+        return False
+    version = row[1] if isinstance(row[1], uuid.UUID) else uuid.UUID(str(row[1]))
+    return version == program.config_version and bool(row[2]) == program.merchant.is_active
+
+
+def api_keys_forget() -> None:
+    """Drop this process's cached keys (tests)."""
+    _KEYS.clear()
 
 
 def member_find(*, program: Program, query: str) -> Member | None:

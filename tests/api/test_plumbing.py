@@ -46,6 +46,32 @@ def test_revoked_key_is_401(tenant):
     assert_error(tenant.client.get("/api/v1/members/"), 401, "not_authenticated")
 
 
+def test_a_key_known_to_the_process_is_checked_again_on_every_request(tenant):
+    """Keys, their program and merchant are kept per process; a revocation, a suspended program or
+    merchant, and a wrong secret with a known prefix are refused on the very next request."""
+    from accounts.models import ApiKey, Merchant, Program
+
+    program = tenant.program
+    assert tenant.client.get("/api/v1/members/").status_code == 200  # now known to the process
+    prefix = tenant.raw_key[3:].split(".", 1)[0]
+    assert_error(
+        client_with_key(f"lk_{prefix}.wrong-secret").get("/api/v1/members/"), 401, "not_authenticated"
+    )
+
+    Program.objects.filter(pk=program.pk).update(is_active=False)
+    assert_error(tenant.client.get("/api/v1/members/"), 401, "not_authenticated")
+    Program.objects.filter(pk=program.pk).update(is_active=True)
+    assert tenant.client.get("/api/v1/members/").status_code == 200
+
+    Merchant.objects.filter(pk=program.merchant_id).update(is_active=False)
+    response = tenant.client.get("/api/v1/members/")
+    assert response.wsgi_request.auth.program.merchant.is_active is False
+    Merchant.objects.filter(pk=program.merchant_id).update(is_active=True)
+
+    api_key_revoke(key=ApiKey.objects.get(program=program))
+    assert_error(tenant.client.get("/api/v1/members/"), 401, "not_authenticated")
+
+
 def test_unknown_api_url_is_404_in_shape(api):
     assert_error(api.get("/api/v1/nothing-here/"), 404, "not_found")
     assert_error(api.get("/api/v1/members"), 404, "not_found")  # no trailing slash
