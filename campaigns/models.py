@@ -379,7 +379,13 @@ class CampaignGrant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "member", "period_key"], name="grant_unique_period")
         ]
-        indexes = [models.Index(fields=["member", "created_at"], name="grant_member_idx")]
+        indexes = [
+            models.Index(fields=["member", "created_at"], name="grant_member_idx"),
+            # the purchase answer lists the grants a purchase triggered (either side of a referral)
+            models.Index(
+                fields=["purchase_ref"], condition=~Q(purchase_ref=""), name="grant_purchase_ref_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} → {self.member_id} ({self.period_key})"
