@@ -301,18 +301,27 @@ class Plan:
         reference: str,
         fingerprint: str,
         events: tuple[str, ...] = (),
+        new_reference: bool = False,
         **posting_fields: Any,
     ) -> Posting:
         """Write everything and run `points_posted`. Raises AlreadyPosted when another
-        transaction wrote the same reference in the meantime (IdempotencyConflict if it differs)."""
+        transaction wrote the same reference in the meantime (IdempotencyConflict if it differs).
+        `new_reference`: the caller knows no posting can have this reference (the postings of a
+        purchase row its transaction created): no savepoint to catch a duplicate (one would fail
+        the caller's transaction, still never posting twice)."""
         member = self.member
         posting = self.build_posting(
             kind=kind, reference=reference, fingerprint=fingerprint, **posting_fields
         )
         try:
-            with transaction.atomic():
+            if new_reference:
                 posting.save()
+            else:
+                with transaction.atomic():
+                    posting.save()
         except IntegrityError as error:
+            if new_reference:
+                raise
             if "posting_unique_reference" not in str(error):
                 raise
             existing = posting_existing(

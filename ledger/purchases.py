@@ -73,6 +73,8 @@ def _purchase_record(
         coupon_code=code,
         request_fingerprint=fingerprint,
     )
+    if locked.is_blocked:  # after the insert: a blocked member's retry still replays the original
+        raise MemberBlocked()
     with rows_locked(purchase):  # created by this transaction: the ledger knows its postings are new
         return _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
 
@@ -176,9 +178,10 @@ def purchase_create(
         occurred_at=given_time.isoformat() if given_time else None,
     )
     program_id = member.program_id
-    existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
-    if existing is not None:
-        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+    # No look-up of the external id first: the purchase row's insert fails on the unique constraint
+    # when it was recorded already (before, or by a concurrent request that held the member lock),
+    # and the except clause below replays it. A replay costs a member lock and a failed insert; a
+    # new purchase, the usual case, one query less.
     try:
         with pricing_memo(), transaction.atomic():
             # The tier is NOT joined into the locking query: when another transaction changes the
@@ -189,10 +192,6 @@ def purchase_create(
                 Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member.pk)
             )
             locked.tier = member_tier_of(member=locked)
-            if locked.is_blocked:
-                raise MemberBlocked()
-            # (a concurrent request with the same external id that committed while we waited for
-            # the lock makes the insert below fail on the unique constraint: a replay, see below)
             with rows_locked(locked):
                 purchase = _purchase_record(
                     locked=locked,

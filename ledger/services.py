@@ -202,19 +202,25 @@ def _activity_touch(member: Member, *, at: datetime, kind: str) -> None:
     run_hooks("member_activity", member=member, at=at, kind=kind)
 
 
-def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: bool, purchase=None):
-    """Lock, replay check, lazy lifecycle. Returns (locked member, existing posting or None)."""
+def _new_purchase_posting(purchase, reference: str) -> bool:
+    """A posting of a purchase row this very transaction created (declared with `rows_locked` by
+    purchase_create): its reference cannot exist yet (the unique constraint still guards it)."""
+    return (
+        purchase is not None
+        and locked_instance(type(purchase), purchase.pk) is purchase
+        and reference.startswith(f"purchase:{purchase.pk}:")
+    )
+
+
+def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: bool, new: bool = False):
+    """Lock, replay check, lazy lifecycle. Returns (locked member, existing posting or None).
+    `new`: the reference is known to be new (`_new_purchase_posting`), no look-up."""
     if not reference:
         raise InvalidInput("A posting needs a reference.", fields={"reference": ["Required."]})
     # the caller (a purchase) may hold the member's lock already: use its instance, no second lock
     locked = locked_instance(Member, member.pk) or member_lock(member)
-    # a posting of a purchase row this very transaction created (declared with `rows_locked` by
-    # purchase_create) cannot exist yet; the unique reference still guards the insert
-    new_purchase = purchase is not None and locked_instance(type(purchase), purchase.pk) is purchase
     existing = (
-        None
-        if new_purchase and reference.startswith(f"purchase:{purchase.pk}:")
-        else posting_existing(program_id=locked.program_id, reference=reference, fingerprint=fp)
+        None if new else posting_existing(program_id=locked.program_id, reference=reference, fingerprint=fp)
     )
     if existing is not None:
         engine.sync_member(member, locked)
@@ -244,7 +250,8 @@ def points_earn(
     Raises InvalidInput, MemberBlocked, IdempotencyConflict (and whatever `posting_check` raises)."""
     _positive(points)
     fp = fingerprint(kind="earn", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, purchase=purchase)
+    new = _new_purchase_posting(purchase, reference)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new)
     if existing:
         return existing
     _check_blocked(locked)
@@ -265,6 +272,7 @@ def points_earn(
     return _commit(
         plan,
         member,
+        new_reference=new,
         kind=PostingKind.EARN,
         reference=reference,
         fingerprint=fp,
@@ -383,7 +391,8 @@ def points_redeem(
     Raises InvalidInput, MemberBlocked, InsufficientPoints (nothing changes), IdempotencyConflict."""
     _positive(points)
     fp = fingerprint(kind="redeem", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, purchase=purchase)
+    new = _new_purchase_posting(purchase, reference)
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new)
     if existing:
         return existing
     _check_blocked(locked)
@@ -396,6 +405,7 @@ def points_redeem(
     return _commit(
         plan,
         member,
+        new_reference=new,
         kind=PostingKind.REDEEM,
         reference=reference,
         fingerprint=fp,

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 export DJANGO_SETTINGS_MODULE=bench.api.settings
 : "${DATABASE_URL:?set DATABASE_URL to the bench database}"
 PORT=${BENCH_PORT:-8765}
-WORKERS=${BENCH_WORKERS:-4}
+WORKERS=${BENCH_WORKERS:-2}  # as the Procfile: one per core on the 2-core machines
 DURATION=${BENCH_DURATION:-20s}
 OUT=bench/api/out
 mkdir -p "$OUT"
@@ -39,7 +39,7 @@ for clients in 4 16; do
     rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name-c$clients.txt")
     p50=$(awk '$1=="50%" {print $2}' "$OUT/$name-c$clients.txt")
     p99=$(awk '$1=="99%" {print $2}' "$OUT/$name-c$clients.txt")
-    errors=$(awk '/Non-2xx/ {print $4}' "$OUT/$name-c$clients.txt")
+    errors=$(awk '/Non-2xx/ {print $NF}' "$OUT/$name-c$clients.txt")
     printf "%-9s clients=%-3s req/s=%-9s p50=%-9s p99=%-9s non-2xx=%s\n" "$name" "$clients" "$rps" "$p50" "$p99" "${errors:-0}"
   done
 done

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
 from campaigns.models import Campaign, CampaignReward
+from ledger.models import Purchase
 from ledger.pricing import purchase_quote
 from ledger.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
@@ -24,10 +25,10 @@ from tiers.models import Tier
 # cheap-checks-first campaign engine and the one-query fraud check; quote 11 / purchase 46 before the
 # per-process configuration cache, the reuse of the purchase's member lock by the ledger and the
 # tiers (no second lock, no savepoints, no reference look-up for the new purchase's postings), the
-# purchase counts in one query, and no second look for the external id inside the transaction; this
+# purchase counts in one query, and no look for the external id before the insert; this
 # purchase also upgrades the member to Silver: 6 of its queries are the tier change and its event)
 QUOTE_QUERIES = 2
-PURCHASE_QUERIES = 28
+PURCHASE_QUERIES = 25
 
 
 @pytest.fixture
@@ -157,3 +158,18 @@ def test_rows_locked_is_scoped_to_its_block(seed_member):
         assert locked_instance(Member, seed_member.pk) is seed_member
         assert locked_instance(Member, seed_member.pk + 1) is None
     assert locked_instance(Member, seed_member.pk) is None
+
+
+def test_a_blocked_members_retry_replays_and_a_new_purchase_is_refused(seed_member, now):
+    from accounts.models import Member as MemberModel
+    from loyalty_site.core.errors import MemberBlocked
+
+    first = purchase_create(member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now)
+    MemberModel.objects.filter(pk=seed_member.pk).update(status=MemberModel.Status.BLOCKED)
+    with CaptureQueriesContext(connection) as queries:
+        again = purchase_create(member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now)
+    assert again.pk == first.pk and again.points_earned == first.points_earned
+    assert not [q for q in queries if 'INSERT INTO "ledger_posting"' in q["sql"]]
+    with pytest.raises(MemberBlocked):
+        purchase_create(member=seed_member, external_id="B-2", amount="30.00", currency="USD", at=now)
+    assert not Purchase.objects.filter(external_id="B-2").exists()
