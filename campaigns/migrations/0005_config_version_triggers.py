@@ -3,7 +3,7 @@ tables (see loyalty_site.core.config_cache)."""
 
 from django.db import migrations
 
-from loyalty_site.core.config_cache import drop_trigger_sql, run_on_postgresql, trigger_sql
+from loyalty_site.core.config_cache import triggers_operation
 
 CHILD = {"column": "campaign_id", "parent": "campaigns_campaign"}
 TABLES = [
@@ -19,9 +19,4 @@ TABLES = [
 class Migration(migrations.Migration):
     dependencies = [("campaigns", "0004_alter_campaignreward_coupon_kind"), ("accounts", "0004_program_config_version")]
 
-    operations = [
-        run_on_postgresql(
-            "\n".join(trigger_sql(table, **options) for table, options in TABLES),
-            "\n".join(drop_trigger_sql(table) for table, _options in TABLES),
-        )
-    ]
+    operations = [triggers_operation(TABLES)]

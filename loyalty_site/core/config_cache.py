@@ -156,3 +156,12 @@ def run_on_postgresql(sql: str, reverse_sql: str):
                 cursor.execute(reverse_sql)
 
     return migrations.RunPython(forwards, backwards)
+
+
+def triggers_operation(tables: list[tuple[str, dict[str, Any]]]):
+    """The migration operation installing (and on reverse dropping) the triggers of `tables`:
+    (table, `trigger_sql` options) pairs."""
+    return run_on_postgresql(
+        "\n".join(trigger_sql(table, **options) for table, options in tables),
+        "\n".join(drop_trigger_sql(table) for table, _options in tables),
+    )

@@ -3,7 +3,7 @@ tables (see loyalty_site.core.config_cache)."""
 
 from django.db import migrations
 
-from loyalty_site.core.config_cache import drop_trigger_sql, run_on_postgresql, trigger_sql
+from loyalty_site.core.config_cache import triggers_operation
 
 TABLES = [("tiers_tier", {}), ("tiers_spenddiscount", {})]
 
@@ -11,9 +11,4 @@ TABLES = [("tiers_tier", {}), ("tiers_spenddiscount", {})]
 class Migration(migrations.Migration):
     dependencies = [("tiers", "0003_tier_help_texts"), ("accounts", "0004_program_config_version")]
 
-    operations = [
-        run_on_postgresql(
-            "\n".join(trigger_sql(table, **options) for table, options in TABLES),
-            "\n".join(drop_trigger_sql(table) for table, _options in TABLES),
-        )
-    ]
+    operations = [triggers_operation(TABLES)]
