@@ -204,10 +204,13 @@ def purchase_create(
                     fingerprint=fingerprint,
                     redeem_points=redeem_points,
                 )
-    except IntegrityError as error:
-        if "purchase_unique_external_id" not in str(error):
+    except IntegrityError:
+        # the receipt is recorded already when a row with its external id exists (its insert is
+        # this transaction's first write); matched by the row, not by the error's text, which names
+        # the constraint on PostgreSQL but only the columns on SQLite
+        existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
+        if existing is None:
             raise
-        existing = Purchase.objects.get(program_id=program_id, external_id=external_id)
         return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
     # the caller's instance shows the outcome (`locked` is what the ledger and tiers kept in step)
     member.balance, member.pending_points = locked.balance, locked.pending_points
