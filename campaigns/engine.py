@@ -247,16 +247,16 @@ def rate_risen(campaign: Campaign, ctx: Context) -> bool:
     the program's exchange rates, see ledger.pricing)."""
     from ledger.pricing import memoized
     from ledger.services import program_rates
+    from loyalty_site.core.config_cache import program_of
 
     if not ctx.currency or ctx.currency != campaign.trigger_currency.upper():
         return False
 
     def current_and_previous():
         # the rates that started by `at`, newest first: the one in force, then the one it replaced
-        program = campaign.program if Campaign.program.is_cached(campaign) else campaign.program_id
         rates = [
             rate
-            for rate in program_rates(program)
+            for rate in program_rates(program_of(campaign))
             if rate.currency == ctx.currency and rate.valid_from <= ctx.at
         ]
         for index, rate in enumerate(rates):
@@ -321,14 +321,10 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
             return None
     if ctx.member.is_blocked:
         return None
-    # Every check must hold, so they run cheapest first: the checks that read nothing (the
-    # conditions on the amount, currency, tier, time, event; the holdout; the tier targets) reject
-    # most campaigns before any query (rate rise, segments, purchase history, grants) runs.
+    # Every check must hold, so they run cheapest first: the checks that read nothing reject most
+    # campaigns before any query (rate rise, segments, purchase history, grants) runs.
     conditions = list(campaign.conditions.all())
-    cheap = [c for c in conditions if c.kind in _NO_QUERY_KINDS]
-    if not all(condition_holds(c, campaign, ctx) for c in cheap):
-        return None
-    if in_holdout(campaign, ctx.member) or not _tier_targeted(campaign, ctx.member):
+    if not _cheap_checks_hold(campaign, conditions, ctx):
         return None
     if campaign.trigger == Campaign.Trigger.RATE_RISE and not rate_risen(campaign, ctx):
         return None
@@ -461,6 +457,14 @@ def _reward_side_effect(reward: CampaignReward, *, row: CampaignGrant, ctx: Cont
         )
 
 
+def _cheap_checks_hold(campaign: Campaign, conditions: list[CampaignCondition], ctx: Context) -> bool:
+    """The checks that read nothing: the conditions on the amount, currency, tier, time and event
+    data, the holdout and the tier targets."""
+    if not all(condition_holds(c, campaign, ctx) for c in conditions if c.kind in _NO_QUERY_KINDS):
+        return False
+    return not in_holdout(campaign, ctx.member) and _tier_targeted(campaign, ctx.member)
+
+
 def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
     """The member's purchase counts that the conditions of these campaigns will ask for (n-th
     purchase, first order, purchases in a window), in one query when there are two or more, for
@@ -470,9 +474,7 @@ def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
         if not campaign.is_running(ctx.at):
             continue
         conditions = list(campaign.conditions.all())
-        if not all(condition_holds(c, campaign, ctx) for c in conditions if c.kind in _NO_QUERY_KINDS):
-            continue
-        if in_holdout(campaign, ctx.member) or not _tier_targeted(campaign, ctx.member):
+        if not _cheap_checks_hold(campaign, conditions, ctx):
             continue
         for condition in conditions:
             if condition.kind in (Kind.NTH_PURCHASE, Kind.FIRST_ORDER):

@@ -140,9 +140,10 @@ def pricing_memo() -> Iterator[dict]:
     (rates in force, running campaigns with their conditions and rewards, tiers, fraud rules) is
     read once. Nested uses share the outer memo; outside one, `memoized` computes every time.
 
-    Decision: the memo never outlives the call, so an admin edit (a rate, a campaign, a tier, a
-    rule) is seen by the next request with no version stamp to bump; values that the call itself
-    changes (postings, grants, balances) are never memoized."""
+    The memo never outlives the call; what outlives requests is the per-process configuration cache
+    (`loyalty_site.core.config_cache`, keyed by the program's trigger-maintained version), which the
+    memoised readers load from. Values that the call itself changes (postings, grants, balances)
+    are never memoized."""
     current = _MEMO.get()
     if current is not None:
         yield current

@@ -46,41 +46,9 @@ def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purcha
     return existing
 
 
-def _purchase_record(
-    *,
-    locked: Member,
-    external_id: str,
-    kind: str,
-    amount,
-    currency: str,
-    occurred_at: datetime,
-    code: str,
-    fingerprint: str,
-    redeem_points: int,
-) -> Purchase:
-    """The purchase row, its pricing and postings, for the member locked by `purchase_create` (who
-    declared the lock with `rows_locked`, so the ledger and the tier services work on `locked`)."""
-    program_id = locked.program_id
-    purchase = Purchase.objects.create(
-        program_id=program_id,
-        member=locked,
-        external_id=external_id,
-        kind=kind,
-        amount=amount,
-        currency=currency,
-        amount_due=amount,
-        occurred_at=occurred_at,
-        coupon_code=code,
-        request_fingerprint=fingerprint,
-    )
-    if locked.is_blocked:  # after the insert: a blocked member's retry still replays the original
-        raise MemberBlocked()
-    with rows_locked(purchase):  # created by this transaction: the ledger knows its postings are new
-        return _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
-
-
-def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> Purchase:
-    """Price `purchase` (its row just created) and post its points."""
+def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> None:
+    """Price `purchase` (its row just created) and post its points, for the member locked by
+    `purchase_create` (declared with `rows_locked`: the ledger and the tiers work on `locked`)."""
     from ledger.services import points_earn, points_redeem
     from tiers.models import TierChange
     from tiers.services import member_tier_evaluate
@@ -127,7 +95,6 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)
     if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
         member_tier_evaluate(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
-    return purchase
 
 
 def purchase_create(
@@ -193,17 +160,22 @@ def purchase_create(
             )
             locked.tier = member_tier_of(member=locked)
             with rows_locked(locked):
-                purchase = _purchase_record(
-                    locked=locked,
+                purchase = Purchase.objects.create(
+                    program_id=program_id,
+                    member=locked,
                     external_id=external_id,
                     kind=kind,
                     amount=amount,
                     currency=currency,
+                    amount_due=amount,
                     occurred_at=occurred_at,
-                    code=code,
-                    fingerprint=fingerprint,
-                    redeem_points=redeem_points,
+                    coupon_code=code,
+                    request_fingerprint=fingerprint,
                 )
+                if locked.is_blocked:  # after the insert: a blocked member's retry replays the original
+                    raise MemberBlocked()
+                with rows_locked(purchase):  # created by this transaction: its postings are new
+                    _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
     except IntegrityError:
         # the receipt is recorded already when a row with its external id exists (its insert is
         # this transaction's first write); matched by the row, not by the error's text, which names

@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Member, Program
 from loyalty_site.core.config_cache import config_refresh, program_config
-from loyalty_site.core.db import atomic_with_retry, locked_instance
+from loyalty_site.core.db import atomic_with_retry, holds_lock, locked_instance
 from loyalty_site.core.errors import (
     InsufficientPoints,
     InvalidInput,
@@ -205,11 +205,7 @@ def _activity_touch(member: Member, *, at: datetime, kind: str) -> None:
 def _new_purchase_posting(purchase, reference: str) -> bool:
     """A posting of a purchase row this very transaction created (declared with `rows_locked` by
     purchase_create): its reference cannot exist yet (the unique constraint still guards it)."""
-    return (
-        purchase is not None
-        and locked_instance(type(purchase), purchase.pk) is purchase
-        and reference.startswith(f"purchase:{purchase.pk}:")
-    )
+    return purchase is not None and holds_lock(purchase) and reference.startswith(f"purchase:{purchase.pk}:")
 
 
 def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: bool, new: bool = False):

@@ -63,20 +63,7 @@ def qualifying_values(*, program, at: datetime, member_ids: Iterable[int] | None
     since = window_start(program=program, at=at)
     metric = program.tier_metric
     if metric == program.TierMetric.QUALIFYING_POINTS:
-        from ledger.models import Entry
-
-        entries = Entry.objects.filter(
-            program=program,
-            account__in=("member", "member_pending"),
-            kind__in=QUALIFYING_KINDS,
-            created_at__lte=at,
-        )
-        if since is not None:
-            entries = entries.filter(created_at__gt=since)
-        if member_ids is not None:
-            entries = entries.filter(member_id__in=list(member_ids))
-        rows = entries.values("member_id").annotate(total=Sum("points"))
-        return {row["member_id"]: max(0, int(row["total"] or 0)) for row in rows}
+        return _qualifying_points(program=program, at=at, since=since, member_ids=member_ids)
 
     purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=at)
     if metric == program.TierMetric.PURCHASES:
@@ -119,27 +106,34 @@ def member_spend_totals(
     return dict(totals)
 
 
-def member_qualifying_value(*, member, at: datetime) -> int:
-    """`qualifying_values` for one member. The points metric (the default, evaluated on every earning
-    posting) is one plain statement: building the grouped ORM query cost more than running it."""
-    program = member.program
-    if program.tier_metric != program.TierMetric.QUALIFYING_POINTS:
-        return qualifying_values(program=program, at=at, member_ids=[member.pk]).get(member.pk, 0)
+def _qualifying_points(*, program, at: datetime, since, member_ids) -> dict[int, int]:
+    """{member id: qualifying points} (credits of QUALIFYING_KINDS to the member's accounts, less
+    their reversals) in (since, at]. One plain statement: it runs on every earning posting (the
+    upgrade check), where building the grouped ORM query cost more than running it."""
     from django.db import connection
 
-    since = window_start(program=program, at=at)
     kinds = ", ".join(["%s"] * len(QUALIFYING_KINDS))
     sql = (
-        "SELECT coalesce(sum(points), 0) FROM ledger_entry WHERE member_id = %s AND program_id = %s "
+        "SELECT member_id, sum(points) FROM ledger_entry WHERE program_id = %s "
         f"AND account IN ('member', 'member_pending') AND kind IN ({kinds}) AND created_at <= %s"
     )
-    params = [member.pk, program.pk, *QUALIFYING_KINDS, at]
+    params = [program.pk, *QUALIFYING_KINDS, at]
     if since is not None:
         sql += " AND created_at > %s"
         params.append(since)
+    if member_ids is not None:
+        member_ids = list(member_ids)
+        if not member_ids:
+            return {}
+        sql += f" AND member_id IN ({', '.join(['%s'] * len(member_ids))})"
+        params += member_ids
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(0, int(cursor.fetchone()[0]))
+        cursor.execute(sql + " GROUP BY member_id", params)
+        return {member_id: max(0, int(total or 0)) for member_id, total in cursor.fetchall()}
+
+
+def member_qualifying_value(*, member, at: datetime) -> int:
+    return qualifying_values(program=member.program, at=at, member_ids=[member.pk]).get(member.pk, 0)
 
 
 def member_active_override(*, member, at: datetime) -> TierOverride | None:

@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config, program_of
-from loyalty_site.core.db import locked_instance
+from loyalty_site.core.db import holds_lock, locked_instance
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
 
@@ -141,7 +141,7 @@ def member_tier_evaluate(
     `TierChange` or None when nothing changed. Locks the member row (a no-op when the caller holds
     it already). `value` lets a set-based caller pass the metric it computed."""
     # no savepoint for a member the caller declared locked (a purchase): its errors abort it all
-    with transaction.atomic(savepoint=locked_instance(Member, member.pk) is not member):
+    with transaction.atomic(savepoint=not holds_lock(member)):
         locked = _lock_member(member)
         tiers = program_tiers(program=locked.program)
         if not tiers:

@@ -82,10 +82,11 @@ def config_refresh(program: Any) -> None:
         program.refresh_from_db(fields=["config_version"])
 
 
-def program_of(member: Any) -> Any:
-    """The member's Program instance when it is loaded (cacheable), else its id (not cached)."""
-    cached = member._state.fields_cache.get("program")
-    return cached if cached is not None else member.program_id
+def program_of(row: Any) -> Any:
+    """The Program instance of a row with a `program` foreign key (a member, a campaign) when it is
+    loaded (cacheable), else its id (not cached)."""
+    cached = row._state.fields_cache.get("program")
+    return cached if cached is not None else row.program_id
 
 
 def clear() -> None:

@@ -40,7 +40,7 @@ def atomic_with_retry(func: Callable[..., T] | None = None, *, attempts: int = 5
         def wrapper(*args, **kwargs) -> T:
             if connection.in_atomic_block:
                 member = kwargs.get("member")
-                if member is not None and locked_instance(type(member), member.pk) is member:
+                if member is not None and holds_lock(member):
                     return inner(*args, **kwargs)
                 with transaction.atomic():
                     return inner(*args, **kwargs)
@@ -87,3 +87,8 @@ def locked_instance(model: type, pk: Any) -> Any | None:
     """The instance of `model` row `pk` declared locked by an enclosing `rows_locked`, or None."""
     current = _LOCKED.get()
     return current.get((model, pk)) if current else None
+
+
+def holds_lock(instance: Any) -> bool:
+    """Whether `instance` itself is the one an enclosing `rows_locked` declared."""
+    return locked_instance(type(instance), instance.pk) is instance
