@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 
+from loyalty_site.core.db import holds_lock
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import points_floor
 
@@ -360,15 +361,21 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
 
 
 def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> CampaignGrant | None:
-    """Write `planned` in one savepoint: the grant row, the budget, the rewards. Returns None when
+    """Write `planned` in one savepoint: the budget, the grant row, the rewards. Returns None when
     the grant already exists (same campaign, member, period) or the budget ran out meanwhile.
-    `post_points=False` when the purchase posting carries the points (purchase-time bonuses)."""
+    `post_points=False` when the purchase posting carries the points (purchase-time bonuses).
+
+    No savepoint for a member the caller declared locked (`rows_locked`: a purchase): `plan`
+    counted the member's grants of the period under that lock, so the grant row cannot collide,
+    and the budget is taken before anything is written (an exhausted budget writes nothing)."""
     from ledger import services as ledger
 
     campaign, member, at = planned.campaign, planned.member, ctx.at
     program = campaign.program
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not holds_lock(member)):
+            if planned.points and not _budget_take(campaign, planned.points):
+                raise _BudgetExhausted
             row = CampaignGrant.objects.create(
                 campaign=campaign,
                 member=member,
@@ -378,12 +385,6 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
                 purchase_ref=ctx.purchase.external_id if ctx.purchase is not None else "",
                 created_at=at,
             )
-            if planned.points:
-                budget = Campaign.objects.filter(pk=campaign.pk)
-                if campaign.points_budget:
-                    budget = budget.filter(points_granted__lte=F("points_budget") - planned.points)
-                if not budget.update(points_granted=F("points_granted") + planned.points):
-                    raise _BudgetExhausted
             reference = f"campaign:{campaign.pk}:{member.pk}:{planned.period_key}"
             if planned.points and post_points:
                 ledger.points_bonus(
@@ -418,6 +419,21 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
             },
         )
     return row
+
+
+BUDGET_TAKE_SQL = (
+    "UPDATE campaigns_campaign SET points_granted = points_granted + %s WHERE id = %s "
+    "AND (points_budget = 0 OR points_granted <= points_budget - %s)"
+)
+
+
+def _budget_take(campaign: Campaign, points: int) -> bool:
+    """Add `points` to the campaign's granted counter unless that would pass its budget (none:
+    no limit). Whether they were taken. One plain statement: it runs for every bonus a purchase
+    earns."""
+    with connection.cursor() as cursor:
+        cursor.execute(BUDGET_TAKE_SQL, [points, campaign.pk, points])
+        return cursor.rowcount == 1
 
 
 def _reward_side_effect(reward: CampaignReward, *, row: CampaignGrant, ctx: Context, reference: str) -> None:

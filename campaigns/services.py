@@ -31,6 +31,7 @@ from .models import (
     BUILTIN_EVENT_TYPES,
     ActivityEvent,
     Campaign,
+    CampaignGrant,
     CustomEventType,
     DailyTask,
     Partner,
@@ -159,6 +160,8 @@ def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=N
         if purchase is not None and referral_results:
             Referral.objects.filter(referred=member, rewarded_at__isnull=True).update(rewarded_at=at)
         results += referral_results
+    if purchase is not None:  # the rows written, for the purchase's answer (read nothing back)
+        purchase.campaign_grants = [item for item in results if isinstance(item, CampaignGrant)]
     lines = []
     for item in results:
         if item.member.pk != member.pk:

@@ -180,6 +180,8 @@ class Plan:
     new_lots: list[Lot] = field(default_factory=list)
     draws: list[tuple[Lot, int]] = field(default_factory=list)
     touched: dict[int, Lot] = field(default_factory=dict)
+    # the member's new last_activity_at, written with the balance (`ledger.services._activity_touch`)
+    activity_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.balance = self.start_balance = self.member.balance
@@ -331,11 +333,33 @@ class Plan:
                 raise
             raise AlreadyPosted(existing)
         _write_legs([(self, posting)])
-        if self.balance != self.start_balance or self.pending != self.start_pending:
-            Member.objects.filter(pk=member.pk).update(balance=self.balance, pending_points=self.pending)
+        if self.balance != self.start_balance or self.pending != self.start_pending or self.activity_at:
+            _member_update(member, balance=self.balance, pending=self.pending, activity_at=self.activity_at)
             member.balance, member.pending_points = self.balance, self.pending
         _after_posting(member, posting, events, at=self.at)
         return posting
+
+
+MEMBER_UPDATE_SQL = "UPDATE accounts_member SET balance = %s, pending_points = %s WHERE id = %s"
+MEMBER_ACTIVITY_UPDATE_SQL = (
+    "UPDATE accounts_member SET balance = %s, pending_points = %s, last_activity_at = %s WHERE id = %s"
+)
+
+
+def _member_update(member: Member, *, balance: int, pending: int, activity_at: datetime | None) -> None:
+    """Write one member's cached balances (and its new last activity, when given): one plain
+    statement on PostgreSQL (every posting runs it), the ORM's update elsewhere."""
+    if connection.vendor != "postgresql":
+        values = {"balance": balance, "pending_points": pending}
+        if activity_at is not None:
+            values["last_activity_at"] = activity_at
+        Member.objects.filter(pk=member.pk).update(**values)
+        return
+    with connection.cursor() as cursor:
+        if activity_at is None:
+            cursor.execute(MEMBER_UPDATE_SQL, [balance, pending, member.pk])
+        else:
+            cursor.execute(MEMBER_ACTIVITY_UPDATE_SQL, [balance, pending, activity_at, member.pk])
 
 
 @contextmanager

@@ -308,6 +308,11 @@ class Purchase(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    #: Not a column: the `campaigns.CampaignGrant` rows this purchase made, in order, on the instance
+    #: `purchase_create` returns for a new purchase (set by the pricing hook that writes them, so the
+    #: answer needs no read back); None on an instance read from the database.
+    campaign_grants = None
+
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [

@@ -24,9 +24,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from accounts.models import Member
+from accounts.models import Member, Program
 from loyalty_site.core.db import rows_locked
-from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked
+from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 
 from .models import Purchase
 from .pricing import pricing_input_clean, pricing_memo, purchase_price
@@ -99,7 +99,9 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
 
 def purchase_create(
     *,
-    member: Member,
+    member: Member | None = None,
+    program: Program | None = None,
+    member_id: int | None = None,
     external_id: str,
     amount: Any,
     currency: str,
@@ -109,7 +111,12 @@ def purchase_create(
     redeem_points: int = 0,
     occurred_at: datetime | None = None,
 ) -> Purchase:
-    """Record a purchase and post its points redeemed and earned. Returns the `Purchase`.
+    """Record a purchase and post its points redeemed and earned. Returns the `Purchase`; its
+    `member` is the member as the purchase left it (balance, tier).
+
+    The member: `member` (an instance), or `program` and `member_id` (the API: the member is read
+    once, by the locking read, within `program`, which the caller read in this request; NotFound
+    when the program has no such member).
 
     Raises InvalidInput (no external id, unknown kind, occurred_at in the future, bad amount or
     points), UnsupportedCurrency, MemberBlocked, CouponInvalid / CouponExpired / CouponUsed,
@@ -118,6 +125,13 @@ def purchase_create(
     """
     from tiers.services import member_tier_of
 
+    if member is not None:
+        program, member_id = None, member.pk
+        program_id = member.program_id
+    elif program is None or member_id is None:
+        raise TypeError("purchase_create needs a member, or a program and a member_id")
+    else:
+        program_id = program.pk
     external_id = str(external_id or "").strip()
     if not external_id:
         raise InvalidInput("external_id is required.", fields={"external_id": ["This field is required."]})
@@ -136,7 +150,7 @@ def purchase_create(
     )
     code = (coupon_code or "").strip()
     fingerprint = _fingerprint(
-        member=member.pk,
+        member=member_id,
         amount=f"{amount:.2f}",
         currency=currency,
         kind=kind,
@@ -144,7 +158,6 @@ def purchase_create(
         redeem=redeem_points,
         occurred_at=given_time.isoformat() if given_time else None,
     )
-    program_id = member.program_id
     # No look-up of the external id first: the purchase row's insert fails on the unique constraint
     # when it was recorded already (before, or by a concurrent request that held the member lock),
     # and the except clause below replays it. A replay costs a member lock and a failed insert; a
@@ -155,9 +168,7 @@ def purchase_create(
             # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
             # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
             # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
-            locked = (
-                Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member.pk)
-            )
+            locked = _member_lock(program=program, program_id=program_id, member_id=member_id)
             locked.tier = member_tier_of(member=locked)
             with rows_locked(locked):
                 purchase = Purchase.objects.create(
@@ -183,8 +194,29 @@ def purchase_create(
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
         if existing is None:
             raise
-        return _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
-    # the caller's instance shows the outcome (`locked` is what the ledger and tiers kept in step)
-    member.balance, member.pending_points = locked.balance, locked.pending_points
-    member.last_activity_at, member.tier = locked.last_activity_at, locked.tier
+        existing = _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+        if member is None:  # the member as it is now (a replay changes nothing)
+            existing.member = Member.objects.get(pk=existing.member_id)
+            existing.member.program = program
+            existing.member.tier = member_tier_of(member=existing.member)
+        return existing
+    if member is not None:
+        # the caller's instance shows the outcome (`locked` is what the ledger and tiers kept in step)
+        member.balance, member.pending_points = locked.balance, locked.pending_points
+        member.last_activity_at, member.tier = locked.last_activity_at, locked.tier
     return purchase
+
+
+def _member_lock(*, program: Program | None, program_id: int, member_id: int) -> Member:
+    """The member row, locked (`select_for_update`), of program `program_id`. Given the `program`
+    (read by the caller in this request), the row is read alone, with `program` set on it; else
+    the program is joined. Raises NotFound when the program has no such member."""
+    members = Member.objects.select_for_update(of=("self",)).filter(program_id=program_id)
+    if program is None:
+        members = members.select_related("program")
+    locked = members.filter(pk=member_id).first()
+    if locked is None:
+        raise NotFound("Member not found.")
+    if program is not None:
+        locked.program = program
+    return locked

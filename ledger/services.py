@@ -193,11 +193,15 @@ def _lifetime(member: Member, at: datetime) -> datetime:
     return at + timedelta(days=member.program.points_lifetime_days)
 
 
-def _activity_touch(member: Member, *, at: datetime, kind: str) -> None:
+def _activity_touch(member: Member, *, at: datetime, kind: str, plan: Plan | None = None) -> None:
     """Record activity on the locked member: last_activity_at moves forward (never back: a POS
-    syncing an old purchase does not make the member look idle), and the `member_activity` hook runs."""
+    syncing an old purchase does not make the member look idle), and the `member_activity` hook runs.
+    With `plan` the new moment is written by `Plan.commit`, in the member's balance update."""
     if member.last_activity_at is None or at > member.last_activity_at:
-        Member.objects.filter(pk=member.pk).update(last_activity_at=at)
+        if plan is not None:
+            plan.activity_at = at
+        else:
+            Member.objects.filter(pk=member.pk).update(last_activity_at=at)
         member.last_activity_at = at
     run_hooks("member_activity", member=member, at=at, kind=kind)
 
@@ -264,7 +268,7 @@ def points_earn(
         expires_at=_lifetime(locked, at),
         available_at=at + timedelta(days=pending_days) if pending_days else None,
     )
-    _activity_touch(locked, at=at, kind="earn")
+    _activity_touch(locked, at=at, kind="earn", plan=plan)
     return _commit(
         plan,
         member,
@@ -357,7 +361,7 @@ def points_partner_import(
         counter=[(Account.PARTNER, base), (Account.ISSUED, bonus)],
         expires_at=_lifetime(locked, at),
     )
-    _activity_touch(locked, at=at, kind="partner")
+    _activity_touch(locked, at=at, kind="partner", plan=plan)
     return _commit(
         plan,
         member,
@@ -397,7 +401,7 @@ def points_redeem(
         raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
     plan = Plan(member=locked, at=at)
     plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
-    _activity_touch(locked, at=at, kind="redeem")
+    _activity_touch(locked, at=at, kind="redeem", plan=plan)
     return _commit(
         plan,
         member,
@@ -470,7 +474,7 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
         )
     plan = Plan(member=locked, at=at)
     plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.CASHOUT, counter=Account.CASHED_OUT)
-    _activity_touch(locked, at=at, kind="cashout")
+    _activity_touch(locked, at=at, kind="cashout", plan=plan)
     return _commit(
         plan,
         member,
@@ -661,7 +665,7 @@ def purchase_refund(
     purchase.refunded_amount = refunded
     purchase.points_reversed = current.points_reversed + to_reverse
     purchase.points_returned = current.points_returned + returned
-    _activity_touch(locked, at=at, kind="refund")
+    _activity_touch(locked, at=at, kind="refund", plan=plan)
     return _commit(
         plan,
         member,

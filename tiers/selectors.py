@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Greatest, TruncDate
 
-from .models import SpendDiscount, Tier, TierOverride
+from .models import SpendDiscount, Tier
 
 QUALIFYING_KINDS = ("earn", "bonus", "partner", "reversal")
 
@@ -136,14 +136,21 @@ def member_qualifying_value(*, member, at: datetime) -> int:
     return qualifying_values(program=member.program, at=at, member_ids=[member.pk]).get(member.pk, 0)
 
 
-def member_active_override(*, member, at: datetime) -> TierOverride | None:
-    """The manual tier floor in force at `at` (the highest, if several overlap)."""
-    return (
-        TierOverride.objects.filter(member=member, starts_at__lte=at, ends_at__gt=at)
-        .select_related("tier")
-        .order_by("-tier__rank", "-starts_at")
-        .first()
-    )
+def member_override_tier_id(*, member, at: datetime) -> int | None:
+    """The tier id of the manual floor (`TierOverride`) in force at `at` (the highest, if several
+    overlap), or None. One plain statement: it runs in the upgrade check of every earning posting."""
+    from django.db import connection
+
+    moment = connection.ops.adapt_datetimefield_value(at)  # as stored (SQLite: naive UTC text)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.tier_id FROM tiers_tieroverride o JOIN tiers_tier t ON t.id = o.tier_id "
+            "WHERE o.member_id = %s AND o.starts_at <= %s AND o.ends_at > %s "
+            "ORDER BY t.rank DESC, o.starts_at DESC LIMIT 1",
+            [member.pk, moment, moment],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def member_tier_progress(*, member, at: datetime) -> dict:

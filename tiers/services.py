@@ -31,7 +31,7 @@ from loyalty_site.core.events import event_emit
 
 from .models import MemberTierState, Tier, TierChange, TierGift, TierOverride
 from .selectors import (
-    member_active_override,
+    member_override_tier_id,
     member_qualifying_value,
     tier_for_value,
     tier_list,
@@ -158,9 +158,11 @@ def member_tier_evaluate(
             value = member_qualifying_value(member=locked, at=at)
         target = tier_for_value(tiers=tiers, value=value)
         # a manual floor can only lift the target: none to look for when it is the top tier already
-        override = member_active_override(member=locked, at=at) if target.rank < tiers[-1].rank else None
-        if override is not None and override.tier.rank > target.rank:
-            target = override.tier
+        floor_id = member_override_tier_id(member=locked, at=at) if target.rank < tiers[-1].rank else None
+        if floor_id is not None:
+            floor = next((tier for tier in tiers if tier.pk == floor_id), None)
+            if floor is not None and floor.rank > target.rank:
+                target = floor
         current = locked.tier
         if current is not None and current.program_id != locked.program_id:
             current = None  # a tier of another program can never stay

@@ -112,7 +112,11 @@ def reward_row(grant) -> dict:
 
 def purchase_rewards(purchase) -> list[dict]:
     """Campaign grants that this purchase triggered (recorded by the campaigns app with the
-    purchase's external id)."""
+    purchase's external id): those `purchase_create` just made (`Purchase.campaign_grants`), or,
+    for a purchase read back (a replay), read."""
+    grants = getattr(purchase, "campaign_grants", None)
+    if grants is not None:
+        return [reward_row(grant) for grant in grants]
     grants = (
         CampaignGrant.objects.filter(
             campaign__program_id=purchase.program_id, purchase_ref=purchase.external_id
@@ -179,12 +183,14 @@ class PurchaseView(ApiView):
         return self._create(validated(PurchaseInputSerializer, request.data))
 
     def _create(self, data) -> Response:
-        member = member_for(self, data["member"])
         occurred_at = data.get("occurred_at")
         if occurred_at is not None:
             occurred_at = occurred_at_check(occurred_at, self.at)
+        # the member is read once, by the purchase's locking read, within the key's program
+        # (NotFound for another program's member, as everywhere)
         purchase = purchase_create(
-            member=member,
+            program=self.program,
+            member_id=data["member"],
             external_id=data["external_id"],
             amount=data["amount"],
             currency=data["currency"],
@@ -194,8 +200,8 @@ class PurchaseView(ApiView):
             coupon_code=data.get("coupon_code") or None,
             redeem_points=data["redeem_points"],
         )
-        # `member` shows the outcome: purchase_create copies the balance and tier onto it
-        response = Response(purchase_body(purchase, member), status=status.HTTP_201_CREATED)
+        # `purchase.member` shows the outcome (balance and tier after the purchase)
+        response = Response(purchase_body(purchase, purchase.member), status=status.HTTP_201_CREATED)
         if purchase.created_at < self.at:
             # purchase_create found this receipt already recorded (same input): a replay, no effect.
             response[REPLAY_HEADER] = "true"
