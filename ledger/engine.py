@@ -28,7 +28,6 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 
 from accounts.models import Member, Program
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
@@ -679,13 +678,29 @@ def spendable_lots(member: Member) -> list[Lot]:
     )
 
 
+# the lots `lots_settle` may change at a moment (both %s: the moment): pending lots whose return
+# window closed, active lots past their expiry, lots in their renewal window
+SETTLE_DUE_WHERE = (
+    "((ledger_lot.state = 'pending' AND ledger_lot.available_at <= %s) "
+    "OR (ledger_lot.state = 'active' AND ledger_lot.expires_at <= %s) OR ledger_lot.state = 'grace')"
+)
+MEMBER_DUE_LOTS_SQL = (
+    f"SELECT * FROM ledger_lot WHERE ledger_lot.member_id = %s AND {SETTLE_DUE_WHERE} ORDER BY expires_at, id"
+)
+
+
 def settle_due_lots(member_ids, *, at: datetime):
     """The lots of these members that `lots_settle` may change at `at` (one query)."""
-    return in_values(Lot.objects.all(), "member", member_ids).filter(
-        Q(state=Lot.State.PENDING, available_at__lte=at)
-        | Q(state=Lot.State.ACTIVE, expires_at__lte=at)
-        | Q(state=Lot.State.GRACE)
-    )
+    moment = connection.ops.adapt_datetimefield_value(at)
+    lots = in_values(Lot.objects.all(), "member", member_ids)
+    return lots.extra(where=[SETTLE_DUE_WHERE], params=[moment, moment])
+
+
+def member_due_lots(member: Member, *, at: datetime) -> list[Lot]:
+    """`settle_due_lots` of one member, first-expiring first: one plain statement (every posting
+    runs it)."""
+    moment = connection.ops.adapt_datetimefield_value(at)
+    return list(Lot.objects.raw(MEMBER_DUE_LOTS_SQL, [member.pk, moment, moment]))
 
 
 def lots_settle(
@@ -706,7 +721,7 @@ def lots_settle(
     window = timedelta(hours=program.renewal_window_hours)
     lifetime = timedelta(days=program.points_lifetime_days)
     if due is None:
-        due = list(settle_due_lots([member.pk], at=at).order_by("expires_at", "id"))
+        due = member_due_lots(member, at=at)
     postings = 0
     closed: list[Lot] = []
     for lot in due:

@@ -22,7 +22,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import rows_locked
@@ -207,14 +207,20 @@ def purchase_create(
     return purchase
 
 
+MEMBER_LOCK_SQL = "SELECT * FROM accounts_member WHERE id = %s AND program_id = %s"
+
+
 def _member_lock(*, program: Program | None, program_id: int, member_id: int) -> Member:
     """The member row, locked (`select_for_update`), of program `program_id`. Given the `program`
-    (read by the caller in this request), the row is read alone, with `program` set on it; else
-    the program is joined. Raises NotFound when the program has no such member."""
-    members = Member.objects.select_for_update(of=("self",)).filter(program_id=program_id)
+    (read by the caller in this request), the row is read alone by a plain statement, with
+    `program` set on it; else the program is joined. Raises NotFound when the program has no such
+    member."""
     if program is None:
-        members = members.select_related("program")
-    locked = members.filter(pk=member_id).first()
+        members = Member.objects.select_for_update(of=("self",)).select_related("program")
+        locked = members.filter(program_id=program_id, pk=member_id).first()
+    else:
+        sql = MEMBER_LOCK_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+        locked = next(iter(Member.objects.raw(sql, [member_id, program_id])), None)
     if locked is None:
         raise NotFound("Member not found.")
     if program is not None:

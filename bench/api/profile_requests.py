@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=100, help="requests per endpoint")
     parser.add_argument("--profile", choices=["quote", "purchase"], help="cProfile this endpoint")
     parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--profile-out", help="also write the raw cProfile stats to this file")
     parser.add_argument("--lines", type=int, default=50)
     parser.add_argument("--sql", choices=["quote", "purchase"], help="print the statements of one request")
     args = parser.parse_args()
@@ -93,6 +94,8 @@ def main() -> None:
             f"in cursor.execute median={statistics.median(db_times):.2f} ms"
         )
         if profiler:
+            if args.profile_out:
+                profiler.dump_stats(args.profile_out)
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
 
 
