@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 
 from accounts.services import CODE_ALPHABET, code_generate
 from ledger.pricing import CouponLine
+from loyalty_site.core.db import row_insert
 from loyalty_site.core.errors import CouponExpired, CouponInvalid, CouponUsed
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.hooks import register
@@ -210,14 +211,6 @@ def pricing_coupon(*, member, code, amount, currency, at, purchase=None, **_igno
 # --- issuing ----------------------------------------------------------------------------------
 
 
-def _unique_code(*, program, prefix: str = "", length: int = GENERATED_CODE_LENGTH) -> str:
-    for _attempt in range(20):
-        code = f"{prefix}{code_generate(length)}"
-        if not Coupon.objects.filter(program=program, code=code).exists():
-            return code
-    raise RuntimeError("Could not draw a unique coupon code")  # pragma: no cover
-
-
 def coupon_issue(
     *,
     program,
@@ -234,27 +227,25 @@ def coupon_issue(
     `valid_days` 0 = no end."""
     if kind == CouponKind.FIXED and not currency:
         currency = program.base_currency
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                coupon = Coupon.objects.create(
-                    program=program,
-                    code=_unique_code(program=program),
-                    kind=kind,
-                    value=Decimal(value),
-                    currency=currency,
-                    min_purchase=min_purchase,
-                    starts_at=at,
-                    ends_at=at + timedelta(days=valid_days) if valid_days else None,
-                    max_uses=1,
-                    max_uses_per_member=1,
-                    member=member,
-                    campaign=campaign,
-                    created_at=at,
-                )
+    for _attempt in range(20):
+        coupon = Coupon(
+            program=program,
+            code=code_generate(GENERATED_CODE_LENGTH),
+            kind=kind,
+            value=Decimal(value),
+            currency=currency,
+            min_purchase=min_purchase,
+            starts_at=at,
+            ends_at=at + timedelta(days=valid_days) if valid_days else None,
+            max_uses=1,
+            max_uses_per_member=1,
+            member=member,
+            campaign=campaign,
+            created_at=at,
+        )
+        # a code the program has already (drawn before, or concurrently) is skipped: draw again
+        if row_insert(coupon, skip_conflict=True):
             break
-        except IntegrityError:  # a concurrent draw took the code: draw again
-            continue
     else:  # pragma: no cover
         raise RuntimeError("Could not issue a coupon")
     event_emit(

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from loyalty_site.core.db import holds_lock
+from loyalty_site.core.db import holds_lock, row_insert
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import points_floor
 
@@ -373,7 +373,7 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
         with transaction.atomic(savepoint=not holds_lock(member)):
             if planned.points and not _budget_take(campaign, planned.points):
                 raise _BudgetExhausted
-            row = CampaignGrant.objects.create(
+            row = CampaignGrant(
                 campaign=campaign,
                 member=member,
                 period_key=planned.period_key,
@@ -382,6 +382,7 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
                 purchase_ref=ctx.purchase.external_id if ctx.purchase is not None else "",
                 created_at=at,
             )
+            row_insert(row)
             reference = f"campaign:{campaign.pk}:{member.pk}:{planned.period_key}"
             if planned.points and post_points:
                 ledger.points_bonus(

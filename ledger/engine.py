@@ -27,9 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 
 from accounts.models import Member, Program
+from loyalty_site.core.db import row_insert
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
@@ -314,22 +315,14 @@ class Plan:
         posting = self.build_posting(
             kind=kind, reference=reference, fingerprint=fingerprint, **posting_fields
         )
-        try:
-            if new_reference:
-                posting.save()
-            else:
-                with transaction.atomic():
-                    posting.save()
-        except IntegrityError as error:
-            if new_reference:
-                raise
-            if "posting_unique_reference" not in str(error):
-                raise
+        # a reference used meanwhile (by a concurrent transaction) is skipped by the insert, not
+        # raised: no savepoint needed; a new purchase's reference cannot be taken (`new_reference`)
+        if not row_insert(posting, skip_conflict=not new_reference):
             existing = posting_existing(
                 program_id=member.program_id, reference=reference, fingerprint=fingerprint
             )
-            if existing is None:  # pragma: no cover - the constraint fired, so the row exists
-                raise
+            if existing is None:  # pragma: no cover - a unique constraint fired, so the row exists
+                raise IntegrityError(f"The posting {reference!r} conflicts with a row that is not there.")
             raise AlreadyPosted(existing)
         _write_legs([(self, posting)])
         if self.balance != self.start_balance or self.pending != self.start_pending or self.activity_at:
@@ -477,7 +470,9 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
             for plan, posting in items
             for account, kind, points, member_id, after in plan.entries
         )
-    if new_lots:
+    if len(new_lots) == 1:
+        row_insert(new_lots[0])  # sets the primary key, so allocations can point at it
+    elif new_lots:
         Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
     for plan, posting in items:
         touched.update({lot.pk: lot for lot in plan.touched.values()})

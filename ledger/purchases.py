@@ -25,7 +25,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import rows_locked
+from loyalty_site.core.db import row_insert, rows_locked
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 
 from .models import Purchase
@@ -171,7 +171,7 @@ def purchase_create(
             locked = _member_lock(program=program, program_id=program_id, member_id=member_id)
             locked.tier = member_tier_of(member=locked)
             with rows_locked(locked):
-                purchase = Purchase.objects.create(
+                purchase = Purchase(
                     program_id=program_id,
                     member=locked,
                     external_id=external_id,
@@ -183,6 +183,7 @@ def purchase_create(
                     coupon_code=code,
                     request_fingerprint=fingerprint,
                 )
+                row_insert(purchase)
                 if locked.is_blocked:  # after the insert: a blocked member's retry replays the original
                     raise MemberBlocked()
                 with rows_locked(purchase):  # created by this transaction: its postings are new

@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config, program_of
-from loyalty_site.core.db import holds_lock, locked_instance
+from loyalty_site.core.db import holds_lock, locked_instance, row_insert
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
 
@@ -75,7 +75,7 @@ def _tier_change(
     user=None,
 ) -> TierChange:
     """Record and apply a change (the member row is locked by the caller)."""
-    change = TierChange.objects.create(
+    change = TierChange(
         program_id=member.program_id,
         member=member,
         from_tier=member.tier,
@@ -86,6 +86,7 @@ def _tier_change(
         at=at,
         created_by=user,
     )
+    row_insert(change)
     Member.objects.filter(pk=member.pk).update(tier=to_tier)
     member.tier = to_tier
     MemberTierState.objects.filter(member=member).update(below_since=None, evaluated_at=at)

@@ -1,0 +1,82 @@
+"""`db.row_insert`: the hot path's single-row insert writes what `save()` writes, raises what it
+raises, and with `skip_conflict` skips a row a unique constraint refuses without aborting the
+transaction."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
+
+from campaigns.models import Coupon
+from ledger.models import Purchase
+from loyalty_site.core.db import row_insert
+from tests.factories import MemberFactory
+
+
+def _purchase(member, external_id: str, at) -> Purchase:
+    return Purchase(
+        program_id=member.program_id,
+        member=member,
+        external_id=external_id,
+        amount=Decimal("12.50"),
+        currency="USD",
+        amount_due=Decimal("12.50"),
+        occurred_at=at,
+        applied=[{"source": "earn", "points": 150}],
+    )
+
+
+def _stored(instance) -> dict:
+    row = type(instance).objects.get(pk=instance.pk)
+    values = model_to_dict(row)
+    values.pop("id")
+    values.pop("external_id", None)
+    values.pop("created_at", None)
+    return values
+
+
+def test_the_row_is_the_one_save_writes(db, now):
+    member = MemberFactory()
+    saved = _purchase(member, "S-1", now)
+    saved.save()
+    inserted = _purchase(member, "S-2", now)
+
+    assert row_insert(inserted) is True
+
+    assert inserted.pk and not inserted._state.adding
+    assert _stored(inserted) == _stored(saved)
+    stored = Purchase.objects.get(pk=inserted.pk)
+    assert stored.created_at is not None and stored.created_at == inserted.created_at  # auto_now_add
+    assert (stored.discount_amount, stored.points_earned, stored.kind) == (Decimal("0"), 0, "purchase")
+
+
+def test_a_unique_conflict_raises_like_save(db, now):
+    member = MemberFactory()
+    row_insert(_purchase(member, "S-1", now))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(_purchase(member, "S-1", now))
+    assert Purchase.objects.filter(external_id="S-1").count() == 1
+
+
+def test_skip_conflict_skips_without_aborting_the_transaction(db, now):
+    member = MemberFactory()
+    program = member.program
+
+    def coupon(code: str) -> Coupon:
+        return Coupon(program=program, code=code, kind="percent", value=Decimal("10"), starts_at=now)
+
+    with transaction.atomic():
+        first = coupon("ABC123")
+        assert row_insert(first, skip_conflict=True) is True
+        again = coupon("abc123")  # the constraint is on upper(code): the same code
+        assert row_insert(again, skip_conflict=True) is False
+        assert again.pk is None and again._state.adding
+        # the transaction goes on: no savepoint was needed
+        other = coupon("XYZ789")
+        assert row_insert(other, skip_conflict=True) is True
+    codes = Coupon.objects.filter(program=program).values_list("code", flat=True)
+    assert sorted(codes) == ["ABC123", "XYZ789"]
+    assert Coupon.objects.get(pk=first.pk).ends_at is None
+    assert now - timedelta(seconds=1) < Coupon.objects.get(pk=other.pk).starts_at <= now
