@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from loyalty_site.core.db import holds_lock, row_insert
+from loyalty_site.core.db import holds_lock, row_insert, row_update
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import points_floor
 
@@ -465,7 +465,7 @@ def _reward_side_effect(reward: CampaignReward, *, row: CampaignGrant, ctx: Cont
             min_purchase=reward.coupon_min_purchase,
             campaign=campaign,
         )
-        row.save(update_fields=["coupon"])
+        row_update(row, ["coupon"])
     elif reward.kind == RewardKind.EXTEND_EXPIRY and reward.days:
         ledger.points_extend(member=member, days=reward.days, at=at, reference=f"{reference}:extend")
     elif reward.kind == RewardKind.NOTIFICATION:

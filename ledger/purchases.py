@@ -25,7 +25,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import row_insert, rows_locked
+from loyalty_site.core.db import row_insert, row_update, rows_locked
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 
 from .models import Purchase
@@ -69,9 +69,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     purchase.points_redeemed = quote.points_to_redeem
     purchase.points_earned = quote.points_to_earn
     purchase.applied = quote.applied
-    purchase.save(
-        update_fields=["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"]
-    )
+    row_update(purchase, ["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"])
     label = "Bet" if kind == Purchase.Kind.BET else "Purchase"
     if quote.points_to_redeem:
         points_redeem(

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config, program_of
-from loyalty_site.core.db import holds_lock, locked_instance, row_insert
+from loyalty_site.core.db import holds_lock, locked_instance, row_insert, row_update
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
 
@@ -87,9 +87,13 @@ def _tier_change(
         created_by=user,
     )
     row_insert(change)
-    Member.objects.filter(pk=member.pk).update(tier=to_tier)
     member.tier = to_tier
-    MemberTierState.objects.filter(member=member).update(below_since=None, evaluated_at=at)
+    row_update(member, ["tier"])
+    with connection.cursor() as cursor:  # a plain statement: every upgrade of a purchase runs it
+        cursor.execute(
+            "UPDATE tiers_membertierstate SET below_since = NULL, evaluated_at = %s WHERE member_id = %s",
+            [connection.ops.adapt_datetimefield_value(at), member.pk],
+        )
     _emit_change(change=change, member=member, at=at)
     return change
 

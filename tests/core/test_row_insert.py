@@ -1,6 +1,6 @@
-"""`db.row_insert`: the hot path's single-row insert writes what `save()` writes, raises what it
-raises, and with `skip_conflict` skips a row a unique constraint refuses without aborting the
-transaction."""
+"""`db.row_insert` / `db.row_update`: the hot path's single-row statements write what `save()`
+writes, raise what it raises; with `skip_conflict` a row a unique constraint refuses is skipped
+without aborting the transaction."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +11,7 @@ from django.forms.models import model_to_dict
 
 from campaigns.models import Coupon
 from ledger.models import Purchase
-from loyalty_site.core.db import row_insert
+from loyalty_site.core.db import row_insert, row_update
 from tests.factories import MemberFactory
 
 
@@ -80,3 +80,19 @@ def test_skip_conflict_skips_without_aborting_the_transaction(db, now):
     assert sorted(codes) == ["ABC123", "XYZ789"]
     assert Coupon.objects.get(pk=first.pk).ends_at is None
     assert now - timedelta(seconds=1) < Coupon.objects.get(pk=other.pk).starts_at <= now
+
+
+def test_row_update_writes_only_the_fields_named(db, now):
+    member = MemberFactory()
+    purchase = _purchase(member, "S-1", now)
+    row_insert(purchase)
+    purchase.amount_due, purchase.points_earned = Decimal("10.00"), 120
+    purchase.applied = [{"source": "tier", "discount": "2.50"}]
+    purchase.coupon_code = "NOT-WRITTEN"
+
+    row_update(purchase, ["amount_due", "points_earned", "applied"])
+
+    stored = Purchase.objects.get(pk=purchase.pk)
+    assert (stored.amount_due, stored.points_earned) == (Decimal("10.00"), 120)
+    assert stored.applied == [{"source": "tier", "discount": "2.50"}]
+    assert stored.coupon_code == ""
