@@ -12,4 +12,5 @@ class NotificationsConfig(AppConfig):
 
         hooks.register("event_emitted")(services.event_store)
         hooks.register("events_emitted")(services.events_store_many)
+        hooks.register("events_emitted_mixed")(services.events_store_mixed)
         hooks.register("member_created")(receivers.member_created)

@@ -67,23 +67,35 @@ def event_store(
     (one delivery per matching active webhook subscription, one notification per active template
     whose channel is enabled and reaches the member). Returns None, writing nothing, when an event
     with the same `key` already exists in the program. Delivery is queued after commit."""
-    stored = events_store_many(
-        program=program, type=type, at=at, events=[{"data": data, "member": member, "key": key}]
+    stored = events_store_mixed(
+        events=[{"program": program, "type": type, "at": at, "data": data, "member": member, "key": key}]
     )
     return stored[0] if stored else None
 
 
-# One round trip per call: the events are inserted and, in the same statement, the program's
-# active subscriptions, the active templates of the type and the channel settings are read (each
-# row as JSON, tagged). Jobs emit an event per member, so this is the hot path: an inserted event
-# comes back as its id and uid only, and its `created_at`, now() (the transaction's start, the
-# same for every row of the transaction), is read once.
+def events_store_many(*, program, type: str, at: datetime, events: list[dict[str, Any]]) -> list[Event]:
+    """The `events_emitted` hook: `event_store` for many events of one program, type and moment
+    (`events`: dicts with `data` and optional `member` and `key`), as `events_store_mixed` does."""
+    return _events_store(events=events, program=program, type=type, at=at)
+
+
+# One round trip per call: the events (any programs, types and moments) are inserted and, in the
+# same statement, their programs' active subscriptions, the active templates of their types and the
+# channel settings are read (each row as JSON, tagged). Jobs emit an event per member, so this is
+# the hot path: an inserted event comes back as its id and uid only, and its `created_at`, now()
+# (the transaction's start, the same for every row of the transaction), is read once. unnest()
+# yields the rows in array order, so the ids follow the order of the events, and of two rows with
+# the same key the first is inserted and the second conflicts with it. An event's moment is an
+# index into the distinct moments (a job's thousands of events share one: parsed once).
 EVENTS_INSERT_SQL = """
 WITH inserted AS (
     INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
-    SELECT t.uid, %(program)s, t.member_id, %(type)s, t.data::jsonb, %(at)s, t.key, now()
-    FROM unnest(%(uids)s::uuid[], %(members)s::bigint[], %(datas)s::text[], %(keys)s::text[])
-         AS t(uid, member_id, data, key)
+    SELECT t.uid, t.program_id, t.member_id, t.type, t.data::jsonb,
+           (%(moments)s::timestamptz[])[t.moment], t.key, now()
+    FROM unnest(
+        %(uids)s::uuid[], %(programs)s::bigint[], %(members)s::bigint[], %(types)s::text[],
+        %(datas)s::text[], %(moment_indexes)s::int[], %(keys)s::text[]
+    ) AS t(uid, program_id, member_id, type, data, moment, key)
     ON CONFLICT (program_id, key) WHERE key IS NOT NULL DO NOTHING
     RETURNING id, uid
 )
@@ -91,28 +103,43 @@ SELECT 'event', id, uid::text, NULL::timestamptz FROM inserted
 UNION ALL
 SELECT 'created', NULL, NULL, now()
 UNION ALL
-SELECT 'subscription', NULL, json_build_object('id', id, 'events', events)::text, NULL
-FROM notifications_webhooksubscription WHERE program_id = %(program)s AND is_active
+SELECT 'subscription', NULL,
+       json_build_object('id', id, 'program_id', program_id, 'events', events)::text, NULL
+FROM notifications_webhooksubscription
+WHERE program_id = ANY(%(program_ids)s::bigint[]) AND is_active
 UNION ALL
 SELECT 'template', NULL, row_to_json(t)::text, NULL FROM notifications_notificationtemplate t
-WHERE program_id = %(program)s AND event_type = %(type)s AND is_active
+WHERE program_id = ANY(%(program_ids)s::bigint[]) AND event_type = ANY(%(event_types)s::text[])
+      AND is_active
 UNION ALL
 SELECT 'settings', NULL, row_to_json(c)::text, NULL FROM notifications_channelsettings c
-WHERE program_id = %(program)s
+WHERE program_id = ANY(%(program_ids)s::bigint[])
 """
+
+#: What storing events reads back: {event uid: (id, created_at)} of the events inserted, and the
+#: tagged configuration rows ("subscription" / "template" / "settings", the row as a dict).
+Inserted = tuple[dict[str, tuple[int, datetime]], list[tuple[str, dict]]]
+
+
+def _pg_array_item(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _pg_array(values: list) -> str:
-    """A PostgreSQL array literal of ints, strings and NULLs (for `%(name)s::<type>[]`)."""
+    """A PostgreSQL array literal of ints, strings and NULLs (for `%(name)s::<type>[]`); any other
+    value is written as its str() (datetimes as PostgreSQL reads them)."""
+    return "{" + ",".join(map(_pg_array_item, values)) + "}"
 
-    def item(value: Any) -> str:
-        if value is None:
-            return "NULL"
-        if type(value) is int:
-            return str(value)
-        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return "{" + ",".join(map(item, values)) + "}"
+def _pg_array_few(values: list) -> str:
+    """`_pg_array` of a column with few distinct values (a job's events share their program and
+    type): each written once."""
+    written = {value: _pg_array_item(value) for value in set(values)}
+    return "{" + ",".join(map(written.__getitem__, values)) + "}"
 
 
 _FLAT_JSON_TYPES = (str, int, bool, type(None))
@@ -154,12 +181,20 @@ def _event_new(*, program, member, **values: Any) -> Event:
     return event
 
 
-def events_store_many(*, program, type: str, at: datetime, events: list[dict[str, Any]]) -> list[Event]:
-    """The `events_emitted` hook: `event_store` for many events of one program, type and moment
-    (`events`: dicts with `data` and optional `member` and `key`): one statement, plus one bulk
-    insert per kind of outbox row written. Events whose key exists already are skipped; returns
-    the events stored, in the given order. A concurrent insert of the same key waits for the other
-    transaction and then inserts nothing."""
+def events_store_mixed(*, events: list[dict[str, Any]]) -> list[Event]:
+    """The `events_emitted_mixed` hook (the flush of `events_batched()`): `event_store` for events
+    of any programs, types and moments (`events`: dicts with `program`, `type`, `at`, `data` and
+    optional `member` and `key`), in one statement plus one bulk insert per kind of outbox row
+    written, and one delivery request after commit. Events whose key exists already in their
+    program, or came earlier in `events`, are skipped; returns the events stored, in the given
+    order. A concurrent insert of the same key waits for the other transaction and then inserts
+    nothing."""
+    return _events_store(events=events)
+
+
+def _events_store(*, events: list[dict[str, Any]], program=None, type=None, at=None) -> list[Event]:
+    """`events_store_mixed`; an event without `program`, `type` or `at` takes the one given here
+    (a job's chunk shares them: no dict per event to build)."""
     if not events:
         return []
     encode = DjangoJSONEncoder().encode
@@ -167,111 +202,126 @@ def events_store_many(*, program, type: str, at: datetime, events: list[dict[str
     random = os.urandom(16 * len(events))  # the events' uuid4s, read in one call
     rows = [
         _event_new(
-            program=program,
+            program=item.get("program") or program,
             member=item.get("member"),
             uid=uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4),
-            type=type,
+            type=item.get("type") or type,
             data=_json_copy(item.get("data") or {}, text),
-            at=at,
+            at=item.get("at") or at,
             key=item.get("key"),
         )
         for i, (item, text) in enumerate(zip(events, texts, strict=True))
     ]
     uids = [str(row.uid) for row in rows]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                EVENTS_INSERT_SQL,
-                {
-                    "program": program.pk,
-                    "type": type,
-                    "at": at,
-                    # each column as one array literal: one string to send, not thousands of
-                    # elements for psycopg to adapt and quote one by one
-                    "uids": _pg_array(uids),
-                    "members": _pg_array([row.member_id for row in rows]),
-                    "datas": _pg_array(texts),
-                    "keys": _pg_array([row.key for row in rows]),
-                },
-            )
-            fetched = cursor.fetchall()
-        created_at = next(moment for kind, _pk, _text, moment in fetched if kind == "created")
-        inserted = {uid: (pk, created_at) for kind, pk, uid, _moment in fetched if kind == "event"}
-        result = [
-            (kind, json.loads(text))
-            for kind, _pk, text, _moment in fetched
-            if kind not in ("event", "created")
-        ]
+        inserted, config = _events_insert_pg(rows=rows, uids=uids, texts=texts)
     else:
-        inserted, result = _events_insert_portable(program=program, type=type, rows=rows)
+        inserted, config = _events_insert_portable(rows=rows)
     stored = []
     for uid, row in zip(uids, rows, strict=True):
         if uid in inserted:
             row.pk, row.created_at = inserted[uid]
             stored.append(row)
-    if not stored:
-        return []
-
-    subscription_ids = [
-        item["id"]
-        for kind, item in result
-        if kind == "subscription" and (not item["events"] or type in item["events"])
-    ]
-    deliveries = [
-        WebhookDelivery(subscription_id=subscription_id, event=event, next_attempt_at=at, created_at=at)
-        for event in stored
-        for subscription_id in subscription_ids
-    ]
-    if deliveries:
-        WebhookDelivery.objects.bulk_create(deliveries)
-    templates = [_from_row(NotificationTemplate, item) for kind, item in result if kind == "template"]
-    settings = [_from_row(ChannelSettings, item) for kind, item in result if kind == "settings"]
-    notifications = _notifications_build(
-        program=program,
-        templates=templates,
-        settings=settings[0] if settings else ChannelSettings(program=program),
-        events=[e for e in stored if e.member_id],
-    )
-    if notifications:
-        Notification.objects.bulk_create(notifications)
-    pending = {n.event_id for n in notifications if n.status == OutboxStatus.PENDING}
-    if deliveries:
-        pending.update(event.pk for event in stored)
-    if pending:
-        ids = sorted(pending)
-        transaction.on_commit(lambda: _publish(ids))
+    if stored:
+        _outbox_write(events=stored, config=config)
     return stored
 
 
-def _events_insert_portable(
-    *, program, type: str, rows: list[Event]
-) -> tuple[dict[str, tuple[int, datetime]], list[tuple[str, dict]]]:
+def _events_insert_pg(*, rows: list[Event], uids: list[str], texts: list[str]) -> Inserted:
+    """EVENTS_INSERT_SQL for `rows` (`uids`, `texts`: their uids and their data as JSON)."""
+    moments = list(dict.fromkeys(row.at for row in rows))
+    indexes = {at: str(i) for i, at in enumerate(moments, start=1)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            EVENTS_INSERT_SQL,
+            {
+                # each column as one array literal: one string to send, not thousands of
+                # elements for psycopg to adapt and quote one by one
+                "uids": _pg_array(uids),
+                "programs": _pg_array_few([row.program_id for row in rows]),
+                "members": _pg_array([row.member_id for row in rows]),
+                "types": _pg_array_few([row.type for row in rows]),
+                "datas": _pg_array(texts),
+                "moments": _pg_array(moments),
+                "moment_indexes": "{" + ",".join([indexes[row.at] for row in rows]) + "}",
+                "keys": _pg_array([row.key for row in rows]),
+                "program_ids": _pg_array(sorted({row.program_id for row in rows})),
+                "event_types": _pg_array(sorted({row.type for row in rows})),
+            },
+        )
+        fetched = cursor.fetchall()
+    created_at = next(moment for kind, _pk, _text, moment in fetched if kind == "created")
+    inserted = {uid: (pk, created_at) for kind, pk, uid, _moment in fetched if kind == "event"}
+    config = [
+        (kind, json.loads(text)) for kind, _pk, text, _moment in fetched if kind not in ("event", "created")
+    ]
+    return inserted, config
+
+
+def _events_insert_portable(*, rows: list[Event]) -> Inserted:
     """What EVENTS_INSERT_SQL gives, row by row through the ORM, for the SQLite demo database (no
-    arrays there): {uid: (id, created_at)} of the events inserted, and the tagged configuration
-    rows. A key that exists already is skipped, as ON CONFLICT DO NOTHING does."""
+    arrays there). A key that exists already is skipped, as ON CONFLICT DO NOTHING does."""
     inserted: dict[str, tuple[int, datetime]] = {}
     for row in rows:
-        if row.key and Event.objects.filter(program=program, key=row.key).exists():
+        if row.key is not None and Event.objects.filter(program_id=row.program_id, key=row.key).exists():
             continue
         row.created_at = timezone.now()
         Event.objects.bulk_create([row])
         saved = Event.objects.get(uid=row.uid)
         inserted[str(saved.uid)] = (saved.pk, saved.created_at)
-    result: list[tuple[str, dict]] = []
-    for subscription in WebhookSubscription.objects.filter(program=program, is_active=True):
-        result.append(("subscription", {"id": subscription.pk, "events": subscription.events}))
-    for model, filters in (
-        (NotificationTemplate, {"program": program, "event_type": type, "is_active": True}),
-        (ChannelSettings, {"program": program}),
+    program_ids = {row.program_id for row in rows}
+    config: list[tuple[str, dict]] = [
+        ("subscription", {"id": s.pk, "program_id": s.program_id, "events": s.events})
+        for s in WebhookSubscription.objects.filter(program_id__in=program_ids, is_active=True)
+    ]
+    for kind, queryset in (
+        (
+            "template",
+            NotificationTemplate.objects.filter(
+                program_id__in=program_ids, event_type__in={row.type for row in rows}, is_active=True
+            ),
+        ),
+        ("settings", ChannelSettings.objects.filter(program_id__in=program_ids)),
     ):
-        for obj in model.objects.filter(**filters):
-            result.append(
-                (
-                    "template" if model is NotificationTemplate else "settings",
-                    {f.column: getattr(obj, f.attname) for f in model._meta.concrete_fields},
-                )
-            )
-    return inserted, result
+        for obj in queryset:
+            config.append((kind, {f.column: getattr(obj, f.attname) for f in obj._meta.concrete_fields}))
+    return inserted, config
+
+
+def _outbox_write(*, events: list[Event], config: list[tuple[str, dict]]) -> None:
+    """The outbox rows of `events` (just stored) from their programs' configuration `config`:
+    webhook deliveries and notifications, each kind in one bulk insert, in event order; their
+    delivery is requested once, after commit."""
+    subscriptions: dict[int, list[dict]] = {}
+    templates: dict[tuple[int, str], list[NotificationTemplate]] = {}
+    settings: dict[int, ChannelSettings] = {}
+    for kind, item in config:
+        if kind == "subscription":
+            subscriptions.setdefault(item["program_id"], []).append(item)
+        elif kind == "template":
+            template = _from_row(NotificationTemplate, item)
+            templates.setdefault((template.program_id, template.event_type), []).append(template)
+        else:
+            settings[item["program_id"]] = _from_row(ChannelSettings, item)
+    deliveries = [
+        WebhookDelivery(subscription_id=sub["id"], event=event, next_attempt_at=event.at, created_at=event.at)
+        for event in events
+        for sub in subscriptions.get(event.program_id, ())
+        if not sub["events"] or event.type in sub["events"]
+    ]
+    if deliveries:
+        WebhookDelivery.objects.bulk_create(deliveries)
+    for event in events:
+        if event.program_id not in settings:
+            settings[event.program_id] = ChannelSettings(program=event.program)
+    notifications = _notifications_build(templates=templates, settings=settings, events=events)
+    if notifications:
+        Notification.objects.bulk_create(notifications)
+    pending = {n.event_id for n in notifications if n.status == OutboxStatus.PENDING}
+    pending.update(delivery.event_id for delivery in deliveries)
+    if pending:
+        ids = sorted(pending)
+        transaction.on_commit(lambda: _publish(ids))
 
 
 def _from_row(model, item: dict):
@@ -297,23 +347,34 @@ def template_render(*, template: NotificationTemplate, context: dict[str, Any]) 
 
 
 def _notifications_build(
-    *, program, templates: list[NotificationTemplate], settings: ChannelSettings, events: list[Event]
+    *,
+    templates: dict[tuple[int, str], list[NotificationTemplate]],
+    settings: dict[int, ChannelSettings],
+    events: list[Event],
 ) -> list[Notification]:
-    if not events or not templates:
-        return []
-    members = [event.member for event in events]
+    """The notifications of `events`, in event order: one per event with a member and active
+    template of its (program id, type) in `templates` whose channel is enabled in its program's
+    `settings` and reaches the member. A channel's addresses are read once per program."""
+    events = [event for event in events if event.member_id and (event.program_id, event.type) in templates]
+    members: dict[tuple[int, str], dict[int, Any]] = {}  # (program id, channel) -> members to reach
+    for event in events:
+        for template in templates[event.program_id, event.type]:
+            members.setdefault((event.program_id, template.channel), {})[event.member_id] = event.member
+    recipients: dict[tuple[int, str], dict[int, str]] = {}
+    for (program_id, code), reached in members.items():
+        channel = channel_get(code)
+        if channel is not None and channel.enabled(settings=settings[program_id]):
+            recipients[program_id, code] = channel.recipients(
+                members=list(reached.values()), settings=settings[program_id]
+            )
     rows = []
-    for template in templates:
-        channel = channel_get(template.channel)
-        if channel is None or not channel.enabled(settings=settings):
-            continue
-        recipients = channel.recipients(members=members, settings=settings)
-        for event in events:
-            recipient = recipients.get(event.member_id)
+    for event in events:
+        for template in templates[event.program_id, event.type]:
+            recipient = recipients.get((event.program_id, template.channel), {}).get(event.member_id)
             if not recipient:
                 continue
             row = Notification(
-                program=program,
+                program=event.program,
                 member=event.member,
                 event=event,
                 channel=template.channel,
@@ -321,7 +382,7 @@ def _notifications_build(
                 next_attempt_at=event.at,
                 created_at=event.at,
             )
-            context = template_context(event=event, member=event.member, program=program)
+            context = template_context(event=event, member=event.member, program=event.program)
             try:
                 row.subject, row.body = template_render(template=template, context=context)
                 row.subject = row.subject[:255]
