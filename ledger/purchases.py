@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Member, Program
 from loyalty_site.core.db import row_insert, row_update, rows_locked
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
+from loyalty_site.core.events import events_batched
 
 from .models import Purchase
 from .pricing import pricing_input_clean, pricing_memo, purchase_price
@@ -161,7 +162,9 @@ def purchase_create(
     # and the except clause below replays it. A replay costs a member lock and a failed insert; a
     # new purchase, the usual case, one query less.
     try:
-        with pricing_memo(), transaction.atomic():
+        # the events the purchase emits (points, rewards, coupons, tier) are stored with one
+        # statement when the block ends, inside the transaction
+        with pricing_memo(), transaction.atomic(), events_batched():
             # The tier is NOT joined into the locking query: when another transaction changes the
             # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
             # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and

@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import django
@@ -35,6 +36,12 @@ def main() -> None:
     parser.add_argument("--profile-out", help="also write the raw cProfile stats to this file")
     parser.add_argument("--lines", type=int, default=50)
     parser.add_argument("--sql", choices=["quote", "purchase"], help="print the statements of one request")
+    parser.add_argument(
+        "--statements",
+        choices=["quote", "purchase"],
+        help="time every statement of this endpoint's requests (perf_counter around execute) and "
+        "print them grouped by their first words: count and ms per request",
+    )
     args = parser.parse_args()
 
     django.setup()
@@ -72,8 +79,19 @@ def main() -> None:
             send(endpoint, -1 - n)
         times, queries, db_times = [], [], []
         profiler = cProfile.Profile() if args.profile == endpoint else None
+        timed: dict[str, list[float]] = {}
+
+        def timing(execute, sql, params, many, context, timed=timed):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                label = " ".join(sql.split())[:90]
+                timed.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+
         for n in range(args.n):
-            with CaptureQueriesContext(connection) as captured:
+            wrapper = connection.execute_wrapper(timing) if args.statements == endpoint else nullcontext()
+            with wrapper, CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 if profiler:
                     profiler.enable()
@@ -93,6 +111,11 @@ def main() -> None:
             f"min={min(queries)} max={max(queries)}  "
             f"in cursor.execute median={statistics.median(db_times):.2f} ms"
         )
+        if timed:
+            total = sum(sum(values) for values in timed.values()) / args.n
+            print(f"statements: {total:.2f} ms per request in execute (ORM-built ones included)")
+            for label, values in sorted(timed.items(), key=lambda item: -sum(item[1])):
+                print(f"  {len(values) / args.n:5.2f}x {sum(values) / args.n:6.3f} ms  {label}")
         if profiler:
             if args.profile_out:
                 profiler.dump_stats(args.profile_out)
