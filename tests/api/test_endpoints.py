@@ -210,3 +210,56 @@ def test_purchase_validation(seeded):
     assert unsupported.status_code == 400
     assert unsupported.json()["error"]["code"] == "unsupported_currency"
     assert not Member.objects.get(pk=member["id"]).purchases.exists()
+
+
+def test_purchase_answer_rewards_match_the_replay_and_the_member_is_read_once(seeded):
+    """A new purchase answers with the grants it just made (no read back); its replay reads them:
+    both say the same. The purchase reads its member once (the locking read) and stores all its
+    events with one statement."""
+    from django.db import connection
+
+    api = seeded.client
+    member = enrol(api)
+    answers = []
+    for n in range(1, 4):
+        body = {"member": member["id"], "amount": "50.00", "currency": "AZN", "external_id": f"R-{n}"}
+        statements = []  # (a request resets Django's query log: record them as they run)
+
+        def record(execute, sql, params, many, context, statements=statements):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):
+            response = api.post("/api/v1/purchases/", body, format="json")
+        assert response.status_code == 201, response.content
+        replay = api.post("/api/v1/purchases/", body, format="json")
+        assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+        assert replay.json()["rewards"] == response.json()["rewards"]
+        answers.append(response.json())
+        member_reads = [sql for sql in statements if sql.startswith("SELECT") and "accounts_member" in sql]
+        assert len(member_reads) == 1 and "FOR UPDATE" in member_reads[0], member_reads
+        assert len([sql for sql in statements if "INSERT INTO notifications_event" in sql]) == 1
+
+    first, second, third = answers
+    assert first["rewards"] == []
+    assert [(r["campaign"], r["points"], r["coupon"]) for r in second["rewards"]] == [
+        ("second_purchase_bonus", 200, None)
+    ]
+    (coupon_reward,) = third["rewards"]
+    assert (coupon_reward["campaign"], coupon_reward["points"]) == ("frequent_buyer_coupon", 0)
+    coupon = seeded.program.coupons.get(code=coupon_reward["coupon"])
+    assert (coupon.member_id, coupon.value, coupon.max_uses) == (member["id"], Decimal("20.00"), 1)
+    assert third["balance"] == Member.objects.get(pk=member["id"]).balance
+
+
+def test_purchase_for_another_programs_member_is_404_and_writes_nothing(seeded):
+    from ledger.models import Purchase
+    from tests.api.conftest import make_tenant
+
+    other = make_tenant(name="Other")
+    stranger = enrol(other.client)
+    body = {"member": stranger["id"], "amount": "10.00", "currency": "AZN", "external_id": "X-1"}
+    response = seeded.client.post("/api/v1/purchases/", body, format="json")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert not Purchase.objects.filter(external_id="X-1").exists()
+    assert Member.objects.get(pk=stranger["id"]).balance == stranger["balance"]
