@@ -32,6 +32,7 @@ from .models import Campaign, CampaignCondition, CampaignGrant, CampaignReward, 
 from .selectors import (
     longest_streak,
     member_amount_spent,
+    member_grant_counts,
     member_login_days,
     member_purchase_count,
     member_purchase_counts_prefetch,
@@ -335,7 +336,7 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
     key = _key(campaign, ctx)
     if key is not None or campaign.max_per_member:
         # the grant of this period and the member's grant count in one query
-        total, this_period = _grant_counts(campaign, member, key or "")
+        total, this_period = member_grant_counts(campaign=campaign, member=member, period_key=key or "")
         if key is not None and this_period:
             return None
         if campaign.max_per_member and total >= campaign.max_per_member:
@@ -419,20 +420,6 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
     return row
 
 
-GRANT_COUNTS_SQL = (
-    "SELECT count(*), count(*) FILTER (WHERE period_key = %s) FROM campaigns_campaigngrant "
-    "WHERE campaign_id = %s AND member_id = %s"
-)
-
-
-def _grant_counts(campaign: Campaign, member, period_key: str) -> tuple[int, int]:
-    """(the member's grants of the campaign, those of `period_key`): one plain statement (it runs
-    for every campaign a purchase may earn)."""
-    with connection.cursor() as cursor:
-        cursor.execute(GRANT_COUNTS_SQL, [period_key, campaign.pk, member.pk])
-        return cursor.fetchone()
-
-
 BUDGET_TAKE_SQL = (
     "UPDATE campaigns_campaign SET points_granted = points_granted + %s WHERE id = %s "
     "AND (points_budget = 0 OR points_granted <= points_budget - %s)"
@@ -495,9 +482,10 @@ def _cheap_checks_hold(campaign: Campaign, conditions: list[CampaignCondition], 
 
 def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
     """The member's purchase counts that the conditions of these campaigns will ask for (n-th
-    purchase, first order, purchases in a window), in one query when there are two or more, for
-    the campaigns that pass the checks that read nothing."""
-    windows = []
+    purchase, first order, purchases in a window) and the member's grant counts `plan` will ask
+    for, in one query when there are two or more, for the campaigns that pass the checks that read
+    nothing."""
+    windows, grants = [], []
     for campaign in campaigns:
         if not campaign.is_running(ctx.at):
             continue
@@ -509,7 +497,10 @@ def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
                 windows.append((None, None))
             elif condition.kind == Kind.PURCHASES_IN_WINDOW:
                 windows.append(_window(condition, campaign, ctx))
-    member_purchase_counts_prefetch(member=ctx.member, exclude=ctx.purchase, windows=windows)
+        key = _key(campaign, ctx)
+        if key is not None or campaign.max_per_member:  # what `plan` counts for the member's side
+            grants.append((campaign.pk, key or ""))
+    member_purchase_counts_prefetch(member=ctx.member, exclude=ctx.purchase, windows=windows, grants=grants)
 
 
 def campaigns_apply(

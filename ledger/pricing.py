@@ -166,6 +166,13 @@ def memo_put(key: tuple, value: Any) -> None:
         memo.setdefault(key, value)
 
 
+def memo_take(key: tuple) -> Any:
+    """A value stored ahead with `memo_put` for exactly one use, removed as it is taken (counts of
+    rows the call may write next, such as a campaign's grants); None when there is none."""
+    memo = _MEMO.get()
+    return memo.pop(key, None) if memo is not None else None
+
+
 def memoized(key: tuple, compute: Callable[[], Any]) -> Any:
     """`compute()` once per `key` inside a `pricing_memo`, every time outside one."""
     memo = _MEMO.get()

@@ -4,7 +4,7 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench bench/api/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export DJANGO_SETTINGS_MODULE=bench.api.settings
+export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-bench.api.settings}
 : "${DATABASE_URL:?set DATABASE_URL to the bench database}"
 PORT=${BENCH_PORT:-8765}
 WORKERS=${BENCH_WORKERS:-2}  # as the Procfile: one per core on the 2-core machines

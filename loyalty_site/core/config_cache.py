@@ -7,12 +7,14 @@ rules), per program, under the program's `config_version`.
 How it stays correct: PostgreSQL triggers on every configuration table set the owning program's
 `config_version` to a new random UUID on each INSERT, UPDATE or DELETE, whoever writes (the admin,
 a service, a bulk `.update()`, raw SQL, a migration). A request reads its program row anyway (the
-API key joins it, the purchase's member lock joins it), so it sees the version of its own snapshot
-and uses the entry cached under that version, or loads and stores a new one. Versions are random,
-not counters: a version written by a transaction that rolled back can never come back, so an entry
-loaded inside such a transaction is never used again. Each app's migration installs the triggers of
-its own configuration tables with `trigger_sql` below; columns the hot path itself updates (the
-campaign's `points_granted` counter) are listed as ignored, so they do not invalidate anything.
+API key check reads its version; a purchase without a key joins it to its member lock; an API
+purchase prices with the program its key check read a moment before), so it sees the version of
+its own snapshot and uses the entry cached under that version, or loads and stores a new one.
+Versions are random, not counters: a version written by a transaction that rolled back can never
+come back, so an entry loaded inside such a transaction is never used again. Each app's migration
+installs the triggers of its own configuration tables with `trigger_sql` below; columns the hot
+path itself updates (the campaign's `points_granted` counter) are listed as ignored, so they do not
+invalidate anything.
 
 A Program instance read before a change carries the old version and keeps seeing the old
 configuration: services that change the configuration call `config_refresh(program)` on the instance

@@ -215,3 +215,36 @@ def test_referral_conditions_gate_both_sides(seeded, make_member, buy):
     assert sorted(grants("referral").values_list("member", "period_key")) == sorted(
         [(referrer.pk, f"referral:{big.pk}"), (big.pk, f"referral:{big.pk}")]
     )
+
+
+def test_grant_counts_prefetched_with_the_purchase_counts_equal_the_direct_ones(seeded, make_member, buy):
+    """One statement counts a member's purchases and grants for the purchase-time campaigns; what
+    it puts ahead in the pricing memo equals what one query per campaign reads, and is taken once
+    (a grant may follow, so a second ask reads again)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.selectors import member_grant_counts, member_purchase_counts_prefetch
+    from ledger.pricing import pricing_memo
+
+    member = make_member()
+    for day in range(3):
+        buy(member, "20.00", T0 + timedelta(days=day))
+    second, frequent = (
+        Campaign.objects.get(program=seeded, code=c)
+        for c in ("second_purchase_bonus", "frequent_buyer_coupon")
+    )
+    asked = [(second, "once"), (frequent, "once"), (second, "2026-W47")]
+    direct = [member_grant_counts(campaign=c, member=member, period_key=key) for c, key in asked]
+    assert direct == [(1, 1), (1, 1), (1, 0)]
+
+    for campaign, key in asked:
+        with pricing_memo(), CaptureQueriesContext(connection) as queries:
+            member_purchase_counts_prefetch(  # (a campaign no row has: the query runs for 2+ counts)
+                member=member, windows=[(None, None)], grants=[(campaign.pk, key), (0, "none")]
+            )
+            prefetched = member_grant_counts(campaign=campaign, member=member, period_key=key)
+            assert len(queries) == 1
+            again = member_grant_counts(campaign=campaign, member=member, period_key=key)
+            assert len(queries) == 2
+        assert prefetched == again == direct[asked.index((campaign, key))]
