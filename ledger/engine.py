@@ -30,7 +30,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import row_insert
+from loyalty_site.core.db import row_insert, row_insert_sql, row_inserted
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
@@ -317,19 +317,96 @@ class Plan:
         )
         # a reference used meanwhile (by a concurrent transaction) is skipped by the insert, not
         # raised: no savepoint needed; a new purchase's reference cannot be taken (`new_reference`)
-        if not row_insert(posting, skip_conflict=not new_reference):
+        member_changed = (
+            self.balance != self.start_balance or self.pending != self.start_pending or bool(self.activity_at)
+        )
+        one_statement = not self.draws and not self.touched and len(self.new_lots) < 2
+        write = _posting_write if one_statement and connection.vendor == "postgresql" else _posting_write_each
+        written = write(self, posting, skip_conflict=not new_reference, member=member_changed)
+        if not written:
             existing = posting_existing(
                 program_id=member.program_id, reference=reference, fingerprint=fingerprint
             )
             if existing is None:  # pragma: no cover - a unique constraint fired, so the row exists
                 raise IntegrityError(f"The posting {reference!r} conflicts with a row that is not there.")
             raise AlreadyPosted(existing)
-        _write_legs([(self, posting)])
-        if self.balance != self.start_balance or self.pending != self.start_pending or self.activity_at:
-            _member_update(member, balance=self.balance, pending=self.pending, activity_at=self.activity_at)
+        if member_changed:
             member.balance, member.pending_points = self.balance, self.pending
         _after_posting(member, posting, events, at=self.at)
         return posting
+
+
+POSTING_WRITE_SQL = """
+WITH p AS ({posting}),
+e AS (
+    INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after,
+                              created_at)
+    SELECT p.id, v.* FROM p, unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
+                                    %s::bigint[], %s::timestamptz[]) AS v
+){lot}{member}
+SELECT (SELECT id FROM p), {lot_id}
+"""
+POSTING_WRITE_LOT = ",\nl AS ({lot})"
+POSTING_WRITE_MEMBER = """,
+m AS (
+    UPDATE accounts_member
+    SET balance = %s, pending_points = %s, last_activity_at = coalesce(%s, last_activity_at)
+    WHERE id = %s AND EXISTS (SELECT 1 FROM p)
+)"""
+
+
+def _posting_write_each(plan: Plan, posting: Posting, *, skip_conflict: bool, member: bool) -> bool:
+    """Write the posting (skipped, returning False, when `skip_conflict` and its reference exists),
+    then its entries, lots and allocations (`_write_legs`) and, with `member`, the member's
+    balances and last activity."""
+    if not row_insert(posting, skip_conflict=skip_conflict):
+        return False
+    _write_legs([(plan, posting)])
+    if member:
+        _member_update(plan.member, balance=plan.balance, pending=plan.pending, activity_at=plan.activity_at)
+    return True
+
+
+def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool, member: bool) -> bool:
+    """`_posting_write_each` as one statement, for a plan with no debit (no allocations, no lot
+    changed) and at most one new lot (PostgreSQL: every earning and bonus posting is one)."""
+    posting_sql, params = row_insert_sql(posting, skip_conflict=skip_conflict)
+    columns: list[list] = [[] for _ in range(7)]
+    for _account, _kind, _points, _member_id, _after in plan.entries:
+        for column, value in zip(
+            columns,
+            (plan.member.program_id, _member_id, _account, _kind, _points, _after, plan.at),
+            strict=True,
+        ):
+            column.append(value)
+    params += [pg_array(column) for column in columns]
+    lot_sql = ""
+    if plan.new_lots:
+        lot = plan.new_lots[0]
+        lot.posting = posting
+        sql, lot_params = row_insert_sql(lot, expressions={"posting_id": "p.id"}, source="p")
+        lot_sql = POSTING_WRITE_LOT.format(lot=sql)
+        params += lot_params
+    member_sql = ""
+    if member:
+        member_sql = POSTING_WRITE_MEMBER
+        params += [plan.balance, plan.pending, plan.activity_at, plan.member.pk]
+    sql = POSTING_WRITE_SQL.format(
+        posting=posting_sql,
+        lot=lot_sql,
+        member=member_sql,
+        lot_id="(SELECT id FROM l)" if lot_sql else "NULL",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        posting_id, lot_id = cursor.fetchone()
+    if posting_id is None:
+        return False
+    row_inserted(posting, posting_id)
+    if lot_sql:
+        row_inserted(plan.new_lots[0], lot_id)
+        plan.new_lots[0].posting_id = posting_id
+    return True
 
 
 MEMBER_UPDATE_SQL = "UPDATE accounts_member SET balance = %s, pending_points = %s WHERE id = %s"

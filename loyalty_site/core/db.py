@@ -98,18 +98,41 @@ def holds_lock(instance: Any) -> bool:
 
 
 @functools.cache
-def _insert_statement(model: type, skip_conflict: bool) -> tuple[str, list]:
+def _insert_statement(
+    model: type, skip_conflict: bool, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
+) -> tuple[str, list]:
     """The INSERT of one `model` row (every concrete column but an automatic primary key) and the
-    fields whose values it takes, in order. Built once per model."""
+    fields whose values are parameters, in order: `VALUES (%s, ...)`, or, with `expressions`
+    ((attname, SQL) pairs taking those columns' values) `SELECT ... FROM <source>`. Built once."""
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    columns = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    given = dict(expressions)
+    values = ", ".join(given.get(f.attname, "%s") for f in columns)
+    rows = f"SELECT {values} FROM {source}" if given else f"VALUES ({values})"
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) {rows}"
         f"{' ON CONFLICT DO NOTHING' if skip_conflict else ''} RETURNING {quote(meta.pk.column)}"
     )
-    return sql, fields
+    return sql, [f for f in columns if f.attname not in given]
+
+
+def row_insert_sql(
+    instance: Any, *, skip_conflict: bool = False, expressions: dict[str, str] | None = None, source: str = ""
+) -> tuple[str, list]:
+    """`row_insert`'s statement for `instance` as (sql, params), to run inside a larger one (a
+    `WITH` part; PostgreSQL). `expressions` gives SQL for some columns (by attname) instead of the
+    instance's value, e.g. `{"posting_id": "p.id"}` with `source="p"`."""
+    sql, fields = _insert_statement(
+        type(instance), skip_conflict, tuple(sorted((expressions or {}).items())), source
+    )
+    return sql, [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+
+
+def row_inserted(instance: Any, pk: Any) -> None:
+    """Mark `instance` saved with primary key `pk` (after `row_insert_sql` ran)."""
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, connection.alias
 
 
 def row_insert(instance: Any, *, skip_conflict: bool = False) -> bool:
@@ -119,7 +142,6 @@ def row_insert(instance: Any, *, skip_conflict: bool = False) -> bool:
     signal receivers). Raises IntegrityError like `save()`; with `skip_conflict` a row that
     would break a unique constraint is not written and False is returned (no savepoint needed).
     On PostgreSQL one cached statement; elsewhere `save()`."""
-    model = type(instance)
     if connection.vendor != "postgresql":
         if not skip_conflict:
             instance.save(force_insert=True)
@@ -132,15 +154,13 @@ def row_insert(instance: Any, *, skip_conflict: bool = False) -> bool:
         except IntegrityError:
             return False
         return True
-    sql, fields = _insert_statement(model, skip_conflict)
-    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    sql, params = row_insert_sql(instance, skip_conflict=skip_conflict)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
-    instance.pk = row[0]
-    instance._state.adding, instance._state.db = False, connection.alias
+    row_inserted(instance, row[0])
     return True
 
 

@@ -27,12 +27,13 @@ from tiers.models import Tier
 # tiers (no second lock, no savepoints, no reference look-up for the new purchase's postings), the
 # purchase counts in one query, and no look for the external id before the insert; 25 before the
 # member lock read by a plain statement, the activity written with the balance, no savepoint for the
-# campaign grant, the events of the purchase stored by one statement and the campaigns' grant counts
-# read with the purchase counts. This purchase also upgrades
+# campaign grant, the events of the purchase stored by one statement, the campaigns' grant counts
+# read with the purchase counts, and the earn posting (posting, entries, lot, balances) written by
+# one statement. This purchase also upgrades
 # the member to Silver (4 of its queries); 2 are the savepoint the test's transaction makes of the
 # purchase's own)
 QUOTE_QUERIES = 2
-PURCHASE_QUERIES = 19
+PURCHASE_QUERIES = 17
 
 
 @pytest.fixture
