@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from loyalty_site.core.db import holds_lock, row_insert, row_update
 from loyalty_site.core.events import event_emit
@@ -82,10 +82,6 @@ class Planned:
     rewards: list[CampaignReward]
     description: str
     extra: dict = field(default_factory=dict)
-
-
-class _BudgetExhausted(Exception):
-    pass
 
 
 # --- periods ------------------------------------------------------------------------------------
@@ -360,48 +356,45 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
 
 def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> CampaignGrant | None:
     """Write `planned` in one savepoint: the budget, the grant row, the rewards. Returns None when
-    the grant already exists (same campaign, member, period) or the budget ran out meanwhile.
+    the budget ran out meanwhile or the grant exists already (same campaign, member, period: a
+    repeat, or a concurrent transaction that got there first), having written nothing.
     `post_points=False` when the purchase posting carries the points (purchase-time bonuses).
 
-    No savepoint for a member the caller declared locked (`rows_locked`: a purchase): `plan`
-    counted the member's grants of the period under that lock, so the grant row cannot collide,
-    and the budget is taken before anything is written (an exhausted budget writes nothing)."""
+    Neither case raises out of the block (the budget is a conditional UPDATE, the row an insert
+    that skips a conflict), so for a member the caller declared locked (`rows_locked`: a purchase)
+    the block needs no savepoint: any other error aborts the caller's whole block anyway."""
     from ledger import services as ledger
 
     campaign, member, at = planned.campaign, planned.member, ctx.at
     program = campaign.program
-    try:
-        with transaction.atomic(savepoint=not holds_lock(member)):
-            if planned.points and not _budget_take(campaign, planned.points):
-                raise _BudgetExhausted
-            row = CampaignGrant(
-                campaign=campaign,
+    with transaction.atomic(savepoint=not holds_lock(member)):
+        if planned.points and not _budget_take(campaign, planned.points):
+            return None
+        row = CampaignGrant(
+            campaign=campaign,
+            member=member,
+            period_key=planned.period_key,
+            points=planned.points,
+            cost=program.points_value(planned.points),
+            purchase_ref=ctx.purchase.external_id if ctx.purchase is not None else "",
+            created_at=at,
+        )
+        if not row_insert(row, skip_conflict=True):  # granted already: give the budget back
+            if planned.points:
+                _budget_take(campaign, -planned.points)
+            return None
+        reference = f"campaign:{campaign.pk}:{member.pk}:{planned.period_key}"
+        if planned.points and post_points:
+            ledger.points_bonus(
                 member=member,
-                period_key=planned.period_key,
                 points=planned.points,
-                cost=program.points_value(planned.points),
-                purchase_ref=ctx.purchase.external_id if ctx.purchase is not None else "",
-                created_at=at,
+                at=at,
+                reference=reference,
+                description=campaign.name,
+                campaign=campaign,
             )
-            row_insert(row)
-            reference = f"campaign:{campaign.pk}:{member.pk}:{planned.period_key}"
-            if planned.points and post_points:
-                ledger.points_bonus(
-                    member=member,
-                    points=planned.points,
-                    at=at,
-                    reference=reference,
-                    description=campaign.name,
-                    campaign=campaign,
-                )
-            for reward in planned.rewards:
-                _reward_side_effect(reward, row=row, ctx=ctx, reference=reference)
-    except IntegrityError as error:
-        if "grant_unique_period" not in str(error):
-            raise
-        return None  # granted already (a repeat, or a concurrent worker got there first)
-    except _BudgetExhausted:
-        return None
+        for reward in planned.rewards:
+            _reward_side_effect(reward, row=row, ctx=ctx, reference=reference)
     if row.points or row.coupon_id:
         event_emit(
             program=program,
@@ -428,8 +421,8 @@ BUDGET_TAKE_SQL = (
 
 def _budget_take(campaign: Campaign, points: int) -> bool:
     """Add `points` to the campaign's granted counter unless that would pass its budget (none:
-    no limit). Whether they were taken. One plain statement: it runs for every bonus a purchase
-    earns."""
+    no limit); negative points give taken ones back. Whether the counter moved. One plain
+    statement: it runs for every bonus a purchase earns."""
     with connection.cursor() as cursor:
         cursor.execute(BUDGET_TAKE_SQL, [points, campaign.pk, points])
         return cursor.rowcount == 1

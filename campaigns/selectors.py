@@ -27,44 +27,20 @@ def member_purchase_count(
     purchase being priced is excluded, nothing else is written meanwhile)."""
     from ledger.pricing import memoized
 
-    def count() -> int:
-        queryset = _purchases(member, exclude=exclude)
-        if since is not None:
-            queryset = queryset.filter(occurred_at__gte=since)
-        if until is not None:
-            queryset = queryset.filter(occurred_at__lt=until)
-        return queryset.count()
-
     key = ("purchase_count", member.pk, getattr(exclude, "pk", None), since, until)
-    return memoized(key, count)
-
-
-GRANT_COUNTS_SQL = (
-    "SELECT count(*), count(*) FILTER (WHERE period_key = %s) FROM campaigns_campaigngrant "
-    "WHERE campaign_id = %s AND member_id = %s"
-)
-# the same counts for several (campaign, period key), as one JSON array of [campaign, total, period]
-GRANTS_COUNTS_SQL = (
-    "(SELECT coalesce(json_agg(json_build_array(k.campaign_id, k.total, k.this_period)), '[]')::text "
-    "FROM (SELECT u.campaign_id, count(g.id) AS total, count(g.id) FILTER (WHERE g.period_key = u.key) "
-    "AS this_period FROM unnest(%s::bigint[], %s::text[]) AS u(campaign_id, key) "
-    "LEFT JOIN campaigns_campaigngrant g ON g.campaign_id = u.campaign_id AND g.member_id = %s "
-    "GROUP BY u.campaign_id) k)"
-)
+    return memoized(key, lambda: _counts(member=member, exclude=exclude, windows=[(since, until)])[0])
 
 
 def member_grant_counts(*, campaign, member, period_key: str) -> tuple[int, int]:
     """(the member's grants of the campaign, those of `period_key`): counted ahead for this pricing
-    call by `member_purchase_counts_prefetch` (taken once: a grant may follow), else one plain
-    statement."""
+    call by `member_purchase_counts_prefetch` (taken once: a grant may follow), else read."""
     from ledger.pricing import memo_take
 
     counted = memo_take(("grant_counts", campaign.pk, member.pk, period_key))
     if counted is not None:
         return counted
-    with connection.cursor() as cursor:
-        cursor.execute(GRANT_COUNTS_SQL, [period_key, campaign.pk, member.pk])
-        return cursor.fetchone()
+    total, this_period = _counts(member=member, grants=[(campaign.pk, period_key)])
+    return total, this_period
 
 
 def member_purchase_counts_prefetch(*, member, exclude=None, windows, grants=()) -> None:
@@ -72,18 +48,26 @@ def member_purchase_counts_prefetch(*, member, exclude=None, windows, grants=())
     them), and their grants of every (campaign id, period key) of `grants`, in one query, for the
     `member_purchase_count` and `member_grant_counts` calls that follow in this pricing call (when
     that saves a query)."""
-    import json
-
     from ledger.pricing import memo_active, memo_put
 
-    windows = list(dict.fromkeys(windows))
-    grants = list(dict.fromkeys(grants)) if connection.vendor == "postgresql" else []
+    windows, grants = list(dict.fromkeys(windows)), list(dict.fromkeys(grants))
     if len(windows) + len(grants) < 2 or not memo_active():
         return
-    if not windows:
-        windows = [(None, None)]  # the statement reads the purchases table anyway
-    # one plain statement (building the ORM aggregate cost more than running it): a count per
-    # window, each with the filter `member_purchase_count` applies
+    counts = _counts(member=member, exclude=exclude, windows=windows, grants=grants)
+    exclude_pk = getattr(exclude, "pk", None)
+    for (since, until), count in zip(windows, counts, strict=False):
+        memo_put(("purchase_count", member.pk, exclude_pk, since, until), count)
+    grant_counts = counts[len(windows) :]
+    for index, (campaign_id, key) in enumerate(grants):
+        pair = tuple(grant_counts[2 * index : 2 * index + 2])
+        memo_put(("grant_counts", campaign_id, member.pk, key), pair)
+
+
+def _counts(*, member, exclude=None, windows=(), grants=()) -> tuple[int, ...]:
+    """One plain statement (building the ORM's cost more than running it; the purchase path runs
+    it): the member's purchases with occurred_at in each [since, until) of `windows` (None: open),
+    leaving out `exclude`; then, for each (campaign id, period key) of `grants`, the member's grants
+    of the campaign and those of the period."""
     columns, params = [], []
     for since, until in windows:
         inside = []
@@ -92,24 +76,21 @@ def member_purchase_counts_prefetch(*, member, exclude=None, windows, grants=())
                 inside.append(f"occurred_at {operator} %s")
                 params.append(connection.ops.adapt_datetimefield_value(bound))
         columns.append(f"count(*) FILTER (WHERE {' AND '.join(inside)})" if inside else "count(*)")
-    if grants:
-        columns.append(GRANTS_COUNTS_SQL)
-        params += [[campaign_id for campaign_id, _key in grants], [key for _id, key in grants], member.pk]
-    sql = f"SELECT {', '.join(columns)} FROM ledger_purchase WHERE member_id = %s"
-    params.append(member.pk)
-    exclude_pk = getattr(exclude, "pk", None)
-    if exclude_pk:
-        sql += " AND id <> %s"
-        params.append(exclude_pk)
+    grant_rows = "SELECT count(*) FROM campaigns_campaigngrant WHERE campaign_id = %s AND member_id = %s"
+    for campaign_id, key in grants:
+        columns += [f"({grant_rows})", f"({grant_rows} AND period_key = %s)"]
+        params += [campaign_id, member.pk, campaign_id, member.pk, key]
+    sql = f"SELECT {', '.join(columns)}"
+    if windows:
+        sql += " FROM ledger_purchase WHERE member_id = %s"
+        params.append(member.pk)
+        exclude_pk = getattr(exclude, "pk", None)
+        if exclude_pk:
+            sql += " AND id <> %s"
+            params.append(exclude_pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        counts = cursor.fetchone()
-    for (since, until), count in zip(windows, counts[: len(windows)], strict=True):
-        memo_put(("purchase_count", member.pk, exclude_pk, since, until), count)
-    if grants:
-        keys = dict(grants)
-        for campaign_id, total, this_period in json.loads(counts[-1]):
-            memo_put(("grant_counts", campaign_id, member.pk, keys[campaign_id]), (total, this_period))
+        return tuple(cursor.fetchone())
 
 
 def member_amount_spent(

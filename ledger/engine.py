@@ -347,12 +347,13 @@ e AS (
 SELECT (SELECT id FROM p), {lot_id}
 """
 POSTING_WRITE_LOT = ",\nl AS ({lot})"
-POSTING_WRITE_MEMBER = """,
-m AS (
-    UPDATE accounts_member
-    SET balance = %s, pending_points = %s, last_activity_at = coalesce(%s, last_activity_at)
-    WHERE id = %s AND EXISTS (SELECT 1 FROM p)
-)"""
+# a member's cached balances and (unless NULL) new last activity: `_member_update`, and in
+# `_posting_write` only when the posting was written
+MEMBER_UPDATE_SQL = (
+    "UPDATE accounts_member SET balance = %s, pending_points = %s, "
+    "last_activity_at = coalesce(%s, last_activity_at) WHERE id = %s"
+)
+POSTING_WRITE_MEMBER = f",\nm AS ({MEMBER_UPDATE_SQL} AND EXISTS (SELECT 1 FROM p))"
 
 
 def _posting_write_each(plan: Plan, posting: Posting, *, skip_conflict: bool, member: bool) -> bool:
@@ -409,12 +410,6 @@ def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool, member:
     return True
 
 
-MEMBER_UPDATE_SQL = "UPDATE accounts_member SET balance = %s, pending_points = %s WHERE id = %s"
-MEMBER_ACTIVITY_UPDATE_SQL = (
-    "UPDATE accounts_member SET balance = %s, pending_points = %s, last_activity_at = %s WHERE id = %s"
-)
-
-
 def _member_update(member: Member, *, balance: int, pending: int, activity_at: datetime | None) -> None:
     """Write one member's cached balances (and its new last activity, when given): one plain
     statement on PostgreSQL (every posting runs it), the ORM's update elsewhere."""
@@ -425,10 +420,7 @@ def _member_update(member: Member, *, balance: int, pending: int, activity_at: d
         Member.objects.filter(pk=member.pk).update(**values)
         return
     with connection.cursor() as cursor:
-        if activity_at is None:
-            cursor.execute(MEMBER_UPDATE_SQL, [balance, pending, member.pk])
-        else:
-            cursor.execute(MEMBER_ACTIVITY_UPDATE_SQL, [balance, pending, activity_at, member.pk])
+        cursor.execute(MEMBER_UPDATE_SQL, [balance, pending, activity_at, member.pk])
 
 
 @contextmanager

@@ -21,6 +21,11 @@ from ..schema import api_doc
 from ..serializers import MemberCreateSerializer, MemberSerializer, MemberUpdateSerializer, validated
 
 
+def member_exists(view, member_id) -> bool:
+    """Whether the calling key's program has the member `member_id`."""
+    return Member.objects.filter(program_id=view.program.pk, pk=member_id).exists()
+
+
 def member_for(view, member_id) -> Member:
     """The member `member_id` of the calling key's program, or NotFound (also for other programs)."""
     member = Member.objects.filter(program_id=view.program.pk, pk=member_id).first()

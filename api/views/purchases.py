@@ -11,7 +11,7 @@ from ledger.models import Purchase
 from ledger.pricing import purchase_quote
 from ledger.purchases import purchase_create
 from ledger.services import purchase_refund
-from loyalty_site.core.errors import NotFound
+from loyalty_site.core.errors import LoyaltyError, NotFound
 
 from ..base import ApiView
 from ..idempotency import HEADER, REPLAY_HEADER, idempotent, posting_reference
@@ -30,7 +30,7 @@ from ..serializers import (
     tier_ref,
     validated,
 )
-from .members import member_for
+from .members import member_exists, member_for
 
 
 class QuoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -183,23 +183,30 @@ class PurchaseView(ApiView):
         return self._create(validated(PurchaseInputSerializer, request.data))
 
     def _create(self, data) -> Response:
-        occurred_at = data.get("occurred_at")
-        if occurred_at is not None:
-            occurred_at = occurred_at_check(occurred_at, self.at)
         # the member is read once, by the purchase's locking read, within the key's program
         # (NotFound for another program's member, as everywhere)
-        purchase = purchase_create(
-            program=self.program,
-            member_id=data["member"],
-            external_id=data["external_id"],
-            amount=data["amount"],
-            currency=data["currency"],
-            at=self.at,
-            occurred_at=occurred_at,
-            kind=data["kind"],
-            coupon_code=data.get("coupon_code") or None,
-            redeem_points=data["redeem_points"],
-        )
+        try:
+            occurred_at = data.get("occurred_at")
+            if occurred_at is not None:
+                occurred_at = occurred_at_check(occurred_at, self.at)
+            purchase = purchase_create(
+                program=self.program,
+                member_id=data["member"],
+                external_id=data["external_id"],
+                amount=data["amount"],
+                currency=data["currency"],
+                at=self.at,
+                occurred_at=occurred_at,
+                kind=data["kind"],
+                coupon_code=data.get("coupon_code") or None,
+                redeem_points=data["redeem_points"],
+            )
+        except (LoyaltyError, serializers.ValidationError) as error:
+            # the input is checked before that read: an unknown member still answers 404 first, as
+            # at every endpoint (one more read, for refused requests only)
+            if not isinstance(error, NotFound) and not member_exists(self, data["member"]):
+                raise NotFound("Member not found.") from error
+            raise
         # `purchase.member` shows the outcome (balance and tier after the purchase)
         response = Response(purchase_body(purchase, purchase.member), status=status.HTTP_201_CREATED)
         if purchase.created_at < self.at:

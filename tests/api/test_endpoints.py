@@ -263,3 +263,18 @@ def test_purchase_for_another_programs_member_is_404_and_writes_nothing(seeded):
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert not Purchase.objects.filter(external_id="X-1").exists()
     assert Member.objects.get(pk=stranger["id"]).balance == stranger["balance"]
+
+
+def test_purchase_for_an_unknown_member_is_404_before_its_input_is_judged(seeded):
+    from datetime import timedelta
+
+    api = seeded.client
+    member = enrol(api)
+    future = (timezone.now() + timedelta(days=1)).isoformat()
+    body = {"amount": "10.00", "currency": "AZN", "external_id": "F-1", "occurred_at": future}
+    unknown = api.post("/api/v1/purchases/", {**body, "member": 999999}, format="json")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    unsupported = api.post("/api/v1/purchases/", {**body, "member": 999999, "currency": "CHF"}, format="json")
+    assert unsupported.status_code == 404
+    known = api.post("/api/v1/purchases/", {**body, "member": member["id"]}, format="json")
+    assert known.status_code == 400 and "occurred_at" in known.json()["error"]["fields"]

@@ -72,13 +72,19 @@ def test_one_statement_writes_what_the_statements_one_by_one_write(program, now,
 
 
 def test_no_member_change_leaves_the_member_row_alone(program, now):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     member = MemberFactory(program=program)
     before = Member.objects.get(pk=member.pk).last_activity_at
     plan = Plan(member=member, at=now)  # a posting with no legs on the member (as a system move)
     plan._system_leg(Account.ISSUED, EntryKind.ADJUST, 5)
     plan._system_leg(Account.EXPIRED, EntryKind.ADJUST, -5)
+    plan.activity_at = now + timedelta(days=1)  # would show if the member row were written
     posting = _posting(plan, "system:1")
-    assert engine._posting_write(plan, posting, skip_conflict=False, member=False) is True
+    with CaptureQueriesContext(connection) as queries:
+        assert engine._posting_write(plan, posting, skip_conflict=False, member=False) is True
+    assert "accounts_member" not in queries[0]["sql"] and len(queries) == 1
     assert Entry.objects.filter(posting=posting).count() == 2
     assert Member.objects.get(pk=member.pk).last_activity_at == before
 
