@@ -74,7 +74,8 @@ def rows_locked(*instances) -> Iterator[None]:
 
     Use it only inside the atomic block that took the locks, around code that keeps the instance in
     step with what it writes to the row (the ledger and the tier services do), and that lets every
-    error abort the whole block (services on a declared member run without their own savepoint)."""
+    error abort the whole block (services on a declared member run without their own savepoint, so
+    they must not catch an error raised inside: Django would leave the block unusable)."""
     current = _LOCKED.get() or {}
     token = _LOCKED.set({**current, **{(type(instance), instance.pk): instance for instance in instances}})
     try:
