@@ -23,14 +23,13 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import row_insert, row_insert_sql, row_inserted
+from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
@@ -336,16 +335,42 @@ class Plan:
         return posting
 
 
-POSTING_WRITE_SQL = """
-WITH p AS ({posting}),
-e AS (
-    INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after,
-                              created_at)
-    SELECT p.id, v.* FROM p, unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
-                                    %s::bigint[], %s::timestamptz[]) AS v
-){lot}{member}
-SELECT (SELECT id FROM p), {lot_id}
-"""
+# entries as one array per column: posting, then program, member, account, kind, points, balance
+# after, moment (ENTRY_ARRAYS: those seven); `_write_legs` gives the postings' ids in an array,
+# `_posting_write` takes its posting's from the row it inserts
+ENTRY_INSERT = (
+    "INSERT INTO ledger_entry "
+    "(posting_id, program_id, member_id, account, kind, points, balance_after, created_at)"
+)
+ENTRY_ARRAYS = (
+    "%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], %s::timestamptz[]"
+)
+ENTRIES_INSERT_SQL = f"{ENTRY_INSERT} SELECT * FROM unnest(%s::bigint[], {ENTRY_ARRAYS})"
+
+
+def _entry_columns(items: list[tuple[Plan, Posting | None]]) -> list[list]:
+    """The entries of `items` as the eight columns of ENTRIES_INSERT_SQL (posting id first)."""
+    columns: list[list] = [[] for _ in range(8)]
+    postings, programs, members, accounts, kinds, points_, afters, moments = columns
+    for plan, posting in items:  # plain appends: a job's chunk writes hundreds of thousands
+        program_id, at, posting_id = plan.member.program_id, plan.at, posting.pk if posting else None
+        for account, kind, points, member_id, after in plan.entries:
+            postings.append(posting_id)
+            programs.append(program_id)
+            members.append(member_id)
+            accounts.append(account)
+            kinds.append(kind)
+            points_.append(points)
+            afters.append(after)
+            moments.append(at)
+    return columns
+
+
+POSTING_WRITE_SQL = (
+    "WITH p AS ({posting}),\n"
+    f"e AS ({ENTRY_INSERT} SELECT p.id, v.* FROM p, unnest({ENTRY_ARRAYS}) AS v)"
+    "{lot}{member}\nSELECT (SELECT id FROM p), {lot_id}"
+)
 POSTING_WRITE_LOT = ",\nl AS ({lot})"
 # a member's cached balances and (unless NULL) new last activity: `_member_update`, and in
 # `_posting_write` only when the posting was written
@@ -372,15 +397,7 @@ def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool, member:
     """`_posting_write_each` as one statement, for a plan with no debit (no allocations, no lot
     changed) and at most one new lot (PostgreSQL: every earning and bonus posting is one)."""
     posting_sql, params = row_insert_sql(posting, skip_conflict=skip_conflict)
-    columns: list[list] = [[] for _ in range(7)]
-    for _account, _kind, _points, _member_id, _after in plan.entries:
-        for column, value in zip(
-            columns,
-            (plan.member.program_id, _member_id, _account, _kind, _points, _after, plan.at),
-            strict=True,
-        ):
-            column.append(value)
-    params += [pg_array(column) for column in columns]
+    params += [pg_array(column) for column in _entry_columns([(plan, None)])[1:]]
     lot_sql = ""
     if plan.new_lots:
         lot = plan.new_lots[0]
@@ -436,35 +453,6 @@ def _pg_cursor():
         yield cursor
 
 
-def _array_item(value: Any) -> str:
-    if type(value) is str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value is None:
-        return "NULL"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def pg_array(values: list) -> str:
-    """`values` as one PostgreSQL array literal (text), for `%s::<type>[]` parameters: one string
-    per column instead of psycopg adapting every element (the hot part of writing a chunk)."""
-    if all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}"
-    # a chunk's columns repeat the same objects (its moment, kinds, None): each is quoted once
-    # (keyed by identity: `values` holds them all, and equal values of other types quote apart)
-    items: dict[int, str] = {}
-    return "{" + ",".join([items.get(id(v)) or items.setdefault(id(v), _array_item(v)) for v in values]) + "}"
-
-
-ENTRIES_INSERT_SQL = """
-INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after, created_at)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[],
-                     %s::bigint[], %s::timestamptz[])
-"""
-
 ALLOCATIONS_INSERT_SQL = """
 INSERT INTO ledger_allocation (posting_id, lot_id, points, returned)
 SELECT p, l, n, 0 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(p, l, n)
@@ -509,18 +497,7 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
         new_lots.extend(plan.new_lots)
     postgres = connection.vendor == "postgresql"
     if postgres:
-        columns: list[list] = [[] for _ in range(8)]
-        for plan, posting in items:
-            program_id, at, posting_id = plan.member.program_id, plan.at, posting.pk
-            for account, kind, points, member_id, after in plan.entries:
-                columns[0].append(posting_id)
-                columns[1].append(program_id)
-                columns[2].append(member_id)
-                columns[3].append(account)
-                columns[4].append(kind)
-                columns[5].append(points)
-                columns[6].append(after)
-                columns[7].append(at)
+        columns = _entry_columns(items)
         if columns[0]:
             with _pg_cursor() as cursor:
                 cursor.execute(ENTRIES_INSERT_SQL, [pg_array(column) for column in columns])
@@ -539,9 +516,7 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
             for plan, posting in items
             for account, kind, points, member_id, after in plan.entries
         )
-    if len(new_lots) == 1:
-        row_insert(new_lots[0])  # sets the primary key, so allocations can point at it
-    elif new_lots:
+    if new_lots:
         Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
     for plan, posting in items:
         touched.update({lot.pk: lot for lot in plan.touched.values()})

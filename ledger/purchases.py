@@ -29,6 +29,7 @@ from loyalty_site.core.db import row_insert, row_update, rows_locked
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 from loyalty_site.core.events import events_batched
 
+from .engine import member_lock
 from .models import Purchase
 from .pricing import pricing_input_clean, pricing_memo, purchase_price
 
@@ -125,8 +126,7 @@ def purchase_create(
     from tiers.services import member_tier_of
 
     if member is not None:
-        program, member_id = None, member.pk
-        program_id = member.program_id
+        member_id, program_id = member.pk, member.program_id
     elif program is None or member_id is None:
         raise TypeError("purchase_create needs a member, or a program and a member_id")
     else:
@@ -169,7 +169,7 @@ def purchase_create(
             # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
             # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
             # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
-            locked = _member_lock(program=program, program_id=program_id, member_id=member_id)
+            locked = member_lock(member) if member is not None else _member_lock_in(program, member_id)
             locked.tier = member_tier_of(member=locked)
             with rows_locked(locked):
                 purchase = Purchase(
@@ -212,19 +212,13 @@ def purchase_create(
 MEMBER_LOCK_SQL = "SELECT * FROM accounts_member WHERE id = %s AND program_id = %s"
 
 
-def _member_lock(*, program: Program | None, program_id: int, member_id: int) -> Member:
-    """The member row, locked (`select_for_update`), of program `program_id`. Given the `program`
-    (read by the caller in this request), the row is read alone by a plain statement, with
-    `program` set on it; else the program is joined. Raises NotFound when the program has no such
-    member."""
-    if program is None:
-        members = Member.objects.select_for_update(of=("self",)).select_related("program")
-        locked = members.filter(program_id=program_id, pk=member_id).first()
-    else:
-        sql = MEMBER_LOCK_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-        locked = next(iter(Member.objects.raw(sql, [member_id, program_id])), None)
+def _member_lock_in(program: Program, member_id: int) -> Member:
+    """Member `member_id` of `program`, its row locked (`select_for_update`), by one plain
+    statement (the program, read by the caller in this request, is set on it, not joined).
+    Raises NotFound when the program has no such member."""
+    sql = MEMBER_LOCK_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    locked = next(iter(Member.objects.raw(sql, [member_id, program.pk])), None)
     if locked is None:
         raise NotFound("Member not found.")
-    if program is not None:
-        locked.program = program
+    locked.program = program
     return locked

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone
 
+from loyalty_site.core.db import pg_array
 from loyalty_site.core.errors import InvalidInput, NotFound
 from loyalty_site.core.events import EVENT_TYPES
 
@@ -119,27 +120,6 @@ WHERE program_id = ANY(%(program_ids)s::bigint[])
 #: What storing events reads back: {event uid: (id, created_at)} of the events inserted, and the
 #: tagged configuration rows ("subscription" / "template" / "settings", the row as a dict).
 Inserted = tuple[dict[str, tuple[int, datetime]], list[tuple[str, dict]]]
-
-
-def _pg_array_item(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if type(value) is int:
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _pg_array(values: list) -> str:
-    """A PostgreSQL array literal of ints, strings and NULLs (for `%(name)s::<type>[]`); any other
-    value is written as its str() (datetimes as PostgreSQL reads them)."""
-    return "{" + ",".join(map(_pg_array_item, values)) + "}"
-
-
-def _pg_array_few(values: list) -> str:
-    """`_pg_array` of a column with few distinct values (a job's events share their program and
-    type): each written once."""
-    written = {value: _pg_array_item(value) for value in set(values)}
-    return "{" + ",".join(map(written.__getitem__, values)) + "}"
 
 
 _FLAT_JSON_TYPES = (str, int, bool, type(None))
@@ -237,16 +217,16 @@ def _events_insert_pg(*, rows: list[Event], uids: list[str], texts: list[str]) -
             {
                 # each column as one array literal: one string to send, not thousands of
                 # elements for psycopg to adapt and quote one by one
-                "uids": _pg_array(uids),
-                "programs": _pg_array_few([row.program_id for row in rows]),
-                "members": _pg_array([row.member_id for row in rows]),
-                "types": _pg_array_few([row.type for row in rows]),
-                "datas": _pg_array(texts),
-                "moments": _pg_array(moments),
+                "uids": pg_array(uids),
+                "programs": pg_array([row.program_id for row in rows]),
+                "members": pg_array([row.member_id for row in rows]),
+                "types": pg_array([row.type for row in rows]),
+                "datas": pg_array(texts),
+                "moments": pg_array(moments),
                 "moment_indexes": "{" + ",".join([indexes[row.at] for row in rows]) + "}",
-                "keys": _pg_array([row.key for row in rows]),
-                "program_ids": _pg_array(sorted({row.program_id for row in rows})),
-                "event_types": _pg_array(sorted({row.type for row in rows})),
+                "keys": pg_array([row.key for row in rows]),
+                "program_ids": pg_array(sorted({row.program_id for row in rows})),
+                "event_types": pg_array(sorted({row.type for row in rows})),
             },
         )
         fetched = cursor.fetchall()

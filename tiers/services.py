@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member
@@ -89,11 +89,7 @@ def _tier_change(
     row_insert(change)
     member.tier = to_tier
     row_update(member, ["tier"])
-    with connection.cursor() as cursor:  # a plain statement: every upgrade of a purchase runs it
-        cursor.execute(
-            "UPDATE tiers_membertierstate SET below_since = NULL, evaluated_at = %s WHERE member_id = %s",
-            [connection.ops.adapt_datetimefield_value(at), member.pk],
-        )
+    MemberTierState.objects.filter(member=member).update(below_since=None, evaluated_at=at)
     _emit_change(change=change, member=member, at=at)
     return change
 

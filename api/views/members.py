@@ -21,14 +21,19 @@ from ..schema import api_doc
 from ..serializers import MemberCreateSerializer, MemberSerializer, MemberUpdateSerializer, validated
 
 
+def _key_member(view, member_id):
+    """The member `member_id` of the calling key's program, as a queryset (empty for another
+    program's member)."""
+    return Member.objects.filter(program_id=view.program.pk, pk=member_id)
+
+
 def member_exists(view, member_id) -> bool:
-    """Whether the calling key's program has the member `member_id`."""
-    return Member.objects.filter(program_id=view.program.pk, pk=member_id).exists()
+    return _key_member(view, member_id).exists()
 
 
 def member_for(view, member_id) -> Member:
     """The member `member_id` of the calling key's program, or NotFound (also for other programs)."""
-    member = Member.objects.filter(program_id=view.program.pk, pk=member_id).first()
+    member = _key_member(view, member_id).first()
     if member is None:
         raise NotFound("Member not found.")
     member.program = view.program  # read with the key in this request (its config_version included)

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
@@ -184,3 +186,29 @@ def row_update(instance: Any, fields: list[str]) -> None:
     params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, instance.pk])
+
+
+# --- array parameters ------------------------------------------------------------------------
+
+
+def _array_item(value: Any) -> str:
+    if type(value) is str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def pg_array(values: list) -> str:
+    """`values` as one PostgreSQL array literal (text), for `%s::<type>[]` parameters: one string
+    per column instead of psycopg adapting every element (the hot part of writing a chunk)."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    # a chunk's columns repeat the same objects (its moment, kinds, None): each is quoted once
+    # (keyed by identity: `values` holds them all, and equal values of other types quote apart)
+    items: dict[int, str] = {}
+    return "{" + ",".join([items.get(id(v)) or items.setdefault(id(v), _array_item(v)) for v in values]) + "}"
