@@ -92,7 +92,7 @@ class Program(models.Model):
         PURCHASES = "purchases", "Number of purchases"
         VISITS = "visits", "Number of visits (days with activity)"
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs", db_index=False)
     name = models.CharField(max_length=200, help_text="Shown to members on their card.")
     is_active = models.BooleanField(default=True, help_text="Inactive programs refuse new activity.")
     base_currency = models.CharField(
@@ -318,7 +318,9 @@ class Member(models.Model):
             models.CheckConstraint(condition=Q(balance__gte=0), name="member_balance_not_negative"),
             models.CheckConstraint(condition=Q(pending_points__gte=0), name="member_pending_not_negative"),
         ]
-        indexes = [models.Index(fields=["program", "last_activity_at"], name="member_activity_idx")]
+        # No index holds last_activity_at or a balance: every purchase writes them, and an indexed
+        # column would stop PostgreSQL from updating the row in place (a HOT update), making each
+        # purchase add an entry to every index of the table. The decay job walks members by id.
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()

@@ -19,7 +19,9 @@ class IdempotencyRecord(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         DONE = "done", "Done"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=300, help_text="Scope prefix plus the client's key.")
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     method = models.CharField(max_length=8)

@@ -33,7 +33,9 @@ class Segment(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="segments")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="segments", db_index=False
+    )
     code = models.SlugField(max_length=32, help_text="Stable code, e.g. 'high_value'.")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -76,7 +78,7 @@ class Segment(models.Model):
 class SegmentMembership(models.Model):
     MERCHANT_LOOKUP = "segment__program__merchant"
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="segment_rows")
     since = models.DateTimeField()
 
@@ -115,7 +117,9 @@ class Campaign(models.Model):
         WEEKLY = "weekly", "Weekly, on Mondays (the ISO week just ended)"
         MONTHLY = "monthly", "Monthly, on the 1st (the month just ended)"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="campaigns")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="campaigns", db_index=False
+    )
     code = models.SlugField(max_length=48, help_text="Stable code, e.g. 'weekly_double_bonus'.")
     name = models.CharField(max_length=120, help_text="Shown to members with their rewards.")
     description = models.TextField(blank=True)
@@ -363,8 +367,12 @@ class CampaignGrant(models.Model):
 
     MERCHANT_LOOKUP = "campaign__program__merchant"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants")
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="campaign_grants")
+    # campaign and member are indexed by grant_unique_period and grant_member_idx (a lone campaign
+    # index misled the planner on a campaign's grants to one member when statistics were stale)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants", db_index=False)
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="campaign_grants", db_index=False
+    )
     period_key = models.CharField(max_length=64)
     points = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
@@ -396,7 +404,9 @@ class CustomEventType(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="event_types")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="event_types", db_index=False
+    )
     code = models.SlugField(max_length=48, help_text="Type name sent by the integration.")
     name = models.CharField(max_length=100)
 
@@ -412,7 +422,9 @@ class ActivityEvent(models.Model):
 
     MERCHANT_LOOKUP = "member__program__merchant"
 
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="activity_events")
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="activity_events", db_index=False
+    )
     type = models.CharField(max_length=48)
     occurred_at = models.DateTimeField()
     data = models.JSONField(default=dict, blank=True)
@@ -429,7 +441,9 @@ class ActivityEvent(models.Model):
 class DailyTask(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="daily_tasks")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="daily_tasks", db_index=False
+    )
     code = models.SlugField(max_length=48, help_text="Sent as data.task with a task_completed event.")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -467,7 +481,9 @@ class Referral(models.Model):
 class Partner(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="partners")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="partners", db_index=False
+    )
     code = models.SlugField(max_length=48, help_text="Sent by integrations as 'partner'.")
     name = models.CharField(max_length=100)
     rate = models.DecimalField(
@@ -497,7 +513,7 @@ class Partner(models.Model):
 class PartnerTransfer(models.Model):
     MERCHANT_LOOKUP = "partner__program__merchant"
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers", db_index=False)
     member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="partner_transfers")
     external_id = models.CharField(max_length=100)
     partner_points = models.BigIntegerField()
@@ -626,7 +642,7 @@ class CouponRedemption(models.Model):
 
     MERCHANT_LOOKUP = "coupon__program__merchant"
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions", db_index=False)
     member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="coupon_redemptions")
     reference = models.CharField(max_length=120, help_text="The purchase this use belongs to.")
     amount = models.DecimalField(max_digits=14, decimal_places=2)

@@ -32,7 +32,9 @@ class FraudRule(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="fraud_rules")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="fraud_rules", db_index=False
+    )
     name = models.CharField(max_length=100, help_text="Shown on flags and in the refusal message.")
     kinds = models.JSONField(
         default=default_kinds,
@@ -93,7 +95,9 @@ class FraudFlag(models.Model):
         CONFIRMED = "confirmed", "Confirmed (member stays blocked)"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="fraud_flags")
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="fraud_flags", db_index=False
+    )
     rule = models.ForeignKey(FraudRule, null=True, on_delete=models.SET_NULL, related_name="flags")
     rule_name = models.CharField(max_length=100)
     window_start = models.DateTimeField()

@@ -30,7 +30,9 @@ class CurrencyRate(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="currency_rates")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="currency_rates", db_index=False
+    )
     currency = models.CharField(
         max_length=3, validators=[CURRENCY_VALIDATOR], help_text="ISO 4217 code, e.g. USD."
     )
@@ -66,7 +68,6 @@ class CurrencyRate(models.Model):
             ),
             models.UniqueConstraint(fields=["program", "currency", "valid_from"], name="rate_unique_start"),
         ]
-        indexes = [models.Index(fields=["program", "currency", "valid_from"], name="rate_lookup_idx")]
 
     def __str__(self) -> str:
         return f"{self.currency} {self.points_per_unit} pts from {self.valid_from:%Y-%m-%d}"
@@ -127,8 +128,13 @@ class Posting(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="postings")
-    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="postings")
+    # program and member are indexed by posting_unique_reference and posting_member_kind_idx
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.PROTECT, related_name="postings", db_index=False
+    )
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="postings", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=PostingKind.choices)
     reference = models.CharField(
         max_length=200, help_text="Idempotency reference: order id, idempotency key or job key."
@@ -175,9 +181,17 @@ class Entry(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
-    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="+")
+    # program and member are indexed by entry_program_account_idx and entry_member_idx
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     member = models.ForeignKey(
-        "accounts.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        "accounts.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
     )
     account = models.CharField(max_length=16, choices=Account.choices)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
@@ -217,7 +231,10 @@ class Lot(models.Model):
         EXPIRED = "expired", "Expired"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="lots")
+    # indexed by lot_member_state_idx
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="lots", db_index=False
+    )
     posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="lots")
     source = models.CharField(max_length=16, choices=EntryKind.choices, help_text="Kind of the credit.")
     points = models.BigIntegerField(validators=[MinValueValidator(1)])
@@ -242,9 +259,11 @@ class Lot(models.Model):
         ]
         indexes = [
             models.Index(fields=["member", "state", "expires_at"], name="lot_member_state_idx"),
-            models.Index(fields=["state", "expires_at"], name="lot_state_expiry_idx"),
-            models.Index(fields=["state", "grace_until"], name="lot_state_grace_idx"),
-            models.Index(fields=["state", "available_at"], name="lot_state_available_idx"),
+            # the jobs' scans, one state each: a lot is in at most one of them (a new lot in one),
+            # and expired lots, most of an old program's, in none
+            models.Index(fields=["expires_at"], condition=Q(state="active"), name="lot_active_expiry_idx"),
+            models.Index(fields=["grace_until"], condition=Q(state="grace"), name="lot_grace_until_idx"),
+            models.Index(fields=["available_at"], condition=Q(state="pending"), name="lot_pending_until_idx"),
         ]
 
     def __str__(self) -> str:
@@ -285,8 +304,13 @@ class Purchase(models.Model):
         PURCHASE = "purchase", "Purchase"
         BET = "bet", "Bet"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="purchases")
-    member = models.ForeignKey("accounts.Member", on_delete=models.PROTECT, related_name="purchases")
+    # program and member are indexed by purchase_unique_external_id and purchase_member_time_idx
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
     external_id = models.CharField(max_length=100, help_text="The order / bet id in the merchant's system.")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PURCHASE)
     amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Amount before discounts.")

@@ -33,11 +33,14 @@ class Event(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="events")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     member = models.ForeignKey(
         "accounts.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
-    type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES, db_index=True)
+    # read by program and type: event_program_type_at
+    type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES)
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     at = models.DateTimeField(help_text="When it happened.")
     key = models.CharField(max_length=200, null=True, blank=True)
@@ -95,7 +98,9 @@ class MemberContact(models.Model):
 
     MERCHANT_LOOKUP = "member__program__merchant"
 
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="contacts")
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     address = models.CharField(max_length=255, help_text="Chat id for the chat bot, device token for push.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -115,7 +120,7 @@ class NotificationTemplate(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="notification_templates"
+        "accounts.Program", on_delete=models.CASCADE, related_name="notification_templates", db_index=False
     )
     event_type = models.CharField(
         max_length=32, choices=EVENT_TYPE_CHOICES, help_text="The event that sends this message."
@@ -168,7 +173,7 @@ class Notification(OutboxRow):
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="notifications")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications", db_index=False)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     recipient = models.CharField(max_length=255)
     subject = models.CharField(max_length=255, blank=True)
@@ -229,7 +234,9 @@ class WebhookDelivery(OutboxRow):
 
     MERCHANT_LOOKUP = "subscription__program__merchant"
 
-    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_response = models.TextField(blank=True, help_text="First 2 000 characters of the last answer.")

@@ -16,7 +16,9 @@ class Tier(models.Model):
         WEEKLY = "weekly", "Every week"
         MONTHLY = "monthly", "Every month"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tiers")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="tiers", db_index=False
+    )
     code = models.SlugField(max_length=32, help_text="Stable code used by the API, e.g. 'gold'.")
     name = models.CharField(max_length=64, help_text="Shown to members, e.g. 'Gold'.")
     rank = models.PositiveSmallIntegerField(help_text="Order of tiers: 0 is the entry tier.")
@@ -99,7 +101,10 @@ class TierChange(models.Model):
         MANUAL = "manual", "Set by staff"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_changes")
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_changes")
+    # indexed by tierchange_member_at_idx
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="tier_changes", db_index=False
+    )
     from_tier = models.ForeignKey(
         Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Before."
     )
@@ -131,7 +136,9 @@ class TierOverride(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_overrides")
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_overrides")
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="tier_overrides", db_index=False
+    )
     tier = models.ForeignKey(
         Tier, on_delete=models.CASCADE, related_name="overrides", help_text="The guaranteed minimum tier."
     )
@@ -183,7 +190,9 @@ class SpendDiscount(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="spend_discounts")
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="spend_discounts", db_index=False
+    )
     threshold = models.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -215,7 +224,9 @@ class TierGift(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_gifts")
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="tier_gifts")
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.CASCADE, related_name="tier_gifts", db_index=False
+    )
     tier = models.ForeignKey(Tier, null=True, on_delete=models.SET_NULL, related_name="gifts")
     period = models.CharField(
         max_length=24, help_text="daily:2026-11-22, weekly:2026-W47 or monthly:2026-11 (program time zone)."

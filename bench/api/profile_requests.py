@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--profile-out", help="also write the raw cProfile stats to this file")
     parser.add_argument("--lines", type=int, default=50)
+    parser.add_argument("--sql-chars", type=int, default=400, help="with --sql: characters per statement")
     parser.add_argument("--sql", choices=["quote", "purchase"], help="print the statements of one request")
     parser.add_argument(
         "--statements",
@@ -103,7 +104,7 @@ def main() -> None:
             db_times.append(sum(float(query["time"]) for query in captured) * 1000)
             if args.sql == endpoint and n == 0:
                 for query in captured:
-                    print(f"  {query['time']}s  {query['sql'][:400]}")
+                    print(f"  {query['time']}s  {query['sql'][: args.sql_chars]}")
         times.sort()
         print(
             f"{endpoint:9} n={args.n} median={statistics.median(times):.2f} ms "

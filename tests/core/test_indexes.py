@@ -1,0 +1,76 @@
+"""The project's indexes on PostgreSQL: none repeats the leading columns of another (each costs
+every insert, and a lone foreign-key index misled the planner on a campaign's grants to one member),
+and a purchase updates its member's row in place (a HOT update: no index holds a column the
+purchase writes, so the row gets no new entry in the member table's dozen indexes)."""
+
+from datetime import timedelta
+
+from django.apps import apps
+from django.db import connection
+
+from ledger.purchases import purchase_create
+from loyalty_site.core.presets import preset_apply
+from tests.factories import MemberFactory, ProgramFactory
+
+PROJECT_APPS = {"accounts", "api", "campaigns", "fraud", "ledger", "notifications", "reports", "tiers"}
+
+# Pairs (index, index whose leading columns, with the same operator classes, are all of the first
+# one's): a plain b-tree index without a predicate or expressions, never a unique one.
+COVERED_INDEXES_SQL = """
+SELECT a.indrelid::regclass::text, a.indexrelid::regclass::text, b.indexrelid::regclass::text
+FROM pg_index a
+JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+JOIN pg_class ai ON ai.oid = a.indexrelid
+JOIN pg_am am ON am.oid = ai.relam AND am.amname = 'btree'
+WHERE a.indrelid::regclass::text = ANY(%s)
+  AND NOT a.indisunique AND a.indpred IS NULL AND b.indpred IS NULL
+  AND a.indexprs IS NULL AND b.indexprs IS NULL AND a.indnatts <= b.indnatts
+  AND (a.indkey::int2[])[0:a.indnatts - 1] = (b.indkey::int2[])[0:a.indnatts - 1]
+  AND (a.indclass::oid[])[0:a.indnatts - 1] = (b.indclass::oid[])[0:a.indnatts - 1]
+ORDER BY 1, 2
+"""
+
+
+def test_no_index_repeats_the_leading_columns_of_another(db):
+    # the project's own models; Django's many-to-many tables (their pair constraint and one index a
+    # side) are left as Django makes them
+    tables = [
+        model._meta.db_table
+        for model in apps.get_models()
+        if model._meta.app_label in PROJECT_APPS and not model._meta.auto_created
+    ]
+    assert "ledger_entry" in tables and "accounts_member" in tables
+    with connection.cursor() as cursor:
+        cursor.execute(COVERED_INDEXES_SQL, [tables])
+        covered = cursor.fetchall()
+    assert covered == [], "indexes another index covers (table, index, covered by): " + repr(covered)
+
+
+def _member_updates() -> tuple[int, int]:
+    """Rows of accounts_member this transaction updated, and how many of them in place."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+            "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+            ["accounts_member", "accounts_member"],
+        )
+        return cursor.fetchone()
+
+
+def test_a_purchase_updates_its_member_in_place(db, now):
+    program = ProgramFactory(base_currency="USD")
+    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
+    member = MemberFactory(program=program, at=now - timedelta(days=30))
+    purchase_create(
+        member=member, external_id="I-1", amount="20.00", currency="USD", at=now - timedelta(days=2)
+    )
+    updated, in_place = _member_updates()
+
+    purchase = purchase_create(member=member, external_id="I-2", amount="20.00", currency="USD", at=now)
+
+    member.refresh_from_db()
+    assert purchase.points_earned > 0 and member.balance >= purchase.points_earned
+    assert member.last_activity_at == now
+    after_updated, after_in_place = _member_updates()
+    assert after_updated - updated >= 1
+    assert after_in_place - in_place == after_updated - updated
