@@ -36,7 +36,10 @@ class Merchant(models.Model):
 
     name = models.CharField(max_length=200, unique=True, help_text="Trading name, shown in the admin.")
     contact_email = models.EmailField(blank=True, help_text="Where the platform writes to the merchant.")
-    is_active = models.BooleanField(default=True, help_text="Inactive merchants' programs stop earning.")
+    is_active = models.BooleanField(
+        default=True,
+        help_text="Suspends the merchant: its programs refuse all activity (API and till).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -31,10 +31,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raw_key = ""
         key = api_key_authenticate(raw_key)
-        if key is None or not key.program.is_active:
+        if key is None or not key.program.is_active or not key.program.merchant.is_active:
             from rest_framework.exceptions import AuthenticationFailed
 
-            raise AuthenticationFailed("Unknown or revoked API key.")
+            raise AuthenticationFailed("Unknown or revoked API key, or a suspended program.")
         return (None, key)
 
     def authenticate_header(self, request) -> str:

@@ -63,10 +63,10 @@ def test_a_key_known_to_the_process_is_checked_again_on_every_request(tenant):
     Program.objects.filter(pk=program.pk).update(is_active=True)
     assert tenant.client.get("/api/v1/members/").status_code == 200
 
-    Merchant.objects.filter(pk=program.merchant_id).update(is_active=False)
-    response = tenant.client.get("/api/v1/members/")
-    assert response.wsgi_request.auth.program.merchant.is_active is False
+    Merchant.objects.filter(pk=program.merchant_id).update(is_active=False)  # all its programs
+    assert_error(tenant.client.get("/api/v1/members/"), 401, "not_authenticated")
     Merchant.objects.filter(pk=program.merchant_id).update(is_active=True)
+    assert tenant.client.get("/api/v1/members/").status_code == 200
 
     api_key_revoke(key=ApiKey.objects.get(program=program))
     assert_error(tenant.client.get("/api/v1/members/"), 401, "not_authenticated")

@@ -153,3 +153,25 @@ def test_card_page_lists_points_expiring_soon(client, seeded):
     assert "<strong>300</strong> points on" in response.content.decode()
     till = response.context["progress"]
     assert till["next_tier"] == "silver"
+
+
+def test_a_suspended_merchants_till_records_nothing(client, cashier_user, merchant, program, member):
+    from accounts.models import Merchant
+    from ledger.models import Purchase
+
+    client.force_login(cashier_user)
+    assert client.get("/cashier/").context["program"] == program
+    Merchant.objects.filter(pk=merchant.pk).update(is_active=False)
+
+    page = client.get("/cashier/")
+    assert page.status_code == 200
+    assert page.context["program"] is None and page.context["programs"] == []
+    panel = client.get(reverse("cashier:member", args=[member.pk]))
+    assert (panel.status_code, panel.url) == (302, "/cashier/")  # back to the (empty) program choice
+    data = {"amount": "10.00", "currency": "AZN", "redeem_points": "0", "external_id": "till-s"}
+    refused = client.post(reverse("cashier:purchase", args=[member.pk]), data)
+    assert (refused.status_code, refused.url) == (302, "/cashier/")
+    assert not Purchase.objects.filter(member=member).exists()
+
+    Merchant.objects.filter(pk=merchant.pk).update(is_active=True)
+    assert client.get("/cashier/").context["program"] == program
