@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the API benchmark: gunicorn on the bench data set, wrk against floor, quote and purchase at
-# 4 and 16 concurrent clients. Prints one line per run; raw wrk output goes to bench/api/out/.
+# 4 and 16 concurrent clients. Prints one line per run (with the CPU time gunicorn and PostgreSQL
+# spent per request); raw wrk output goes to bench/api/out/.
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench bench/api/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,6 +27,17 @@ GUNICORN=$!
 trap 'kill $GUNICORN 2>/dev/null; wait $GUNICORN 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz/" >/dev/null && break; sleep 0.2; done
 
+# CPU time (user + system, in clock ticks) of gunicorn (master and workers) and of the bench
+# database's backends; the bench settings keep connections open, so no backend ends mid-line
+DB_NAME=${DATABASE_URL##*/}; DB_NAME=${DB_NAME%%\?*}
+cpu_ticks() {
+  local web=0 db=0 pid
+  for pid in $GUNICORN $(pgrep -P $GUNICORN); do web=$(( web + $(awk '{print $14 + $15}' /proc/$pid/stat 2>/dev/null || echo 0) )); done
+  for pid in $(pgrep -f "postgres: .* $DB_NAME "); do db=$(( db + $(awk '{print $14 + $15}' /proc/$pid/stat 2>/dev/null || echo 0) )); done
+  echo "$web $db"
+}
+TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
+
 for clients in 4 16; do
   threads=$(( clients < 4 ? clients : 4 ))
   for name in floor quote purchase; do
@@ -34,12 +46,18 @@ for clients in 4 16; do
     export BENCH_RUN="w$name$clients$(date +%s%N)"
     wrk -t "$threads" -c "$clients" -d 3s -s "bench/api/$name.lua" "http://127.0.0.1:$PORT" >/dev/null
     export BENCH_RUN="m$name$clients$(date +%s%N)"
+    read -r web0 db0 < <(cpu_ticks)
     wrk -t "$threads" -c "$clients" -d "$DURATION" --latency -s "bench/api/$name.lua" \
       "http://127.0.0.1:$PORT" > "$OUT/$name-c$clients.txt"
+    read -r web1 db1 < <(cpu_ticks)
+    requests=$(awk '/requests in/ {print $1}' "$OUT/$name-c$clients.txt")
     rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name-c$clients.txt")
     p50=$(awk '$1=="50%" {print $2}' "$OUT/$name-c$clients.txt")
     p99=$(awk '$1=="99%" {print $2}' "$OUT/$name-c$clients.txt")
     errors=$(awk '/Non-2xx/ {print $NF}' "$OUT/$name-c$clients.txt")
-    printf "%-9s clients=%-3s req/s=%-9s p50=%-9s p99=%-9s non-2xx=%s\n" "$name" "$clients" "$rps" "$p50" "$p99" "${errors:-0}"
+    cpu=$(awk -v w=$(( (web1 - web0) * TICK_MS )) -v d=$(( (db1 - db0) * TICK_MS )) -v n="$requests" \
+      'BEGIN {printf "web=%.2fms db=%.2fms", w / n, d / n}')
+    printf "%-9s clients=%-3s req/s=%-9s p50=%-9s p99=%-9s non-2xx=%-3s cpu/request: %s\n" \
+      "$name" "$clients" "$rps" "$p50" "$p99" "${errors:-0}" "$cpu"
   done
 done

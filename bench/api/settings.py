@@ -15,3 +15,5 @@ ALLOWED_HOSTS = ["*"]
 API_THROTTLE_RATE = "off"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 LOGGING["loggers"]["django.request"] = {"level": "ERROR"}  # noqa: F405
+# connections kept for the whole run: run.sh sums each database backend's CPU time per line
+DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
