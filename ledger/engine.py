@@ -29,7 +29,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted
+from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
@@ -724,7 +724,8 @@ SETTLE_DUE_WHERE = (
     "OR (ledger_lot.state = 'active' AND ledger_lot.expires_at <= %s) OR ledger_lot.state = 'grace')"
 )
 MEMBER_DUE_LOTS_SQL = (
-    f"SELECT * FROM ledger_lot WHERE ledger_lot.member_id = %s AND {SETTLE_DUE_WHERE} ORDER BY expires_at, id"
+    f"SELECT {select_columns(Lot)} FROM ledger_lot WHERE ledger_lot.member_id = %s AND {SETTLE_DUE_WHERE} "
+    "ORDER BY expires_at, id"
 )
 
 

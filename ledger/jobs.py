@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import atomic_with_retry
+from loyalty_site.core.db import atomic_with_retry, select_columns
 from loyalty_site.core.events import event_emit_many
 from loyalty_site.core.jobs import job
 from loyalty_site.core.money import points_floor
@@ -173,8 +173,8 @@ def warn_expiring(*, at: datetime) -> dict:
 # period (the others are skipped without being locked), locked in id order. The program's
 # constants are parameters, not a join per member row: the scan walks the members in id order
 # and, on a base where one day's cohort goes idle, keeps about one in thirty.
-DECAY_MEMBERS_SQL = """
-SELECT m.* FROM accounts_member m
+DECAY_MEMBERS_SQL = f"""
+SELECT {select_columns(Member, "m")} FROM accounts_member m
 WHERE m.program_id = %(program)s AND m.id > %(after)s AND m.balance > 0
   AND COALESCE(m.last_activity_at, m.created_at) <= %(at)s - make_interval(days => %(days)s)
   AND NOT EXISTS (

@@ -25,7 +25,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Member, Program
-from loyalty_site.core.db import row_insert, row_update, rows_locked
+from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 from loyalty_site.core.events import events_batched
 
@@ -209,7 +209,7 @@ def purchase_create(
     return purchase
 
 
-MEMBER_LOCK_SQL = "SELECT * FROM accounts_member WHERE id = %s AND program_id = %s"
+MEMBER_LOCK_SQL = f"SELECT {select_columns(Member)} FROM accounts_member WHERE id = %s AND program_id = %s"
 
 
 def _member_lock_in(program: Program, member_id: int) -> Member:

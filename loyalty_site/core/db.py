@@ -101,6 +101,14 @@ def holds_lock(instance: Any) -> bool:
 
 
 @functools.cache
+def select_columns(model: type, alias: str | None = None) -> str:
+    """The model's columns, named one by one, for a plain SELECT that loads instances (`raw`).
+    Not `SELECT *`: a statement the connection prepared (settings: DATABASE_PREPARE) whose result
+    type changes fails, so a column added by a migration would break the running processes."""
+    table = connection.ops.quote_name(alias or model._meta.db_table)
+    return ", ".join(f"{table}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
 def _insert_statement(
     model: type, skip_conflict: bool, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
 ) -> tuple[str, list]:

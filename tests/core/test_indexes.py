@@ -1,12 +1,14 @@
-"""The project's indexes on PostgreSQL: none repeats the leading columns of another (each costs
-every insert, and a lone foreign-key index misled the planner on a campaign's grants to one member),
-and a purchase updates its member's row in place (a HOT update: no index holds a column the
-purchase writes, so the row gets no new entry in the member table's dozen indexes)."""
+"""Indexes and prepared statements on PostgreSQL. No index repeats the leading columns of another
+(each costs every insert, and a lone foreign-key index misled the planner on a campaign's grants to
+one member); a purchase updates its member's row in place (a HOT update: no index holds a column
+the purchase writes, so the row gets no new entry in the member table's dozen indexes); the
+prepared statements survive a column another connection adds."""
 
 from datetime import timedelta
 
+import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from ledger.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
@@ -74,3 +76,48 @@ def test_a_purchase_updates_its_member_in_place(db, now):
     after_updated, after_in_place = _member_updates()
     assert after_updated - updated >= 1
     assert after_in_place - in_place == after_updated - updated
+
+
+def _prepared(fragment: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"]
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_survive_a_column_another_connection_adds(now):
+    """The connection prepares the hot path's statements (settings: DATABASE_PREPARE); a migration
+    adding a column while the processes run must not break them: PostgreSQL refuses to run a
+    prepared statement whose result changed shape, as a `SELECT *` does when its table grows."""
+    program = ProgramFactory(base_currency="USD")
+    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
+    member = MemberFactory(program=program, at=now - timedelta(days=30))
+
+    def purchase(external_id: str):
+        return purchase_create(
+            program=program,
+            member_id=member.pk,
+            external_id=external_id,
+            amount="5.00",
+            currency="USD",
+            at=now,
+        )
+
+    for n in range(6):
+        purchase(f"P-{n}")
+    assert _prepared("FROM accounts_member WHERE id = $1 AND program_id = $2")
+    assert _prepared("FROM ledger_lot WHERE ledger_lot.member_id = $1")
+
+    migration = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with migration.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_member ADD COLUMN added_later integer")
+            cursor.execute("ALTER TABLE ledger_lot ADD COLUMN added_later integer")
+        assert purchase("P-after").points_earned > 0
+    finally:
+        with migration.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_member DROP COLUMN IF EXISTS added_later")
+            cursor.execute("ALTER TABLE ledger_lot DROP COLUMN IF EXISTS added_later")
+        migration.close()
