@@ -3,3 +3,11 @@ from django.contrib.admin.apps import AdminConfig
 
 class LoyaltyAdminConfig(AdminConfig):
     default_site = "loyalty_site.core.admin_site.LoyaltyAdminSite"
+
+    def ready(self):
+        super().ready()
+        from django.db.backends.signals import connection_created
+
+        from loyalty_site.core.db import stale_plan_guard_install
+
+        connection_created.connect(stale_plan_guard_install, dispatch_uid="stale_plan_guard")

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import NotSupportedError, OperationalError, connection, transaction
 
 logger = logging.getLogger("loyalty.db")
 
@@ -100,7 +100,28 @@ def holds_lock(instance: Any) -> bool:
 # --- single-row inserts on the hot path ----------------------------------------------------------
 
 
-@functools.cache
+def stale_plan_guard(execute, sql, params, many, context):
+    """Execute wrapper (PostgreSQL connections, installed by `stale_plan_guard_install`). A
+    statement the connection prepared whose result shape a migration changed meanwhile (a column's
+    type or length) fails with feature_not_supported ("cached plan must not change result type").
+    In a transaction, its rollback makes psycopg drop the connection's prepared statements; outside
+    one (a read in autocommit) nothing would, and it would fail again until the connection closed.
+    So the connection is marked obsolete: Django closes it when the request or the task ends."""
+    try:
+        return execute(sql, params, many, context)
+    except NotSupportedError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "0A000":
+            context["connection"].close_at = time.monotonic()
+        raise
+
+
+def stale_plan_guard_install(sender, connection, **kwargs) -> None:
+    """`connection_created` receiver: every PostgreSQL connection runs its statements through
+    `stale_plan_guard`."""
+    if connection.vendor == "postgresql" and stale_plan_guard not in connection.execute_wrappers:
+        connection.execute_wrappers.append(stale_plan_guard)
+
+
 def select_columns(model: type, alias: str | None = None) -> str:
     """The model's columns, named one by one, for a plain SELECT that loads instances (`raw`).
     Not `SELECT *`: a statement the connection prepared (settings: DATABASE_PREPARE) whose result
@@ -109,6 +130,7 @@ def select_columns(model: type, alias: str | None = None) -> str:
     return ", ".join(f"{table}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
 
 
+@functools.cache
 def _insert_statement(
     model: type, skip_conflict: bool, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
 ) -> tuple[str, list]:

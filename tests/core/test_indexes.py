@@ -2,14 +2,17 @@
 (each costs every insert, and a lone foreign-key index misled the planner on a campaign's grants to
 one member); a purchase updates its member's row in place (a HOT update: no index holds a column
 the purchase writes, so the row gets no new entry in the member table's dozen indexes); the
-prepared statements survive a column another connection adds."""
+prepared statements survive a column another connection adds, and a connection whose prepared
+plan a migration made stale is replaced."""
 
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, close_old_connections, connection, connections
 
+from accounts.models import Member
+from ledger.models import Purchase
 from ledger.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
 from tests.factories import MemberFactory, ProgramFactory
@@ -120,4 +123,53 @@ def test_prepared_statements_survive_a_column_another_connection_adds(now):
         with migration.cursor() as cursor:
             cursor.execute("ALTER TABLE accounts_member DROP COLUMN IF EXISTS added_later")
             cursor.execute("ALTER TABLE ledger_lot DROP COLUMN IF EXISTS added_later")
+        migration.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_plan_a_migration_made_stale_fails_one_request(now):
+    """A migration changing a column's type (here its length) breaks the statements the running
+    connections prepared on it. In a transaction, the failure's rollback makes psycopg drop the
+    connection's prepared statements; outside one (a read), nothing would, so `db.stale_plan_guard`
+    has Django close the connection when the request ends, where it would otherwise fail every
+    request for up to a minute (CONN_MAX_AGE)."""
+    program = ProgramFactory(base_currency="USD")
+    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
+    member = MemberFactory(program=program, at=now - timedelta(days=30))
+
+    def purchase(external_id: str):
+        return purchase_create(
+            program=program,
+            member_id=member.pk,
+            external_id=external_id,
+            amount="5.00",
+            currency="USD",
+            at=now,
+        )
+
+    def read():
+        return Member.objects.get(pk=member.pk)
+
+    for n in range(6):
+        purchase(f"P-{n}")
+    migration = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with migration.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_member ALTER COLUMN first_name TYPE varchar(120)")
+        with pytest.raises(NotSupportedError):
+            purchase("P-stale")
+        assert purchase("P-fresh").points_earned > 0
+
+        for _ in range(6):
+            read()
+        with migration.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_member ALTER COLUMN first_name TYPE varchar(100)")
+        with pytest.raises(NotSupportedError):
+            read()
+        close_old_connections()  # what Django runs when a request or a Celery task ends
+        assert read().first_name == member.first_name
+        assert Purchase.objects.filter(member=member).count() == 7
+    finally:
+        with migration.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_member ALTER COLUMN first_name TYPE varchar(100)")
         migration.close()
