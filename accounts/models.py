@@ -323,7 +323,9 @@ class Member(models.Model):
         ]
         # No index holds last_activity_at or a balance: every purchase writes them, and an indexed
         # column would stop PostgreSQL from updating the row in place (a HOT update), making each
-        # purchase add an entry to every index of the table. The decay job walks members by id.
+        # purchase add an entry to every index of the table. The decay job walks members by id;
+        # the daily inactivity reminders, the segments' recency rules and the reports read a
+        # program's members through the program index and filter on last_activity_at.
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()

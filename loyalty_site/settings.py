@@ -12,6 +12,7 @@
 | SECURE_HTTPS        | on when DEBUG is off                      |
 | CACHE_URL           | per-process memory (set redis:// in prod)  |
 | DATABASE_PREPARE    | on: server-side binding, prepared statements (PostgreSQL) |
+| DATABASE_PREPARE_THRESHOLD | 1: runs of a statement before psycopg prepares it |
 """
 
 import os
@@ -123,13 +124,20 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# PostgreSQL binds the parameters itself and psycopg prepares a statement a connection has run five
-# times, so the hot paths' statements skip parsing and planning (bench/README.md: about half the
-# database's CPU per purchase). DATABASE_PREPARE=off behind a pooler in transaction mode that cannot
-# keep prepared statements (PgBouncer before 1.21).
+# PostgreSQL binds the parameters itself and psycopg prepares a statement the second time a
+# connection runs it, so the hot paths' statements skip parsing and planning (bench/README.md: the
+# database's CPU per purchase about halves; less when transactions roll back, as psycopg then drops
+# the connection's prepared statements). Plain SQL names its columns (`db.select_columns`); a
+# migration changing a column's type fails the statements prepared on it once per connection
+# (`db.stale_plan_guard`). DATABASE_PREPARE=off goes back to Django's defaults (client-side binding,
+# nothing prepared), e.g. behind a pooler in transaction mode that cannot keep prepared statements
+# (PgBouncer before 1.21, or later without max_prepared_statements).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARE", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"server_side_binding": True, "prepare_threshold": 5}
+        {
+            "server_side_binding": True,
+            "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "1")),
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

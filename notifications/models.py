@@ -39,7 +39,8 @@ class Event(models.Model):
     member = models.ForeignKey(
         "accounts.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
-    # read by program and type: event_program_type_at
+    # read by program and type (event_program_type_at); no index of its own: only the superuser's
+    # admin list, across all programs, filters by type alone
     type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES)
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     at = models.DateTimeField(help_text="When it happened.")

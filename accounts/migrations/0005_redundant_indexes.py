@@ -4,16 +4,18 @@ purchase's member update stays a HOT update (no new entry in every index of the 
 import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty_site.core.migration_ops import field_index_drop
+from loyalty_site.core.migration_ops import RemoveIndexOnline, field_index_drop
 
 
 class Migration(migrations.Migration):
+    atomic = False  # indexes built and dropped CONCURRENTLY on PostgreSQL (migration_ops)
+
     dependencies = [
         ("accounts", "0004_program_config_version"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name="member",
             name="member_activity_idx",
         ),

@@ -7,6 +7,8 @@ from loyalty_site.core.migration_ops import field_index_drop
 
 
 class Migration(migrations.Migration):
+    atomic = False  # indexes built and dropped CONCURRENTLY on PostgreSQL (migration_ops)
+
     dependencies = [
         ("accounts", "0005_redundant_indexes"),
         ("api", "0001_initial"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the API benchmark: gunicorn on the bench data set, wrk against floor, quote and purchase at
-# 4 and 16 concurrent clients. Prints one line per run (with the CPU time gunicorn and PostgreSQL
+# Run the API benchmark: gunicorn on the bench data set, wrk against floor, quote, purchase and
+# purchase_retry (one request in ten a client's retry of the previous one) at 4 and 16 concurrent
+# clients. Prints one line per run (with the CPU time gunicorn and PostgreSQL
 # spent per request); raw wrk output goes to bench/api/out/.
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench bench/api/run.sh
 set -euo pipefail
@@ -40,7 +41,7 @@ TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
 
 for clients in 4 16; do
   threads=$(( clients < 4 ? clients : 4 ))
-  for name in floor quote purchase; do
+  for name in floor quote purchase purchase_retry; do
     # warm every worker (imports, connections) before measuring; every wrk run gets its own
     # receipt-id prefix (a reused receipt id with another body is, correctly, a 409)
     export BENCH_RUN="w$name$clients$(date +%s%N)"
@@ -56,7 +57,7 @@ for clients in 4 16; do
     p99=$(awk '$1=="99%" {print $2}' "$OUT/$name-c$clients.txt")
     errors=$(awk '/Non-2xx/ {print $NF}' "$OUT/$name-c$clients.txt")
     cpu=$(awk -v w=$(( (web1 - web0) * TICK_MS )) -v d=$(( (db1 - db0) * TICK_MS )) -v n="$requests" \
-      'BEGIN {printf "web=%.2fms db=%.2fms", w / n, d / n}')
+      'BEGIN {if (n > 0) printf "web=%.2fms db=%.2fms", w / n, d / n; else printf "-"}')
     printf "%-9s clients=%-3s req/s=%-9s p50=%-9s p99=%-9s non-2xx=%-3s cpu/request: %s\n" \
       "$name" "$clients" "$rps" "$p50" "$p99" "${errors:-0}" "$cpu"
   done

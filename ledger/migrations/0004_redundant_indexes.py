@@ -5,29 +5,52 @@ as one partial index per state: a new lot enters one of them, an expired lot non
 import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty_site.core.migration_ops import field_index_drop
+from loyalty_site.core.migration_ops import AddIndexOnline, RemoveIndexOnline, field_index_drop
 
 
 class Migration(migrations.Migration):
+    atomic = False  # indexes built and dropped CONCURRENTLY on PostgreSQL (migration_ops)
+
     dependencies = [
         ("accounts", "0005_redundant_indexes"),
         ("ledger", "0003_config_version_triggers"),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        # the new lot indexes first: the jobs are never without one
+        AddIndexOnline(
+            model_name="lot",
+            index=models.Index(
+                condition=models.Q(("state", "active")), fields=["expires_at"], name="lot_active_expiry_idx"
+            ),
+        ),
+        AddIndexOnline(
+            model_name="lot",
+            index=models.Index(
+                condition=models.Q(("state", "grace")), fields=["grace_until"], name="lot_grace_until_idx"
+            ),
+        ),
+        AddIndexOnline(
+            model_name="lot",
+            index=models.Index(
+                condition=models.Q(("state", "pending")),
+                fields=["available_at"],
+                name="lot_pending_until_idx",
+            ),
+        ),
+        RemoveIndexOnline(
             model_name="currencyrate",
             name="rate_lookup_idx",
         ),
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name="lot",
             name="lot_state_expiry_idx",
         ),
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name="lot",
             name="lot_state_grace_idx",
         ),
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name="lot",
             name="lot_state_available_idx",
         ),
@@ -119,26 +142,6 @@ class Migration(migrations.Migration):
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="purchases",
                 to="accounts.program",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="lot",
-            index=models.Index(
-                condition=models.Q(("state", "active")), fields=["expires_at"], name="lot_active_expiry_idx"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="lot",
-            index=models.Index(
-                condition=models.Q(("state", "grace")), fields=["grace_until"], name="lot_grace_until_idx"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="lot",
-            index=models.Index(
-                condition=models.Q(("state", "pending")),
-                fields=["available_at"],
-                name="lot_pending_until_idx",
             ),
         ),
     ]

@@ -1,4 +1,6 @@
-"""Foreign keys' own indexes that another index covers (a composite leading with the column)."""
+"""Foreign keys' own indexes that another index covers (a composite leading with the column), and
+Event.type's two (with its `_like` twin): events are read by program and type (event_program_type_at);
+only the superuser's admin list, across all programs, filters by type alone."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -7,6 +9,8 @@ from loyalty_site.core.migration_ops import field_index_drop
 
 
 class Migration(migrations.Migration):
+    atomic = False  # indexes built and dropped CONCURRENTLY on PostgreSQL (migration_ops)
+
     dependencies = [
         ("accounts", "0005_redundant_indexes"),
         ("notifications", "0002_channel_settings_no_reminder_days"),
