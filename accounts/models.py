@@ -38,7 +38,7 @@ class Merchant(models.Model):
     contact_email = models.EmailField(blank=True, help_text="Where the platform writes to the merchant.")
     is_active = models.BooleanField(
         default=True,
-        help_text="Suspends the merchant: its programs refuse all activity (API and till).",
+        help_text="Suspends the merchant: its API keys and tills refuse every request (jobs still run).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='merchant',
             name='is_active',
-            field=models.BooleanField(default=True, help_text="Suspends the merchant: its programs refuse all activity (API and till)."),
+            field=models.BooleanField(default=True, help_text="Suspends the merchant: its API keys and tills refuse every request (jobs still run)."),
         ),
     ]
