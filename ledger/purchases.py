@@ -22,7 +22,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
@@ -157,45 +157,42 @@ def purchase_create(
         redeem=redeem_points,
         occurred_at=given_time.isoformat() if given_time else None,
     )
-    # No look-up of the external id first: the purchase row's insert fails on the unique constraint
-    # when it was recorded already (before, or by a concurrent request that held the member lock),
-    # and the except clause below replays it. A replay costs a member lock and a failed insert; a
-    # new purchase, the usual case, one query less.
-    try:
-        # the events the purchase emits (points, rewards, coupons, tier) are stored with one
-        # statement when the block ends, inside the transaction
-        with pricing_memo(), transaction.atomic(), events_batched():
-            # The tier is NOT joined into the locking query: when another transaction changes the
-            # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
-            # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
-            # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
-            locked = member_lock(member) if member is not None else _member_lock_in(program, member_id)
-            locked.tier = member_tier_of(member=locked)
-            with rows_locked(locked):
-                purchase = Purchase(
-                    program_id=program_id,
-                    member=locked,
-                    external_id=external_id,
-                    kind=kind,
-                    amount=amount,
-                    currency=currency,
-                    amount_due=amount,
-                    occurred_at=occurred_at,
-                    coupon_code=code,
-                    request_fingerprint=fingerprint,
-                )
-                row_insert(purchase)
-                if locked.is_blocked:  # after the insert: a blocked member's retry replays the original
+    # No look-up of the external id first: the purchase row's insert skips the row when the unique
+    # constraint finds it recorded already (before, or by a concurrent request that held the member
+    # lock), and the purchase is replayed after the block, which wrote nothing. A replay costs a
+    # member lock and a skipped insert; a new purchase, the usual case, one query less. Nothing is
+    # raised for a replay, so its transaction commits: a rollback would also make psycopg drop the
+    # connection's prepared statements.
+    # the events the purchase emits (points, rewards, coupons, tier) are stored with one
+    # statement when the block ends, inside the transaction
+    with pricing_memo(), transaction.atomic(), events_batched():
+        # The tier is NOT joined into the locking query: when another transaction changes the
+        # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
+        # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
+        # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
+        locked = member_lock(member) if member is not None else _member_lock_in(program, member_id)
+        locked.tier = member_tier_of(member=locked)
+        with rows_locked(locked):
+            purchase = Purchase(
+                program_id=program_id,
+                member=locked,
+                external_id=external_id,
+                kind=kind,
+                amount=amount,
+                currency=currency,
+                amount_due=amount,
+                occurred_at=occurred_at,
+                coupon_code=code,
+                request_fingerprint=fingerprint,
+            )
+            recorded = row_insert(purchase, skip_conflict=True)
+            if recorded:
+                if locked.is_blocked:  # after the insert: a blocked member's retry is replayed
                     raise MemberBlocked()
                 with rows_locked(purchase):  # created by this transaction: its postings are new
                     _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
-    except IntegrityError:
-        # the receipt is recorded already when a row with its external id exists (its insert is
-        # this transaction's first write); matched by the row, not by the error's text, which names
-        # the constraint on PostgreSQL but only the columns on SQLite
+    if not recorded:
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
-        if existing is None:
-            raise
         existing = _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
         if member is None:  # the member as it is now (a replay changes nothing)
             existing.member = Member.objects.get(pk=existing.member_id)

@@ -173,3 +173,30 @@ def test_a_prepared_plan_a_migration_made_stale_fails_one_request(now):
         with migration.cursor() as cursor:
             cursor.execute("ALTER TABLE accounts_member ALTER COLUMN first_name TYPE varchar(100)")
         migration.close()
+
+
+def test_a_replayed_purchase_keeps_the_connections_prepared_statements(db, now):
+    """A client's retry is answered by a replay whose transaction commits (nothing raised): a
+    rollback would make psycopg drop every statement the connection prepared."""
+    program = ProgramFactory(base_currency="USD")
+    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
+    member = MemberFactory(program=program, at=now - timedelta(days=30))
+
+    def purchase(external_id: str):
+        return purchase_create(
+            program=program,
+            member_id=member.pk,
+            external_id=external_id,
+            amount="5.00",
+            currency="USD",
+            at=now,
+        )
+
+    first = [purchase(f"P-{n}") for n in range(3)][0]
+    assert _prepared("FROM accounts_member WHERE id = $1 AND program_id = $2")
+
+    again = purchase("P-0")
+
+    assert again.pk == first.pk and again.points_earned == first.points_earned
+    assert Purchase.objects.filter(member=member).count() == 3
+    assert _prepared("FROM accounts_member WHERE id = $1 AND program_id = $2")
