@@ -29,10 +29,10 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework.response import Response
 
-from loyalty_site.core.db import is_retryable
+from loyalty_site.core.db import is_retryable, row_insert
 from loyalty_site.core.errors import IdempotencyConflict, InProgress, InvalidInput
 
 from .models import IdempotencyRecord
@@ -74,20 +74,19 @@ def header_key(request) -> str | None:
 def _claim(*, program, scoped_key: str, fingerprint: str, request, at: datetime):
     """Return (record, claimed). Claimed means this request must run the effect."""
     for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    program=program,
-                    key=scoped_key,
-                    request_hash=fingerprint,
-                    method=request.method,
-                    path=request.path[:255],
-                    created_at=at,
-                    locked_at=at,
-                )
+        record = IdempotencyRecord(
+            program=program,
+            key=scoped_key,
+            request_hash=fingerprint,
+            method=request.method,
+            path=request.path[:255],
+            created_at=at,
+            locked_at=at,
+        )
+        # a key in use already skips the insert (no error, so no rollback: on PostgreSQL a
+        # rollback would also make psycopg drop the connection's prepared statements)
+        if row_insert(record, skip_conflict=True):
             return record, True
-        except IntegrityError:
-            pass
         record = IdempotencyRecord.objects.filter(program=program, key=scoped_key).first()
         if record is None:
             continue  # the first attempt failed and freed the key meanwhile: claim it again
