@@ -51,6 +51,26 @@ def test_no_index_repeats_the_leading_columns_of_another(db):
     assert covered == [], "indexes another index covers (table, index, covered by): " + repr(covered)
 
 
+def _seeded(now):
+    """A member of a seed-preset program, and a function recording a 5 USD purchase of theirs
+    through the API's path (program and member id) with a given receipt id."""
+    program = ProgramFactory(base_currency="USD")
+    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
+    member = MemberFactory(program=program, at=now - timedelta(days=30))
+
+    def purchase(external_id: str):
+        return purchase_create(
+            program=program,
+            member_id=member.pk,
+            external_id=external_id,
+            amount="5.00",
+            currency="USD",
+            at=now,
+        )
+
+    return member, purchase
+
+
 def _member_updates() -> tuple[int, int]:
     """Rows of accounts_member this transaction updated, and how many of them in place."""
     with connection.cursor() as cursor:
@@ -63,9 +83,7 @@ def _member_updates() -> tuple[int, int]:
 
 
 def test_a_purchase_updates_its_member_in_place(db, now):
-    program = ProgramFactory(base_currency="USD")
-    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
-    member = MemberFactory(program=program, at=now - timedelta(days=30))
+    member, _ = _seeded(now)
     purchase_create(
         member=member, external_id="I-1", amount="20.00", currency="USD", at=now - timedelta(days=2)
     )
@@ -94,19 +112,7 @@ def test_prepared_statements_survive_a_column_another_connection_adds(now):
     """The connection prepares the hot path's statements (settings: DATABASE_PREPARE); a migration
     adding a column while the processes run must not break them: PostgreSQL refuses to run a
     prepared statement whose result changed shape, as a `SELECT *` does when its table grows."""
-    program = ProgramFactory(base_currency="USD")
-    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
-    member = MemberFactory(program=program, at=now - timedelta(days=30))
-
-    def purchase(external_id: str):
-        return purchase_create(
-            program=program,
-            member_id=member.pk,
-            external_id=external_id,
-            amount="5.00",
-            currency="USD",
-            at=now,
-        )
+    member, purchase = _seeded(now)
 
     for n in range(6):
         purchase(f"P-{n}")
@@ -133,19 +139,7 @@ def test_a_prepared_plan_a_migration_made_stale_fails_one_request(now):
     connection's prepared statements; outside one (a read), nothing would, so `db.stale_plan_guard`
     has Django close the connection when the request ends, where it would otherwise fail every
     request for up to a minute (CONN_MAX_AGE)."""
-    program = ProgramFactory(base_currency="USD")
-    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
-    member = MemberFactory(program=program, at=now - timedelta(days=30))
-
-    def purchase(external_id: str):
-        return purchase_create(
-            program=program,
-            member_id=member.pk,
-            external_id=external_id,
-            amount="5.00",
-            currency="USD",
-            at=now,
-        )
+    member, purchase = _seeded(now)
 
     def read():
         return Member.objects.get(pk=member.pk)
@@ -178,19 +172,7 @@ def test_a_prepared_plan_a_migration_made_stale_fails_one_request(now):
 def test_a_replayed_purchase_keeps_the_connections_prepared_statements(db, now):
     """A client's retry is answered by a replay whose transaction commits (nothing raised): a
     rollback would make psycopg drop every statement the connection prepared."""
-    program = ProgramFactory(base_currency="USD")
-    preset_apply(program=program, preset="seed", at=now - timedelta(days=40))
-    member = MemberFactory(program=program, at=now - timedelta(days=30))
-
-    def purchase(external_id: str):
-        return purchase_create(
-            program=program,
-            member_id=member.pk,
-            external_id=external_id,
-            amount="5.00",
-            currency="USD",
-            at=now,
-        )
+    member, purchase = _seeded(now)
 
     first = [purchase(f"P-{n}") for n in range(3)][0]
     assert _prepared("FROM accounts_member WHERE id = $1 AND program_id = $2")
