@@ -85,7 +85,7 @@ def _claim(*, program, scoped_key: str, fingerprint: str, request, at: datetime)
         )
         # a key in use already skips the insert (no error, so no rollback: on PostgreSQL a
         # rollback would also make psycopg drop the connection's prepared statements)
-        if row_insert(record, skip_conflict=True):
+        if row_insert(record, skip_conflict="idempotency_unique_key"):
             return record, True
         record = IdempotencyRecord.objects.filter(program=program, key=scoped_key).first()
         if record is None:

@@ -379,7 +379,7 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
             purchase_ref=ctx.purchase.external_id if ctx.purchase is not None else "",
             created_at=at,
         )
-        if not row_insert(row, skip_conflict=True):  # granted already: give the budget back
+        if not row_insert(row, skip_conflict="grant_unique_period"):  # granted already: give the budget back
             if planned.points:
                 _budget_take(campaign, -planned.points)
             return None

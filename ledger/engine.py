@@ -321,7 +321,8 @@ class Plan:
         )
         one_statement = not self.draws and not self.touched and len(self.new_lots) < 2
         write = _posting_write if one_statement and connection.vendor == "postgresql" else _posting_write_each
-        written = write(self, posting, skip_conflict=not new_reference, member=member_changed)
+        skip = False if new_reference else "posting_unique_reference"
+        written = write(self, posting, skip_conflict=skip, member=member_changed)
         if not written:
             existing = posting_existing(
                 program_id=member.program_id, reference=reference, fingerprint=fingerprint
@@ -381,7 +382,7 @@ MEMBER_UPDATE_SQL = (
 POSTING_WRITE_MEMBER = f",\nm AS ({MEMBER_UPDATE_SQL} AND EXISTS (SELECT 1 FROM p))"
 
 
-def _posting_write_each(plan: Plan, posting: Posting, *, skip_conflict: bool, member: bool) -> bool:
+def _posting_write_each(plan: Plan, posting: Posting, *, skip_conflict: bool | str, member: bool) -> bool:
     """Write the posting (skipped, returning False, when `skip_conflict` and its reference exists),
     then its entries, lots and allocations (`_write_legs`) and, with `member`, the member's
     balances and last activity."""
@@ -393,7 +394,7 @@ def _posting_write_each(plan: Plan, posting: Posting, *, skip_conflict: bool, me
     return True
 
 
-def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool, member: bool) -> bool:
+def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool | str, member: bool) -> bool:
     """`_posting_write_each` as one statement, for a plan with no debit (no allocations, no lot
     changed) and at most one new lot (PostgreSQL: every earning and bonus posting is one)."""
     posting_sql, params = row_insert_sql(posting, skip_conflict=skip_conflict)

@@ -22,7 +22,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
@@ -185,7 +185,7 @@ def purchase_create(
                 coupon_code=code,
                 request_fingerprint=fingerprint,
             )
-            recorded = row_insert(purchase, skip_conflict=True)
+            recorded = row_insert(purchase, skip_conflict="purchase_unique_external_id")
             if recorded:
                 if locked.is_blocked:  # after the insert: a blocked member's retry is replayed
                     raise MemberBlocked()
@@ -193,6 +193,10 @@ def purchase_create(
                     _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
     if not recorded:
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
+        if existing is None:  # the SQLite demo database skips any conflict: another constraint's
+            raise IntegrityError(
+                "The purchase was refused by a unique constraint other than its external id's."
+            )
         existing = _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
         if member is None:  # the member as it is now (a replay changes nothing)
             existing.member = Member.objects.get(pk=existing.member_id)

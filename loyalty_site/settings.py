@@ -136,7 +136,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "server_side_binding": True,
-            "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "1")),
+            "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD") or "1"),
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

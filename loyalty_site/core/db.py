@@ -119,7 +119,8 @@ def stale_plan_guard_install(sender, connection, **kwargs) -> None:
     """`connection_created` receiver: every PostgreSQL connection runs its statements through
     `stale_plan_guard`."""
     if connection.vendor == "postgresql" and stale_plan_guard not in connection.execute_wrappers:
-        connection.execute_wrappers.append(stale_plan_guard)
+        # first in the list: `connection.execute_wrapper()` blocks remove the last one when they end
+        connection.execute_wrappers.insert(0, stale_plan_guard)
 
 
 def select_columns(model: type, alias: str | None = None) -> str:
@@ -132,7 +133,7 @@ def select_columns(model: type, alias: str | None = None) -> str:
 
 @functools.cache
 def _insert_statement(
-    model: type, skip_conflict: bool, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
+    model: type, skip_conflict: bool | str, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
 ) -> tuple[str, list]:
     """The INSERT of one `model` row (every concrete column but an automatic primary key) and the
     fields whose values are parameters, in order: `VALUES (%s, ...)`, or, with `expressions`
@@ -143,15 +144,23 @@ def _insert_statement(
     given = dict(expressions)
     values = ", ".join(given.get(f.attname, "%s") for f in columns)
     rows = f"SELECT {values} FROM {source}" if given else f"VALUES ({values})"
+    if isinstance(skip_conflict, str):
+        conflict = f" ON CONFLICT ON CONSTRAINT {quote(skip_conflict)} DO NOTHING"
+    else:
+        conflict = " ON CONFLICT DO NOTHING" if skip_conflict else ""
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) {rows}"
-        f"{' ON CONFLICT DO NOTHING' if skip_conflict else ''} RETURNING {quote(meta.pk.column)}"
+        f"{conflict} RETURNING {quote(meta.pk.column)}"
     )
     return sql, [f for f in columns if f.attname not in given]
 
 
 def row_insert_sql(
-    instance: Any, *, skip_conflict: bool = False, expressions: dict[str, str] | None = None, source: str = ""
+    instance: Any,
+    *,
+    skip_conflict: bool | str = False,
+    expressions: dict[str, str] | None = None,
+    source: str = "",
 ) -> tuple[str, list]:
     """`row_insert`'s statement for `instance` as (sql, params), to run inside a larger one (a
     `WITH` part; PostgreSQL). `expressions` gives SQL for some columns (by attname) instead of the
@@ -168,13 +177,14 @@ def row_inserted(instance: Any, pk: Any) -> None:
     instance._state.adding, instance._state.db = False, connection.alias
 
 
-def row_insert(instance: Any, *, skip_conflict: bool = False) -> bool:
+def row_insert(instance: Any, *, skip_conflict: bool | str = False) -> bool:
     """Insert the new model `instance` and set its primary key: what `instance.save()` writes for
     a new row (defaults, `auto_now_add`), without building the ORM's insert each time (the
     purchase path inserts a row into five tables). No signals are sent (the project has no model
     signal receivers). Raises IntegrityError like `save()`; with `skip_conflict` a row that
-    would break a unique constraint is not written and False is returned (no savepoint needed).
-    On PostgreSQL one cached statement; elsewhere `save()`."""
+    would break a unique constraint (True: any; a name: that constraint only, the others still
+    raise) is not written and False is returned (no savepoint needed). On PostgreSQL one cached
+    statement; elsewhere `save()` in a savepoint, any unique conflict skipped."""
     if connection.vendor != "postgresql":
         if not skip_conflict:
             instance.save(force_insert=True)

@@ -14,13 +14,35 @@ def _concurrently(schema_editor) -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
+def _index_add(schema_editor, model, index) -> None:
+    """Create `index`, CONCURRENTLY where it can be. A migration without a transaction that stopped
+    half-way (a lock timeout, a killed deploy) may have left the index built, or left an INVALID
+    one from an interrupted concurrent build: running it again keeps the first and rebuilds the
+    second, so `migrate` converges."""
+    if not _concurrently(schema_editor):
+        schema_editor.add_index(model, index)
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
+            [index.name],
+        )
+        found = cursor.fetchone()
+    if found is not None and found[0]:
+        return
+    if found is not None:
+        schema_editor.remove_index(model, index, concurrently=True)
+    schema_editor.add_index(model, index, concurrently=True)
+
+
 class AddIndexOnline(migrations.AddIndex):
-    """`AddIndex`, CONCURRENTLY where it can be (see the module)."""
+    """`AddIndex`, CONCURRENTLY where it can be (see the module), and safe to run again."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index, **_options(schema_editor))
+            _index_add(schema_editor, model, self.index)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         model = from_state.apps.get_model(app_label, self.model_name)
@@ -29,7 +51,7 @@ class AddIndexOnline(migrations.AddIndex):
 
 
 class RemoveIndexOnline(migrations.RemoveIndex):
-    """`RemoveIndex`, CONCURRENTLY where it can be (see the module)."""
+    """`RemoveIndex`, CONCURRENTLY where it can be (see the module), and safe to run again."""
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = from_state.apps.get_model(app_label, self.model_name)
@@ -41,7 +63,7 @@ class RemoveIndexOnline(migrations.RemoveIndex):
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.add_index(model, index, **_options(schema_editor))
+            _index_add(schema_editor, model, index)
 
 
 def _options(schema_editor) -> dict:

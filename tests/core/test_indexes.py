@@ -2,18 +2,28 @@
 (each costs every insert, and a lone foreign-key index misled the planner on a campaign's grants to
 one member); a purchase updates its member's row in place (a HOT update: no index holds a column
 the purchase writes, so the row gets no new entry in the member table's dozen indexes); the
-prepared statements survive a column another connection adds, and a connection whose prepared
-plan a migration made stale is replaced."""
+prepared statements survive a column another connection adds, a plan a migration made stale
+fails one request, a replay keeps them; an online index build can run again after an
+interruption."""
 
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, NotSupportedError, close_old_connections, connection, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    NotSupportedError,
+    close_old_connections,
+    connection,
+    connections,
+    models,
+)
+from django.db.models import Q
 
 from accounts.models import Member
-from ledger.models import Purchase
+from ledger.models import Lot, Purchase
 from ledger.purchases import purchase_create
+from loyalty_site.core.migration_ops import _index_add
 from loyalty_site.core.presets import preset_apply
 from tests.factories import MemberFactory, ProgramFactory
 
@@ -182,3 +192,32 @@ def test_a_replayed_purchase_keeps_the_connections_prepared_statements(db, now):
     assert again.pk == first.pk and again.points_earned == first.points_earned
     assert Purchase.objects.filter(member=member).count() == 3
     assert _prepared("FROM accounts_member WHERE id = $1 AND program_id = $2")
+
+
+def _index_valid(name: str) -> bool | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_online_index_build_can_run_again_after_an_interruption():
+    """The migrations build indexes CONCURRENTLY outside a transaction; one stopped half-way leaves
+    the index built, or INVALID: running it again keeps the first and rebuilds the second."""
+    index = models.Index(fields=["earned_at"], condition=Q(state="active"), name="test_online_idx")
+    try:
+        with connection.schema_editor(atomic=False) as editor:
+            _index_add(editor, Lot, index)
+            assert _index_valid("test_online_idx") is True
+            _index_add(editor, Lot, index)  # built already: kept
+            with connection.cursor() as cursor:  # what an interrupted concurrent build leaves
+                cursor.execute(
+                    "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'test_online_idx'::regclass"
+                )
+            assert _index_valid("test_online_idx") is False
+            _index_add(editor, Lot, index)
+        assert _index_valid("test_online_idx") is True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS test_online_idx")

@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 
+from accounts.models import Member
 from campaigns.models import Coupon
 from ledger.models import Purchase
 from loyalty_site.core.db import row_insert, row_update
@@ -80,6 +81,34 @@ def test_skip_conflict_skips_without_aborting_the_transaction(db, now):
     assert sorted(codes) == ["ABC123", "XYZ789"]
     assert Coupon.objects.get(pk=first.pk).ends_at is None
     assert now - timedelta(seconds=1) < Coupon.objects.get(pk=other.pk).starts_at <= now
+
+
+def test_skip_conflict_by_name_skips_that_constraint_only(db, now):
+    """A constraint named: its conflict is skipped; another unique constraint still raises."""
+    member = MemberFactory()
+    other_member = MemberFactory(program=member.program)
+
+    def clone(**changes) -> Member:
+        row = Member.objects.get(pk=member.pk)
+        row.pk, row._state.adding = None, True
+        row.phone = row.email = row.external_id = None
+        for name, value in changes.items():
+            setattr(row, name, value)
+        return row
+
+    named = "accounts_member_card_number_key"
+    # the same card number: the named constraint's conflict, skipped
+    assert row_insert(clone(card_token="t1", referral_code="r1"), skip_conflict=named) is False
+    # a new card number but another member's card token: another constraint, raised
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(
+            clone(card_number="1", card_token=other_member.card_token, referral_code="r2"),
+            skip_conflict=named,
+        )
+    assert (
+        row_insert(clone(card_number="2", card_token="t3", referral_code="r3"), skip_conflict=named) is True
+    )
+    assert Member.objects.filter(program=member.program).count() == 3
 
 
 def test_row_update_writes_only_the_fields_named(db, now):
