@@ -336,6 +336,9 @@ class Purchase(models.Model):
     #: `purchase_create` returns for a new purchase (set by the pricing hook that writes them, so the
     #: answer needs no read back); None on an instance read from the database.
     campaign_grants = None
+    #: Not a column: True on the instance `purchase_create` returns when the receipt was recorded
+    #: already (a replay: nothing written), whenever the original was recorded.
+    replayed = False
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -198,6 +198,7 @@ def purchase_create(
                 "The purchase was refused by a unique constraint other than its external id's."
             )
         existing = _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
+        existing.replayed = True
         if member is None:  # the member as it is now (a replay changes nothing)
             existing.member = Member.objects.get(pk=existing.member_id)
             existing.member.program = program

@@ -209,8 +209,9 @@ class PurchaseView(ApiView):
             raise
         # `purchase.member` shows the outcome (balance and tier after the purchase)
         response = Response(purchase_body(purchase, purchase.member), status=status.HTTP_201_CREATED)
-        if purchase.created_at < self.at:
-            # purchase_create found this receipt already recorded (same input): a replay, no effect.
+        if purchase.replayed:
+            # purchase_create found this receipt already recorded (same input): a replay, no effect
+            # (also when the original was recorded a moment ago by a concurrent request)
             response[REPLAY_HEADER] = "true"
         return response
 

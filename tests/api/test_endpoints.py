@@ -278,3 +278,22 @@ def test_purchase_for_an_unknown_member_is_404_before_its_input_is_judged(seeded
     assert unsupported.status_code == 404
     known = api.post("/api/v1/purchases/", {**body, "member": member["id"]}, format="json")
     assert known.status_code == 400 and "occurred_at" in known.json()["error"]["fields"]
+
+
+def test_a_replay_is_marked_even_when_its_original_is_no_older_than_the_request(seeded, monkeypatch):
+    """A retry racing its original (recorded while the retry waited for the member's lock) is a
+    replay too: the answer says so whatever the two moments are. Here the clock stands still, so
+    the original's created_at equals the retry's request time."""
+    api = seeded.client
+    member = enrol(api)
+    moment = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    body = {"member": member["id"], "amount": "20.00", "currency": "AZN", "external_id": "SAME-MOMENT"}
+
+    first = api.post("/api/v1/purchases/", body, format="json")
+    again = api.post("/api/v1/purchases/", body, format="json")
+
+    assert first.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in first
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
