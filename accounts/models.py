@@ -80,6 +80,12 @@ class StaffMember(models.Model):
         return f"{self.user} ({self.get_role_display()} at {self.merchant})"
 
 
+class ProgramQuerySet(models.QuerySet):
+    def live(self):
+        """`Program.is_live` as a filter."""
+        return self.filter(is_active=True, merchant__is_active=True)
+
+
 class Program(models.Model):
     """A merchant's loyalty program: every program-wide rule of PRODUCT.md §2 lives here."""
 
@@ -206,6 +212,8 @@ class Program(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ProgramQuerySet.as_manager()
+
     class Meta:
         ordering = ["merchant", "name"]
         constraints = [
@@ -227,6 +235,12 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.merchant})"
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the program takes requests (its API keys, its till): it and its merchant are
+        active (`Program.objects.live()` filters the same)."""
+        return self.is_active and self.merchant.is_active
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

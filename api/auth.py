@@ -15,8 +15,9 @@ class ApiKeyAuthentication(BaseAuthentication):
     """Sets `request.auth` to the `accounts.ApiKey` (with program and merchant loaded).
 
     There is no user: `request.user` stays None. A missing header leaves the request
-    unauthenticated (the permission then answers 401); a malformed, unknown or revoked key
-    answers 401 at once."""
+    unauthenticated (the permission then answers 401); a malformed, unknown or revoked key, or
+    the key of a program that is not live (inactive, or its merchant suspended), answers 401 at
+    once."""
 
     def authenticate(self, request):
         header = get_authorization_header(request).split()
@@ -31,7 +32,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raw_key = ""
         key = api_key_authenticate(raw_key)
-        if key is None or not key.program.is_active or not key.program.merchant.is_active:
+        if key is None or not key.program.is_live:
             from rest_framework.exceptions import AuthenticationFailed
 
             raise AuthenticationFailed("Unknown or revoked API key, or a suspended program.")

@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (`invalid` with `fields`, `parse_error`, `unsupported_currency`).",
-    401: "No key, or an unknown or revoked key (`not_authenticated`).",
+    401: "No key, or an unknown or revoked key, or a key of an inactive program or suspended merchant "
+    "(`not_authenticated`).",
     404: "Unknown id, or an id of another program (`not_found`).",
     405: "Method not allowed (`method_not_allowed`).",
     406: "Only `application/json` answers are available (`not_acceptable`).",

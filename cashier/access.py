@@ -29,7 +29,7 @@ def can_use_till(user) -> bool:
 def till_programs(user):
     """Active programs of active merchants the user may work in, by name."""
     return (
-        scope_to_user(Program.objects.filter(is_active=True, merchant__is_active=True), user)
+        scope_to_user(Program.objects.live(), user)
         .select_related("merchant")
         .order_by("merchant__name", "name", "id")
     )

@@ -114,9 +114,8 @@ def purchase_rewards(purchase) -> list[dict]:
     """Campaign grants that this purchase triggered (recorded by the campaigns app with the
     purchase's external id): those `purchase_create` just made (`Purchase.campaign_grants`), or,
     for a purchase read back (a replay), read."""
-    grants = getattr(purchase, "campaign_grants", None)
-    if grants is not None:
-        return [reward_row(grant) for grant in grants]
+    if purchase.campaign_grants is not None:
+        return [reward_row(grant) for grant in purchase.campaign_grants]
     grants = (
         CampaignGrant.objects.filter(
             campaign__program_id=purchase.program_id, purchase_ref=purchase.external_id

@@ -23,9 +23,13 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
+def sqlstate(error: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of a database error (Django's wrapper or the driver's own)."""
+    return getattr(error.__cause__ or error, "sqlstate", None)
+
+
 def is_retryable(error: BaseException) -> bool:
-    cause = error.__cause__ or error
-    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return sqlstate(error) in RETRYABLE_SQLSTATES
 
 
 def atomic_with_retry(func: Callable[..., T] | None = None, *, attempts: int = 5):
@@ -97,7 +101,7 @@ def holds_lock(instance: Any) -> bool:
     return locked_instance(type(instance), instance.pk) is instance
 
 
-# --- single-row inserts on the hot path ----------------------------------------------------------
+# --- prepared statements (settings: DATABASE_PREPARE) -----------------------------------------
 
 
 def stale_plan_guard(execute, sql, params, many, context):
@@ -110,7 +114,7 @@ def stale_plan_guard(execute, sql, params, many, context):
     try:
         return execute(sql, params, many, context)
     except NotSupportedError as error:
-        if getattr(error.__cause__, "sqlstate", None) == "0A000":
+        if sqlstate(error) == "0A000":  # feature_not_supported
             context["connection"].close_at = time.monotonic()
         raise
 
@@ -129,6 +133,9 @@ def select_columns(model: type, alias: str | None = None) -> str:
     type changes fails, so a column added by a migration would break the running processes."""
     table = connection.ops.quote_name(alias or model._meta.db_table)
     return ", ".join(f"{table}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+# --- single-row inserts on the hot path ----------------------------------------------------------
 
 
 @functools.cache
