@@ -12,10 +12,16 @@ from datetime import datetime
 
 from loyalty_site.core.jobs import job
 
+from .selectors import outbox_due_counts
 from .services import outbox_deliver
 
 
-@job("deliver_notifications", schedule="minutely", description="Send due notifications and webhooks.")
+@job(
+    "deliver_notifications",
+    schedule="minutely",
+    description="Send due notifications and webhooks.",
+    preview=outbox_due_counts,
+)
 def deliver_notifications(*, at: datetime) -> dict:
     """Send every outbox row due at `at` (first attempts the on-commit task missed, and retries)."""
     return outbox_deliver(at=at)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger("loyalty.jobs")
@@ -31,6 +32,10 @@ class Job:
     func: Callable[..., dict]
     schedule: str  # a crontab "m h dom mon dow" or one of: minutely, hourly, daily, weekly, nightly
     description: str
+    # What a dry run reports for a job whose effects leave the database (messages, webhooks), which
+    # a rolled-back transaction cannot undo: `preview(*, at) -> dict`. None: the job itself runs
+    # in a transaction that is rolled back.
+    preview: Callable[..., dict] | None = None
 
 
 _JOBS: dict[str, Job] = {}
@@ -38,7 +43,7 @@ _discovered = False
 
 
 def job(
-    name: str, *, schedule: str, description: str = ""
+    name: str, *, schedule: str, description: str = "", preview: Callable[..., dict] | None = None
 ) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
     def decorator(func: Callable[..., dict]) -> Callable[..., dict]:
         _JOBS[name] = Job(
@@ -46,6 +51,7 @@ def job(
             func=func,
             schedule=schedule,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
+            preview=preview,
         )
         return func
 
@@ -79,4 +85,21 @@ def run_job(name: str, *, at: datetime | None = None) -> dict:
     logger.info("job %s starting at=%s", name, at.isoformat())
     summary = jobs[name].func(at=at) or {}
     logger.info("job %s done: %s", name, summary)
+    return summary
+
+
+def job_preview(name: str, *, at: datetime | None = None) -> dict:
+    """What job `name` would do as of `at`, changing nothing: its summary from a run inside a
+    transaction that is then rolled back (so nothing it writes, and nothing it queues after commit,
+    survives), or its `preview` when its effects leave the database. Raises KeyError for an
+    unknown job. A long job holds its locks until the preview ends, as a real run's chunks would."""
+    jobs = all_jobs()
+    if name not in jobs:
+        raise KeyError(name)
+    at = at or timezone.now()
+    if jobs[name].preview is not None:
+        return jobs[name].preview(at=at)
+    with transaction.atomic():
+        summary = jobs[name].func(at=at) or {}
+        transaction.set_rollback(True)
     return summary
