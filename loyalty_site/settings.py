@@ -124,6 +124,9 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A persistent connection the server dropped (restart, failover, idle kill) is found by a cheap check
+# when a request or task first uses it and replaced, instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL binds the parameters itself and psycopg prepares a statement the second time a
 # connection runs it, so the hot paths' statements skip parsing and planning (bench/README.md: the
 # database's CPU per purchase about halves; less when transactions roll back, as psycopg then drops
