@@ -33,7 +33,7 @@ from .models import (
     Segment,
 )
 from .reports import campaign_roi, campaign_simulate
-from .segments import segment_refresh
+from .segments import segment_refresh, segment_rules_text
 
 
 class ReadOnlyAdmin(ScopedAdmin):
@@ -219,14 +219,38 @@ class CampaignGrantAdmin(ReadOnlyAdmin):
 
 @admin.register(Segment)
 class SegmentAdmin(ScopedAdmin):
-    list_display = ["name", "code", "program", "member_count", "refreshed_at", "is_active"]
+    list_display = ["name", "code", "program", "rules", "member_count", "refreshed_at", "is_active"]
     list_filter = ["is_active", "program"]
     search_fields = ["name", "code"]
     readonly_fields = ["member_count", "refreshed_at"]
-    filter_horizontal = ["tiers"]
+    filter_horizontal = ["tiers", "exclude_segments"]
     actions = ["refresh"]
+    fieldsets = [
+        (None, {"fields": ["program", "code", "name", "description", "is_active"]}),
+        (
+            "Rules (all must hold; empty = any)",
+            {
+                "fields": [
+                    "window_days",
+                    ("recency_days_max", "recency_days_min"),
+                    ("frequency_min", "frequency_max"),
+                    ("monetary_min", "monetary_max"),
+                    "tiers",
+                    "exclude_segments",
+                ],
+                "description": "Recency: days since the member's last activity. Frequency: purchases and "
+                "bets in the window. Monetary: amount paid in the window less refunds, in the program's "
+                "base currency (other currencies converted at the rate in force at each purchase).",
+            },
+        ),
+        ("Size", {"fields": ["member_count", "refreshed_at"]}),
+    ]
 
-    @admin.action(description="Refresh the selected segments now")
+    @admin.display(description="rules")
+    def rules(self, obj):
+        return segment_rules_text(obj)
+
+    @admin.action(description="Refresh the selected segments now", permissions=["change"])
     def refresh(self, request, queryset):
         at = timezone.now()
         sizes = [f"{s.name}: {segment_refresh(segment=s, at=at)['size']}" for s in queryset]

@@ -197,8 +197,11 @@ def condition_holds(condition: CampaignCondition, campaign: Campaign, ctx: Conte
     if kind == Kind.SPENT_IN_WINDOW:
         since, until = _window(condition, campaign, ctx)
         spent = member_amount_spent(member=member, since=since, until=until, exclude=ctx.purchase)
-        if ctx.is_purchase and ctx.currency == campaign.program.base_currency and ctx.amount:
-            spent += ctx.amount
+        if ctx.is_purchase and ctx.amount and ctx.currency:
+            from ledger.pricing import money_to_base
+
+            program = campaign.program
+            spent += money_to_base(program=program, amount=ctx.amount, currency=ctx.currency, at=ctx.at) or 0
         return spent >= (condition.amount or 0)
     if kind == Kind.TIER_IN:
         return member.tier_id is not None and member.tier.code in _values(condition.value)

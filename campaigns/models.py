@@ -29,7 +29,8 @@ class CouponKind(models.TextChoices):
 class Segment(models.Model):
     """A rule-based group of members (RFM: recency, frequency, monetary over a window; tier;
     activity). Membership is materialised by the `refresh_segments` job; all rules must hold.
-    Monetary sums the amount paid of purchases in the program's base currency."""
+    Monetary sums the amount paid (less refunds) of purchases in every currency, each converted to
+    the program's base currency at the rates in force when it happened (campaigns.segments)."""
 
     MERCHANT_LOOKUP = "program__merchant"
 
@@ -55,13 +56,26 @@ class Segment(models.Model):
         null=True, blank=True, help_text="At most this many purchases in the window."
     )
     monetary_min = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Spent at least (base currency)."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Spent at least this in the window (base currency; other currencies converted at the "
+        "rate in force at each purchase).",
     )
     monetary_max = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Spent less than (base currency)."
     )
     tiers = models.ManyToManyField(
         "tiers.Tier", blank=True, related_name="+", help_text="Only members of these tiers (empty = any)."
+    )
+    exclude_segments = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="+",
+        help_text="Leave out the members who match these segments' rules (e.g. medium value leaves out "
+        "high value), so segments need not overlap.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive segments are not refreshed.")
     member_count = models.PositiveIntegerField(default=0, editable=False)

@@ -96,14 +96,18 @@ def _counts(*, member, exclude=None, windows=(), grants=()) -> tuple[int, ...]:
 def member_amount_spent(
     *, member, since: datetime | None = None, until: datetime | None = None, exclude=None
 ) -> Decimal:
-    """Amount paid (amount due less refunds) in the program's base currency, [since, until)."""
-    queryset = _purchases(member, exclude=exclude).filter(currency=member.program.base_currency)
+    """Amount paid (amount due less refunds) in [since, until), in the program's base currency:
+    purchases in other currencies converted at the rates in force when each happened
+    (`campaigns.segments.purchases_paid_in_base`)."""
+    from .segments import purchases_paid_in_base
+
+    queryset = _purchases(member, exclude=exclude)
     if since is not None:
         queryset = queryset.filter(occurred_at__gte=since)
     if until is not None:
         queryset = queryset.filter(occurred_at__lt=until)
-    totals = queryset.aggregate(due=Sum("amount_due"), refunded=Sum("refunded_amount"))
-    return (totals["due"] or Decimal("0")) - (totals["refunded"] or Decimal("0"))
+    queryset = purchases_paid_in_base(queryset, base_currency=member.program.base_currency)
+    return queryset.aggregate(total=Sum("paid_base"))["total"] or Decimal("0")
 
 
 def member_login_days(*, member, since: datetime, until: datetime, tz) -> list[date]:

@@ -30,7 +30,9 @@ def test_demo_history_is_idempotent(db):
     assert events == 8 * 2 + 1
     assert segmented == 8  # every active member is in exactly one of low / medium / high
     sizes = dict(Segment.objects.filter(program=program).values_list("code", "member_count"))
-    assert sizes == {"low_value": 2, "medium_value": 4, "high_value": 2}
+    # RFM: all active in the last days; 4 purchases and 150+ AZN paid is high (one member: 4 x 45
+    # less 2 %), 2+ purchases and 50+ AZN medium, the rest low
+    assert sizes == {"low_value": 3, "medium_value": 4, "high_value": 1}
     # 8 welcome bonuses, 6 second-purchase bonuses, 4 frequent-buyer coupons, 1 review bonus
     assert grants == 8 + 6 + 4 + 1
     assert coupons == 20 + 4  # the demo batch and the frequent buyers' personal coupons
