@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from accounts.models import Member
+from django.db.models import Q
+
+from accounts.models import Member, Program
 from campaigns.selectors import coupons_for_member
 from ledger.models import Posting, Purchase
 from ledger.selectors import member_expiring_lots
+from ledger.services import purchase_money_returned, purchase_refundable
 from loyalty_site.core.money import Money
 from tiers.models import Tier
 from tiers.selectors import member_tier_progress as tier_progress
@@ -77,13 +80,59 @@ def _entry_row(posting) -> dict[str, Any]:
 
 
 def member_recent_purchases(*, member: Member, limit: int = 5) -> list:
-    """The member's latest purchases (refundable from the till), newest first."""
-    return list(Purchase.objects.filter(member=member).order_by("-occurred_at", "-id")[:limit])
+    """The member's latest purchases (refundable from the till), newest first; each with
+    `refundable` (value left to refund, 0 once fully refunded), `money_returned` (money handed
+    back so far) and `paid_with_points` (the value paid with points), all from the ledger's refund
+    arithmetic."""
+    purchases = list(Purchase.objects.filter(member=member).order_by("-occurred_at", "-id")[:limit])
+    for purchase in purchases:
+        purchase.refundable = purchase_refundable(purchase)
+        purchase.money_returned = purchase_money_returned(purchase)
+        purchase.paid_with_points = purchase.amount - purchase.discount_amount - purchase.amount_due
+    return purchases
+
+
+def member_search(*, program: Program, query: str, limit: int = 8) -> tuple[list[Member], bool]:
+    """Members of `program` whose names (every word of `query` starts the first or last name) or
+    external id (starting with `query`) match, by name; at most `limit`, and whether there are more.
+    For the till's search when no exact identifier (`accounts.selectors.member_find`) matched."""
+    words = query.split()
+    if not words:
+        return [], False
+    by_name = Q()
+    for word in words[:4]:
+        by_name &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    matches = Q(external_id__istartswith=query.strip()) | by_name if len(words) == 1 else by_name
+    rows = list(
+        Member.objects.filter(program=program)
+        .filter(matches)
+        .select_related("tier")
+        .order_by("last_name", "first_name", "id")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
 
 
 def member_usable_coupons(*, member: Member, at: datetime) -> list:
-    """Coupons the member can use now (the campaigns app's selector)."""
-    return list(coupons_for_member(member=member, at=at))
+    """Coupons the member can use now (the campaigns app's selector), each with `label`: what it
+    gives, in words ("10% off", "5.00 AZN off", "50 bonus points")."""
+    coupons = list(coupons_for_member(member=member, at=at))
+    for coupon in coupons:
+        coupon.label = coupon_label(coupon)
+    return coupons
+
+
+def coupon_label(coupon) -> str:
+    """What a coupon gives, in words a member and a cashier read."""
+    value = coupon.value.normalize() if coupon.value == coupon.value.to_integral() else coupon.value
+    if coupon.kind == "percent":
+        text = f"{value:f}% off"
+    elif coupon.kind == "fixed":
+        text = f"{coupon.value} {coupon.currency} off".replace("  ", " ")
+    else:
+        text = f"{int(coupon.value)} bonus points"
+    if coupon.min_purchase:
+        text += f" on {coupon.min_purchase} or more"
+    return text
 
 
 def member_card(*, member: Member, at: datetime, entries: int = 10) -> dict[str, Any]:

@@ -24,7 +24,12 @@ from accounts.models import Member
 from ledger.models import Purchase
 from ledger.pricing import purchase_quote
 from ledger.purchases import purchase_create
-from ledger.services import points_redeem
+from ledger.services import (
+    points_redeem,
+    purchase_money_returned,
+    purchase_refund_preview,
+    purchase_refundable,
+)
 from ledger.services import purchase_refund as ledger_purchase_refund
 from loyalty_site.core.errors import LoyaltyError
 
@@ -47,6 +52,9 @@ class TillLogoutView(auth_views.LogoutView):
     next_page = "cashier:login"
 
 
+SEARCH_LIMIT = 8  # names shown for a search by name; more asks the cashier to type more
+
+
 def _new_reference(prefix: str) -> str:
     """A receipt / posting reference drawn when a form is shown: 64 random bits (short enough to
     read on a receipt); the ledger's unique constraint per program backs it."""
@@ -57,15 +65,28 @@ def _new_reference(prefix: str) -> str:
 def till_home(request):
     programs = list(till_programs(request.user))
     form = SearchForm(request.GET or None)
+    results, more = None, False
     if request.program is not None and form.is_valid():
-        member = account_selectors.member_find(program=request.program, query=form.cleaned_data["q"])
+        query = form.cleaned_data["q"]
+        member = account_selectors.member_find(program=request.program, query=query)
         if member is not None:
             return redirect("cashier:member", member_id=member.pk)
-        messages.error(request, f"No member found for “{form.cleaned_data['q']}”.")
+        results, more = selectors.member_search(program=request.program, query=query, limit=SEARCH_LIMIT)
+        if len(results) == 1 and not more:
+            return redirect("cashier:member", member_id=results[0].pk)
+        if not results:
+            form.add_error("q", f"No member found for “{query}”.")
     return render(
         request,
         "cashier/home.html",
-        {"programs": programs, "program": request.program, "form": form, "enrol_form": EnrolForm()},
+        {
+            "programs": programs,
+            "program": request.program,
+            "form": form,
+            "results": results,
+            "more": more,
+            "enrol_form": EnrolForm(),
+        },
     )
 
 
@@ -103,10 +124,13 @@ def member_enrol(request):
 
 
 def _form_error(form, error: LoyaltyError) -> None:
-    form.add_error(None, error.message)
-    for field, problems in (error.fields or {}).items():
-        for problem in problems:
-            form.add_error(field if field in form.fields else None, problem)
+    """A service's refusal on the form, once: on the field it names (with the error's message, the
+    most specific sentence), else above the form."""
+    fields = [field for field in (error.fields or {}) if field in form.fields]
+    if fields:
+        form.add_error(fields[0], error.message)
+    else:
+        form.add_error(None, error.message)
 
 
 def _member_context(request, member: Member, **extra):
@@ -139,8 +163,7 @@ def _panel(request, member: Member, *, status: int = 200, **extra):
 
 
 def _refused(request, member: Member, error: LoyaltyError, **forms):
-    """A service refused the cashier's form: its message as a flash and on the form, panel again (422)."""
-    messages.error(request, error.message)
+    """A service refused the cashier's form: its message once, on the form; panel again (422)."""
     for form in forms.values():
         form.add_error(None, error.message)
     return _panel(request, member, status=422, **forms)
@@ -239,36 +262,64 @@ def member_redeem(request, member_id):
     return redirect("cashier:member", member_id=member.pk)
 
 
+def _refund_page(request, purchase: Purchase, form: RefundForm, *, status: int = 200, error=None):
+    """The refund's confirmation: what it hands back (money and points) before anything is
+    written, from the ledger's own preview of the refund. A refusal is shown once, on the form."""
+    preview = None
+    if error is not None:
+        _form_error(form, error)
+    elif form.is_valid():
+        try:
+            preview = purchase_refund_preview(purchase=purchase, amount=form.cleaned_data["amount"])
+        except LoyaltyError as refused:
+            _form_error(form, refused)
+            status = 422
+    context = {
+        "program": request.program,
+        "purchase": purchase,
+        "member": purchase.member,
+        "refundable": purchase_refundable(purchase),
+        "money_returned": purchase_money_returned(purchase),
+        "preview": preview,
+        "form": form,
+    }
+    return render(request, "cashier/refund.html", context, status=status)
+
+
 @till_required
-@require_POST
 def purchase_refund(request, purchase_id):
+    """GET: the refund's preview (`?amount=`, empty for all that is left) with a Confirm button.
+    POST: the refund itself; the member panel then says what was handed back."""
     if request.program is None:
         return redirect("cashier:home")
     purchase = get_object_or_404(
-        Purchase.objects.select_related("member"), pk=purchase_id, program=request.program
+        Purchase.objects.select_related("member", "member__program"), pk=purchase_id, program=request.program
     )
     member = purchase.member
+    if request.method != "POST":
+        data = {"amount": request.GET.get("amount", ""), "reference": _new_reference("till-refund")}
+        return _refund_page(request, purchase, RefundForm(data))
     form = RefundForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Check the refund amount.")
-        return redirect("cashier:member", member_id=member.pk)
-    reversed_before, returned_before = purchase.points_reversed, purchase.points_returned
+        return _refund_page(request, purchase, form, status=400)
     try:
-        ledger_purchase_refund(
+        posting = ledger_purchase_refund(
             purchase=purchase,
             amount=form.cleaned_data["amount"],
             at=timezone.now(),
             reference=form.cleaned_data["reference"],
         )
     except LoyaltyError as error:
-        messages.error(request, error.message)
-        return redirect("cashier:member", member_id=member.pk)
-    purchase.refresh_from_db()
+        purchase.refresh_from_db()
+        return _refund_page(request, purchase, form, status=422, error=error)
     member.refresh_from_db()
+    data = posting.data or {}
+    money = data.get("money_returned")
+    handed = f"hand back {money} {purchase.currency}. " if money is not None else ""
     messages.success(
         request,
-        f"Refund recorded: {purchase.points_reversed - reversed_before} points reversed, "
-        f"{purchase.points_returned - returned_before} points returned. Balance {member.balance} points.",
+        f"Refund recorded: {handed}{data.get('points_reversed', 0)} points reversed, "
+        f"{data.get('points_returned', 0)} points returned. Balance {member.balance} points.",
     )
     return redirect("cashier:member", member_id=member.pk)
 

@@ -28,6 +28,7 @@ Decisions (where the issue was silent):
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -396,9 +397,10 @@ def points_redeem(
     if existing:
         return existing
     _check_blocked(locked)
-    _check(locked, kind="redeem", points=points, amount=None, at=at)
+    # the most specific refusal first: a balance too small, before a fraud limit's
     if locked.balance < points:
         raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+    _check(locked, kind="redeem", points=points, amount=None, at=at)
     plan = Plan(member=locked, at=at)
     plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
     _activity_touch(locked, at=at, kind="redeem", plan=plan)
@@ -451,9 +453,9 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
     _check_blocked(locked)
     program = locked.program
     value, fee = cashout_quote(program=program, points=points)
-    _check(locked, kind="cashout", points=points, amount=value, at=at)
     if locked.balance < points:
         raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+    _check(locked, kind="cashout", points=points, amount=value, at=at)
     day_start, day_end, month_start, month_end = _local_bounds(program, at)
     cashouts = Posting.objects.filter(member_id=locked.pk, kind=PostingKind.CASHOUT)
     used_day = cashouts.filter(created_at__gte=day_start, created_at__lt=day_end).aggregate(
@@ -588,6 +590,80 @@ def points_extend(*, member: Member, days: int, at: datetime, reference: str) ->
 # --- refunds -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RefundPreview:
+    """What refunding `amount` of a purchase does (`purchase_refund_preview`): the value refunded,
+    the money to hand back (the share of what was paid in money; the rest was paid with points,
+    which come back as points), the earned points taken back and the spent points given back, and
+    what is left to refund afterwards. `points_to_reverse` is taken from the balance as far as it
+    goes; what it cannot cover is written off (the refund posting's `data["written_off"]`)."""
+
+    amount: Decimal
+    money_returned: Decimal
+    currency: str
+    points_to_reverse: int
+    points_to_return: int
+    refunded_after: Decimal
+    left_after: Decimal
+
+
+def purchase_refundable(purchase: Purchase) -> Decimal:
+    """The value still refundable on a purchase: the price after discounts (money and points) less
+    what was refunded. Zero once fully refunded."""
+    return max(purchase.amount - purchase.discount_amount - purchase.refunded_amount, Decimal("0"))
+
+
+def purchase_money_returned(purchase: Purchase, refunded: Decimal | None = None) -> Decimal:
+    """Money handed back when `refunded` (default: what was refunded so far) of the purchase's value
+    is refunded: that share of the money paid (`amount_due`), rounded once over the cumulative
+    total so that refunds in parts add up to exactly what was paid."""
+    refunded = purchase.refunded_amount if refunded is None else refunded
+    total = purchase.amount - purchase.discount_amount
+    if total <= 0:
+        return Decimal("0.00")
+    return money_round(purchase.amount_due * refunded / total)
+
+
+def purchase_refund_preview(*, purchase: Purchase, amount: Decimal | None = None) -> RefundPreview:
+    """What `purchase_refund` of `amount` (default: all that is left) would do, read from the
+    purchase as given (`purchase_refund` calls it on the row it locked; the till shows it before a
+    refund is confirmed). Cumulatively, refunding share s of the value reverses floor(s x
+    points_earned) and returns floor(s x points_redeemed), so a full refund (in one go or in parts)
+    is exact. Raises InvalidInput (amount <= 0), RefundExceedsPurchase."""
+    if amount is not None:
+        amount = money_round(amount)
+        if amount <= 0:
+            raise InvalidInput("A refund amount must be positive.", fields={"amount": ["Must be > 0."]})
+    total = purchase.amount - purchase.discount_amount
+    left = total - purchase.refunded_amount
+    refund = left if amount is None else amount
+    if left <= 0:
+        raise RefundExceedsPurchase("This purchase is fully refunded.")
+    if refund > left:
+        raise RefundExceedsPurchase(
+            f"{left} {purchase.currency} is left to refund on this purchase.",
+            fields={"amount": [f"At most {left}."]},
+        )
+    refunded = purchase.refunded_amount + refund
+    reversed_target = (
+        points_floor(Decimal(purchase.points_earned) * refunded / total) if total else purchase.points_earned
+    )
+    returned_target = (
+        points_floor(Decimal(purchase.points_redeemed) * refunded / total)
+        if total
+        else purchase.points_redeemed
+    )
+    return RefundPreview(
+        amount=refund,
+        money_returned=purchase_money_returned(purchase, refunded) - purchase_money_returned(purchase),
+        currency=purchase.currency,
+        points_to_reverse=max(reversed_target - purchase.points_reversed, 0),
+        points_to_return=max(returned_target - purchase.points_returned, 0),
+        refunded_after=refunded,
+        left_after=total - refunded,
+    )
+
+
 @atomic_with_retry
 def purchase_refund(
     *, purchase: Purchase, amount: Decimal | None = None, at: datetime, reference: str
@@ -605,34 +681,19 @@ def purchase_refund(
     Returned points go back to the lots they were spent from when these are still active, otherwise
     into a new lot with a full lifetime. Counts as activity.
 
-    Posting.data has points_reversed, points_returned, written_off, amount.
+    Posting.data has points_reversed, points_returned, written_off, amount, money_returned.
     Raises InvalidInput (amount <= 0), RefundExceedsPurchase, IdempotencyConflict."""
     if amount is not None:
         amount = money_round(amount)
-        if amount <= 0:
-            raise InvalidInput("A refund amount must be positive.", fields={"amount": ["Must be > 0."]})
     fp = fingerprint(kind="refund", purchase=purchase.pk, amount=amount)
     member = purchase.member
     locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
     if existing:
         return existing
     current = Purchase.objects.get(pk=purchase.pk)  # under the member lock: refunds are serialised
-    total = current.amount - current.discount_amount
-    left = total - current.refunded_amount
-    refund = left if amount is None else amount
-    if refund <= 0 or refund > left:
-        raise RefundExceedsPurchase(f"{left} is left to refund on this purchase.")
-    refunded = current.refunded_amount + refund
-    reversed_target = (
-        points_floor(Decimal(current.points_earned) * refunded / total) if total else current.points_earned
-    )
-    returned_target = (
-        points_floor(Decimal(current.points_redeemed) * refunded / total)
-        if total
-        else current.points_redeemed
-    )
-    to_reverse = max(reversed_target - current.points_reversed, 0)
-    to_return = max(returned_target - current.points_returned, 0)
+    preview = purchase_refund_preview(purchase=current, amount=amount)
+    refund, refunded = preview.amount, preview.refunded_after
+    to_reverse, to_return = preview.points_to_reverse, preview.points_to_return
 
     plan = Plan(member=locked, at=at)
     reversed_points = 0
@@ -680,6 +741,7 @@ def purchase_refund(
             "points_reversed": reversed_points,
             "points_returned": returned,
             "written_off": written_off,
+            "money_returned": str(preview.money_returned),
         },
     )
 

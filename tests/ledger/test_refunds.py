@@ -48,6 +48,7 @@ def test_full_refund_reverses_earned_points(member, now, invariant):
         "points_reversed": 1000,
         "points_returned": 0,
         "written_off": 0,
+        "money_returned": "100.00",
     }
     purchase.refresh_from_db()
     assert (purchase.refunded_amount, purchase.points_reversed) == (Decimal("100.00"), 1000)
@@ -106,6 +107,7 @@ def test_refund_after_the_earned_points_were_spent_claws_back_then_writes_off(me
         "points_reversed": 400,
         "points_returned": 0,
         "written_off": 600,
+        "money_returned": "100.00",
     }
     member.refresh_from_db()
     assert member.balance == 0

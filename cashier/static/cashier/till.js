@@ -77,6 +77,16 @@
     document.getElementById("scan-stop").addEventListener("click", stopCamera);
   }
 
+  /* --- keyboard: Esc anywhere goes back to the search field (a scanner then types and presses
+     Enter to find); on the member panel the amount has the focus, and Enter confirms. ---------- */
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && field) {
+      stopCamera();
+      field.focus();
+      field.select();
+    }
+  });
+
   /* --- live quote ---------------------------------------------------------------------------- */
   var form = document.getElementById("purchase-form");
   if (!form) { return; }
@@ -141,12 +151,23 @@
   }
 
   form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(requestQuote, 250); });
-  document.querySelectorAll(".use-coupon").forEach(function (button) {
+  var couponField = form.querySelector("[name=coupon_code]");
+  var couponButtons = document.querySelectorAll(".use-coupon");
+  function markCoupon() {
+    couponButtons.forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.code === couponField.value.trim().toUpperCase()));
+    });
+  }
+  couponButtons.forEach(function (button) {
     button.addEventListener("click", function () {
-      form.querySelector("[name=coupon_code]").value = button.dataset.code;
+      couponField.value = button.dataset.code;
+      markCoupon();
       requestQuote();
+      form.querySelector("[name=amount]").focus();
     });
   });
+  couponField.addEventListener("input", markCoupon);
+  markCoupon();
   form.addEventListener("submit", function () { document.getElementById("confirm-purchase").disabled = true; });
   if (form.querySelector("[name=amount]").value) { requestQuote(); }
 })();
