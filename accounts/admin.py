@@ -104,6 +104,15 @@ class ProgramAdmin(ScopedAdmin):
         ),
     ]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            from ledger.admin import rate_review_notices
+
+            program = self.get_object(request, object_id)
+            if program is not None:
+                rate_review_notices(request, [program])
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         merchant_id = staff_merchant_id(request.user)

@@ -15,12 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from accounts.models import Member
+from accounts.models import Member, Program
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
 
-from . import services
+from . import rates, services
 from .models import CurrencyRate, Entry, Lot, Posting, Purchase
 
 
@@ -39,6 +39,15 @@ class ReadOnlyMixin:
         return False
 
 
+def rate_review_notices(request, programs) -> None:
+    """Warn (admin message) about the programs' rates due for review (`ledger.rates`)."""
+    at = timezone.now()
+    for program in programs:
+        notice = rates.rate_review_notice(program=program, at=at)
+        if notice:
+            messages.warning(request, notice)
+
+
 @admin.register(CurrencyRate)
 class CurrencyRateAdmin(ScopedAdmin):
     list_display = [
@@ -49,11 +58,36 @@ class CurrencyRateAdmin(ScopedAdmin):
         "valid_from",
         "valid_to",
         "review_every_days",
+        "reviewed_at",
+        "review_due",
     ]
     list_filter = ["currency", "program"]
     search_fields = ["currency", "program__name"]
     autocomplete_fields = ["program"]
     date_hierarchy = "valid_from"
+    readonly_fields = ["reviewed_at", "review_reminded_at"]
+    actions = ["mark_reviewed"]
+
+    @admin.display(description="review due")
+    def review_due(self, obj):
+        due_at = rates.rate_review_due_at(obj, at=timezone.now())
+        return f"since {due_at:%Y-%m-%d}" if due_at else "-"
+
+    @admin.action(
+        description="Mark as reviewed (the next review falls due a period later)", permissions=["change"]
+    )
+    def mark_reviewed(self, request, queryset):
+        at = timezone.now()
+        count = 0
+        for rate in queryset.select_related("program"):
+            rates.rate_review_mark(rate=rate, at=at)
+            count += 1
+        messages.success(request, f"{count} rate(s) marked as reviewed.")
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            rate_review_notices(request, scope_to_user(Program.objects.live(), request.user).order_by("pk"))
+        return super().changelist_view(request, extra_context)
 
 
 class EntryInline(ReadOnlyMixin, ScopedTabularInline):

@@ -9,6 +9,7 @@ any later `at` over the same period), working in chunks of members locked in pri
   expiry, so a lot is warned once per expiry date even if the job runs twice).
 - decay_inactive (daily): members idle for n >= 1 whole inactivity periods lose floor(decay % of
   the balance), once per period (posting reference `decay:<member>:<idle since>:<n>`).
+- rate_review_reminders (daily): `ledger.rates`, once per rate and due period.
 - reconcile (nightly): checks the invariant for every member and that every posting sums to zero.
 """
 
@@ -39,6 +40,7 @@ from .engine import (
     settle_due_lots,
 )
 from .models import Account, EntryKind, Lot, Posting, PostingKind
+from .rates import rate_review_reminders as _rate_review_reminders
 
 logger = logging.getLogger("loyalty.ledger")
 
@@ -363,3 +365,13 @@ def reconcile(*, at: datetime) -> dict:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return ledger_reconcile()
+
+
+@job(
+    "rate_review_reminders",
+    schedule="0 7 * * *",
+    description="Remind merchants of currency rates due for review",
+)
+def rate_review_reminders(*, at: datetime) -> dict:
+    """Remind each merchant of its rates due for review (event, e-mail), once per due period."""
+    return _rate_review_reminders(at=at)

@@ -25,8 +25,11 @@ from accounts.models import CURRENCY_VALIDATOR
 
 
 class CurrencyRate(models.Model):
-    """Points earned per 1 unit of a currency, valid in [valid_from, valid_to). Rows are history: a
-    new rate is a new row, a purchase is valued at the row in force at its time."""
+    """Points earned per 1 unit of a currency from `valid_from` until a newer rate of the currency
+    replaces it (or until `valid_to`, an end date only the merchant sets). Rows are history: a new
+    rate is a new row, a purchase is valued at the row in force at its time. Every
+    `review_every_days` the merchant is reminded to review the rate in force
+    (`ledger.rates.rate_review_reminders`)."""
 
     MERCHANT_LOOKUP = "program__merchant"
 
@@ -50,10 +53,21 @@ class CurrencyRate(models.Model):
     )
     valid_from = models.DateTimeField(help_text="The rate applies to purchases from this moment.")
     valid_to = models.DateTimeField(
-        null=True, blank=True, help_text="The rate stops applying at this moment; empty = open-ended."
+        null=True,
+        blank=True,
+        help_text="Empty (usual): in force until a newer rate of this currency starts. Set it only to "
+        "stop accepting the currency at this moment.",
     )
     review_every_days = models.PositiveIntegerField(
-        default=30, help_text="Remind the merchant to review this rate every this many days."
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Remind the merchant to review this rate every this many days.",
+    )
+    reviewed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the merchant last marked this rate as reviewed."
+    )
+    review_reminded_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the last review reminder was sent."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,4 +1,6 @@
-"""Seed currency rates (PRODUCT.md §2.2): USD 12, EUR 14 (5 000 cap), AZN 8, GBP 15, for 3 months."""
+"""Seed currency rates (PRODUCT.md §2.2): USD 12, EUR 14 (5 000 cap), AZN 8, GBP 15. They stay in
+force until the merchant sets newer ones (no end date); the merchant is reminded to review them,
+GBP every 2 weeks and the others monthly (`ledger.rates`)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ SEED_RATES = [
     ("AZN", Decimal("8"), None, 30),
     ("GBP", Decimal("15"), None, 14),
 ]
-VALID_MONTHS = 3
+# Seed rates once ended after this many months (nothing renewed them, so programs stopped earning);
+# migration 0005 clears that default end date from existing seed rates.
+FORMER_VALID_MONTHS = 3
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -40,6 +44,5 @@ def seed_rates(*, program, at):
             points_per_unit=points_per_unit,
             cap=cap,
             valid_from=at,
-            valid_to=add_months(at, VALID_MONTHS),
             review_every_days=review_days,
         )

@@ -191,7 +191,7 @@ def _rate_or_none(*, program, currency: str, at: datetime):
 
     try:
         return rate_get(program=program, currency=currency, at=at)
-    except UnsupportedCurrency:
+    except (UnsupportedCurrency, InvalidInput):  # no rate in force, or none yet
         return None
 
 

@@ -72,20 +72,44 @@ def program_rates(program: Program | int) -> list[CurrencyRate]:
 
 
 def rate_in_force(rates: list[CurrencyRate], *, currency: str, at: datetime) -> CurrencyRate | None:
-    """The rate of `currency` among `rates` (latest first) in force at `at`, or None."""
+    """The rate of `currency` among `rates` (latest first) in force at `at`, or None: the latest
+    rate that started by `at`. A rate stays in force until a newer one replaces it; an end date
+    (`valid_to`, set only by the merchant) stops the currency being accepted from then on."""
     for rate in rates:
-        if (
-            rate.currency == currency
-            and rate.valid_from <= at
-            and (rate.valid_to is None or rate.valid_to > at)
-        ):
-            return rate
+        if rate.currency == currency and rate.valid_from <= at:
+            return rate if rate.valid_to is None or rate.valid_to > at else None
     return None
 
 
+def _no_rate_error(program: Program | int, *, currency: str, at: datetime) -> Exception:
+    """The error for a moment with no rate of `currency` in force: before the currency's first rate
+    the moment is the problem (InvalidInput on `occurred_at`), otherwise the currency is."""
+    rates = [rate for rate in program_rates(program) if rate.currency == currency]
+    if rates and all(rate.valid_from > at for rate in rates):
+        first = min(rate.valid_from for rate in rates)
+        return InvalidInput(
+            f"No {currency} rate on {at:%Y-%m-%d}: this program earns in {currency} from {first:%Y-%m-%d}.",
+            fields={
+                "occurred_at": [f"Before the program's first {currency} rate ({first:%Y-%m-%d %H:%M} UTC)."]
+            },
+        )
+    if rates:
+        ended = max((rate.valid_to for rate in rates if rate.valid_to is not None), default=at)
+        return UnsupportedCurrency(
+            f"{currency} is not accepted by this program since {ended:%Y-%m-%d}.",
+            fields={"currency": [f"{currency} is not accepted by this program since {ended:%Y-%m-%d}."]},
+        )
+    return UnsupportedCurrency(
+        f"No earn rate for {currency or 'an empty currency'} on {at:%Y-%m-%d}.",
+        fields={"currency": [f"{currency} is not accepted by this program."]},
+    )
+
+
 def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
-    """The rate of `currency` in force at `at`. Raises UnsupportedCurrency when there is none.
-    The rates come from the configuration cache, the choice is memoised per pricing call."""
+    """The rate of `currency` in force at `at` (`rate_in_force`). Raises InvalidInput (with
+    `fields.occurred_at`) when `at` is before the currency's first rate, UnsupportedCurrency when
+    the program has no rate of it or the merchant ended its last one. The rates come from the
+    configuration cache, the choice is memoised per pricing call."""
     from .pricing import memoized
 
     code = (currency or "").upper()
@@ -94,10 +118,7 @@ def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
         lambda: rate_in_force(program_rates(program), currency=code, at=at),
     )
     if rate is None:
-        raise UnsupportedCurrency(
-            f"No earn rate for {code or 'an empty currency'} on {at:%Y-%m-%d}.",
-            fields={"currency": [f"{code} is not accepted by this program."]},
-        )
+        raise _no_rate_error(program, currency=code, at=at)
     return rate
 
 
@@ -109,8 +130,11 @@ def rate_set(
     at: datetime,
     cap: int | None = None,
     valid_to: datetime | None = None,
+    review_every_days: int | None = None,
 ) -> CurrencyRate:
-    """Start a new rate for `currency` at `at`, closing the one in force (history is kept).
+    """Start a new rate for `currency` at `at`, replacing the one in force (history is kept: the
+    old row is closed at `at`). `valid_to` only when the currency should stop being accepted then.
+    The review cadence is the replaced rate's unless given (30 days for a new currency).
     Raises InvalidInput for a non-positive rate."""
     points_per_unit = Decimal(points_per_unit)
     if points_per_unit <= 0:
@@ -118,19 +142,24 @@ def rate_set(
     code = currency.upper()
     current = (
         CurrencyRate.objects.filter(program=program, currency=code, valid_from__lte=at)
-        .exclude(valid_to__lte=at)
         .order_by("-valid_from")
         .first()
     )
-    if current is not None and current.valid_from == at:
+    if current is not None and current.valid_to is not None and current.valid_to <= at:
+        current_in_force = None
+    else:
+        current_in_force = current
+    if review_every_days is None:
+        review_every_days = current.review_every_days if current is not None else 30
+    if current_in_force is not None and current_in_force.valid_from == at:
         # a correction of a rate that starts at this very moment: no history to keep
         CurrencyRate.objects.filter(pk=current.pk).update(
-            points_per_unit=points_per_unit, cap=cap, valid_to=valid_to
+            points_per_unit=points_per_unit, cap=cap, valid_to=valid_to, review_every_days=review_every_days
         )
         current.refresh_from_db()
         config_refresh(program)
         return current
-    if current is not None:
+    if current_in_force is not None:
         CurrencyRate.objects.filter(pk=current.pk).update(valid_to=at)
     rate = CurrencyRate.objects.create(
         program=program,
@@ -139,6 +168,7 @@ def rate_set(
         cap=cap,
         valid_from=at,
         valid_to=valid_to,
+        review_every_days=review_every_days,
     )
     config_refresh(program)
     return rate

@@ -75,3 +75,49 @@ def test_ledger_rows_are_read_only_and_rates_editable(manager_client, member, no
     assert response.status_code == 302
     rate.refresh_from_db()
     assert rate.points_per_unit == Decimal("13")
+
+
+def test_rates_due_for_review_show_a_notice_until_marked_reviewed(client, merchant, staff_user, program):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ledger.models import CurrencyRate
+
+    gbp = CurrencyRate.objects.create(
+        program=program,
+        currency="GBP",
+        points_per_unit=Decimal("15"),
+        review_every_days=14,
+        valid_from=timezone.now() - timedelta(days=15),
+    )
+    CurrencyRate.objects.create(
+        program=program,
+        currency="USD",
+        points_per_unit=Decimal("12"),
+        valid_from=timezone.now() - timedelta(days=15),
+    )
+    analyst = staff_user(merchant, "analyst")
+    client.force_login(analyst)
+    notice = f"{program.name}: review the currency rates GBP (due"
+    assert notice in client.get("/admin/ledger/currencyrate/").content.decode()
+    assert notice in client.get(f"/admin/accounts/program/{program.pk}/change/").content.decode()
+    refused = client.post(
+        "/admin/ledger/currencyrate/", {"action": "mark_reviewed", "_selected_action": [gbp.pk]}
+    )
+    assert refused.status_code in (200, 302, 403)
+    gbp.refresh_from_db()
+    assert gbp.reviewed_at is None  # the analyst only reads
+
+    client.force_login(staff_user(merchant, "manager"))
+    done = client.post(
+        "/admin/ledger/currencyrate/", {"action": "mark_reviewed", "_selected_action": [gbp.pk]}
+    )
+    assert done.status_code == 302
+    gbp.refresh_from_db()
+    assert gbp.reviewed_at is not None
+    assert notice not in client.get("/admin/ledger/currencyrate/").content.decode()
+    assert (
+        "review the currency rates"
+        not in client.get(f"/admin/accounts/program/{program.pk}/change/").content.decode()
+    )

@@ -9,7 +9,7 @@ from accounts.models import Program
 from ledger import services
 from ledger.models import CurrencyRate
 from ledger.presets import seed_rates
-from loyalty_site.core.errors import UnsupportedCurrency
+from loyalty_site.core.errors import InvalidInput, UnsupportedCurrency
 
 
 def test_eur_earning_is_capped_per_conversion(rates, now):
@@ -50,8 +50,9 @@ def test_a_purchase_is_valued_at_the_rate_in_force_at_its_time(rates, now):
     assert services.rate_get(program=rates, currency="GBP", at=now + timedelta(days=13)).pk == old.pk
     assert services.rate_get(program=rates, currency="GBP", at=now + timedelta(days=14)).pk == new.pk
     assert CurrencyRate.objects.filter(program=rates, currency="GBP").count() == 2
-    with pytest.raises(UnsupportedCurrency):
+    with pytest.raises(InvalidInput) as before_first:  # before the currency's first rate
         services.rate_get(program=rates, currency="GBP", at=now - timedelta(days=31))
+    assert list(before_first.value.fields) == ["occurred_at"]
 
 
 def test_percent_mode_uses_the_point_value(program, now):
@@ -67,7 +68,7 @@ def test_percent_mode_uses_the_point_value(program, now):
         services.points_for_amount(program=program, amount=Decimal("10"), currency="USD", at=now)
 
 
-def test_seed_preset_is_idempotent_and_valid_three_months(program, now):
+def test_seed_preset_is_idempotent_and_never_lapses(program, now):
     seed_rates(program=program, at=now)
     seed_rates(program=program, at=now + timedelta(days=1))
 
@@ -78,10 +79,10 @@ def test_seed_preset_is_idempotent_and_valid_three_months(program, now):
         "AZN": (Decimal("8.0000"), None),
         "GBP": (Decimal("15.0000"), None),
     }
-    assert rows["USD"].valid_from == now and rows["USD"].valid_to == now.replace(month=2, year=2027)
-    assert rows["GBP"].review_every_days == 14
-    with pytest.raises(UnsupportedCurrency):
-        services.rate_get(program=program, currency="USD", at=now.replace(month=2, year=2027))
+    assert rows["USD"].valid_from == now and rows["USD"].valid_to is None
+    assert {c: r.review_every_days for c, r in rows.items()} == {"USD": 30, "EUR": 30, "AZN": 30, "GBP": 14}
+    far = now.replace(year=2028)
+    assert services.rate_get(program=program, currency="USD", at=far).pk == rows["USD"].pk
 
 
 def test_setting_a_rate_at_the_same_moment_corrects_it(rates, now):
