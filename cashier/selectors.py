@@ -6,14 +6,14 @@ only gathers them into one dictionary a template can render, so no rule is ever 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
 
 from accounts.models import Member, Program
 from campaigns.selectors import coupons_for_member
-from ledger.models import Posting, Purchase
+from ledger.models import Lot, Posting, Purchase
 from ledger.selectors import member_expiring_lots
 from ledger.services import purchase_money_returned, purchase_refundable
 from loyalty_site.core.money import Money
@@ -133,6 +133,129 @@ def coupon_label(coupon) -> str:
     if coupon.min_purchase:
         text += f" on {coupon.min_purchase} or more"
     return text
+
+
+def member_points_at_risk(*, member: Member, at: datetime, dates: int = 3) -> list[dict[str, Any]]:
+    """The member's next expiries, whatever the warning window: [{"points", "expires_at",
+    "soon"}] per program-local day, soonest first, at most `dates` days. `soon`: inside the
+    program's expiry warning window (the points the expiry warning speaks of)."""
+    lots = (
+        Lot.objects.filter(member=member, state=Lot.State.ACTIVE, remaining__gt=0, expires_at__gt=at)
+        .order_by("expires_at", "id")
+        .values_list("remaining", "expires_at")[:200]
+    )
+    warning_end = at + timedelta(hours=member.program.expiry_warning_hours)
+    days: dict = {}
+    for remaining, expires_at in lots:
+        day = expires_at.astimezone(member.program.tz).date()
+        if day not in days:
+            if len(days) == dates:
+                break
+            days[day] = {"points": 0, "expires_at": expires_at, "soon": expires_at <= warning_end}
+        days[day]["points"] += int(remaining)
+    return list(days.values())
+
+
+def tier_privileges(tier: Tier | None) -> list[str]:
+    """What a tier gives, in the member's words, from its settings and its description."""
+    if tier is None:
+        return []
+    privileges = []
+    if tier.discount_percent:
+        privileges.append(f"{tier.discount_percent.normalize():f}% off every purchase")
+    if tier.earn_multiplier and tier.earn_multiplier != 1:
+        extra = (tier.earn_multiplier - 1) * 100
+        privileges.append(f"{extra.normalize():f}% more points on every purchase")
+    if tier.gift_points:
+        period = tier.get_gift_period_display().lower() if tier.gift_period else ""
+        privileges.append(f"{tier.gift_points} gift points {period}".strip())
+    flags = [
+        ("priority_support", "Priority support"),
+        ("fast_processing", "Your requests handled first"),
+        ("personal_manager", "A personal manager"),
+        ("event_invitations", "Invitations to special events"),
+        ("exclusive_campaigns", "Members-only offers"),
+    ]
+    privileges.extend(text for field, text in flags if getattr(tier, field, False))
+    if tier.description and not privileges:  # the merchant's words, when the settings say nothing
+        privileges.append(tier.description)
+    return privileges
+
+
+def _to_reach(program, missing: int) -> str:
+    """How much more of the program's tier metric a member needs, in words."""
+    metric = program.tier_metric
+    if metric == program.TierMetric.AMOUNT_SPENT:
+        text = f"Spend {missing} {program.base_currency} more"
+    elif metric == program.TierMetric.PURCHASES:
+        text = f"Make {missing} more purchase{'s' if missing != 1 else ''}"
+    elif metric == program.TierMetric.VISITS:
+        text = f"Visit on {missing} more day{'s' if missing != 1 else ''}"
+    else:
+        text = f"Earn {missing} more points"
+    if program.tier_window_days:
+        text += f" within {program.tier_window_days} days"
+    return text
+
+
+def member_next_tier(*, member: Member, progress: dict[str, Any]) -> dict[str, Any] | None:
+    """The tier above the member's: {"name", "privileges", "how"} ("Earn 1724 more points"), or
+    None at the top tier."""
+    code = progress.get("next_tier")
+    if not code:
+        return None
+    tier = Tier.objects.filter(program=member.program, code=code).first()
+    if tier is None:
+        return None
+    missing = int(progress.get("points_to_next") or 0)
+    how = _to_reach(member.program, missing) if missing else "Reached: it applies with the next review"
+    return {"name": tier.name, "privileges": tier_privileges(tier), "how": how}
+
+
+def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
+    """How a member earns, in sentences: the earn rates in force (base currency first), the
+    running campaigns open to them (their description, else their rules as a sentence), and their
+    referral code."""
+    from campaigns.models import Campaign
+    from campaigns.sentences import campaign_sentence
+    from ledger.services import program_rates, rate_in_force
+
+    program = member.program
+    ways = []
+    rates = program_rates(program)
+    currencies = sorted({rate.currency for rate in rates}, key=lambda c: (c != program.base_currency, c))
+    for currency in currencies:
+        rate = rate_in_force(rates, currency=currency, at=at)
+        if rate is not None:
+            points = rate.points_per_unit.normalize()
+            ways.append(f"{points:f} points for every 1 {currency} you spend")
+    tier_id = member.tier_id
+    campaigns = (
+        Campaign.objects.filter(program=program, is_active=True)
+        .exclude(trigger__in=[Campaign.Trigger.INACTIVITY, Campaign.Trigger.REGISTRATION])
+        .prefetch_related("conditions", "rewards", "target_tiers", "target_segments")
+        .order_by("priority", "id")
+    )
+    for campaign in campaigns:
+        if not campaign.is_running(at):
+            continue
+        tiers = [tier.pk for tier in campaign.target_tiers.all()]
+        if tiers and tier_id not in tiers:
+            continue
+        if campaign.tier_exclusive and not (member.tier and member.tier.exclusive_campaigns):
+            continue
+        if list(campaign.target_segments.all()):
+            continue  # a targeted offer is told to its members by message, not listed to everyone
+        rewards = [r for r in campaign.rewards.all() if r.kind != r.Kind.NOTIFICATION]
+        if not rewards:
+            continue
+        text = campaign.description.strip() or campaign_sentence(
+            campaign, list(campaign.conditions.all()), rewards
+        )
+        ways.append(f"{campaign.name}: {text}")
+    if member.referral_code:
+        ways.append(f"Invite friends with your code {member.referral_code}")
+    return ways
 
 
 def member_card(*, member: Member, at: datetime, entries: int = 10) -> dict[str, Any]:

@@ -16,4 +16,5 @@ urlpatterns = [
     path("cashier/members/<int:member_id>/redeem/", views.member_redeem, name="redeem"),
     path("cashier/purchases/<int:purchase_id>/refund/", views.purchase_refund, name="refund"),
     path("card/<str:token>/", views.card_page, name="card"),
+    path("card/<str:token>/manifest.webmanifest", views.card_manifest, name="card-manifest"),
 ]

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -332,7 +333,16 @@ def card_page(request, token):
     """A member's card: no login (the 192-bit token is the secret), throttled per client address.
     Unknown token -> 404; the page is never cached by shared caches (it shows a balance)."""
     member = get_object_or_404(Member.objects.select_related("program", "tier"), card_token=token)
-    context = selectors.member_card(member=member, at=timezone.now(), entries=10)
+    at = timezone.now()
+    context = selectors.member_card(member=member, at=at, entries=10)
+    context.update(
+        {
+            "coupons": selectors.member_usable_coupons(member=member, at=at),
+            "points_at_risk": selectors.member_points_at_risk(member=member, at=at),
+            "next_tier": selectors.member_next_tier(member=member, progress=context["progress"]),
+            "ways_to_earn": selectors.program_ways_to_earn(member=member, at=at),
+        }
+    )
     path = reverse("cashier:card", args=[member.card_token])
     base = getattr(settings, "PUBLIC_BASE_URL", "")
     card_url = f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
@@ -340,5 +350,37 @@ def card_page(request, token):
     response = render(request, "card/card.html", context)
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@throttled(scope="card", rate=60, period=60)
+def card_manifest(request, token):
+    """The card's web app manifest: added to a phone's home screen, the card opens as an app at
+    this member's card page. Icons are static files (hashed and served by WhiteNoise in production)."""
+    member = get_object_or_404(Member.objects.select_related("program"), card_token=token)
+    path = reverse("cashier:card", args=[member.card_token])
+    icon = "cashier/icons/{}".format
+    manifest = {
+        "name": f"{member.program.name} card",
+        "short_name": member.program.name[:12],
+        "start_url": path,
+        "scope": path,
+        "display": "standalone",
+        "background_color": "#f4f6f9",
+        "theme_color": "#1f5fbf",
+        "icons": [
+            {"src": static(icon("icon-192.png")), "sizes": "192x192", "type": "image/png"},
+            {"src": static(icon("icon-512.png")), "sizes": "512x512", "type": "image/png"},
+            {
+                "src": static(icon("maskable-512.png")),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    response = JsonResponse(manifest, content_type="application/manifest+json")
+    response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -150,7 +150,7 @@ def test_card_page_lists_points_expiring_soon(client, seeded):
     response = client.get(f"/card/{member.card_token}/")
     expiring = response.context["expiring"]
     assert [row["points"] for row in expiring] == [300]
-    assert "<strong>300</strong> points on" in response.content.decode()
+    assert "<strong>300</strong> points expire on" in response.content.decode()
     till = response.context["progress"]
     assert till["next_tier"] == "silver"
 
