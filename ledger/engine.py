@@ -20,6 +20,7 @@ import functools
 import gc
 import hashlib
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -646,6 +647,8 @@ class Batch:
     def __init__(self) -> None:
         self.items: list[tuple[Plan, Posting, tuple[str, ...]]] = []
         self.members: dict[int, Member] = {}
+        # events built from the postings once they have ids: (member, type, at, build() -> event)
+        self.later: list[tuple[Member, str, datetime, Callable[[], dict[str, Any]]]] = []
 
     def add(self, plan: Plan, *, events: tuple[str, ...] = (), **kwargs: Any) -> None:
         posting = plan.build_posting(**kwargs)
@@ -678,11 +681,13 @@ class Batch:
                         "data": posting_event_data(posting),
                     }
                 )
+        for member, event_type, at, build in self.later:
+            grouped.setdefault((member.program_id, event_type, at), []).append(build())
         programs = {plan.member.program_id: plan.member.program for plan, _posting, _events in self.items}
         for (program_id, event_type, at), events in grouped.items():
             event_emit_many(program=programs[program_id], type=event_type, at=at, events=events)
         postings = [posting for _plan, posting, _events in self.items]
-        self.items, self.members = [], {}
+        self.items, self.members, self.later = [], {}, []
         return postings
 
 
@@ -765,11 +770,12 @@ def lots_settle(
         due = member_due_lots(member, at=at)
     postings = 0
     closed: list[Lot] = []
+    expired: list[tuple[Lot, Posting]] = []
     for lot in due:
         if lot.state == Lot.State.PENDING:
             postings += _lot_activate(member, lot, at=at, batch=batch)
         elif lot.state == Lot.State.ACTIVE:
-            postings += _lot_expire(member, lot, at=at, window=window, batch=batch)
+            postings += _lot_expire(member, lot, at=at, window=window, batch=batch, expired=expired)
         if lot.state == Lot.State.GRACE:
             if lot.grace_until <= at:
                 lot.state = Lot.State.EXPIRED
@@ -778,15 +784,62 @@ def lots_settle(
                 postings += _lot_renew(member, lot, at=at, lifetime=lifetime, batch=batch)
     if closed:
         Lot.objects.bulk_update(closed, ["state"])
+    # lots the same activity renewed at once are not lost: no message for them
+    expired = [(lot, posting) for lot, posting in expired if lot.state != Lot.State.ACTIVE]
+    if expired:
+        _expired_event(member, expired, at=at, batch=batch)
     return postings
 
 
-def _finish(plan: Plan, batch: Batch | None, **kwargs: Any) -> int:
+def expired_event(member: Member, expired: list[tuple[Lot, Posting]]) -> dict[str, Any]:
+    """One member's `points.expired` event for the lots one settlement expired (its postings
+    written): the total, the balance after, the earliest renewal deadline and the lots. Keyed by
+    the first posting, so the event exists once whoever settles the lots."""
+    postings = [posting for _lot, posting in expired]
+    points = sum(-posting.points for posting in postings)
+    return {
+        "member": member,
+        "key": f"points.expired:member:{member.pk}:posting:{postings[0].pk}",
+        "data": {
+            "member_id": member.pk,
+            "posting_id": postings[0].pk,
+            "kind": "expire",
+            "points": points,
+            "change": -points,
+            "balance": postings[-1].balance_after,
+            "expired_at": min(lot.expires_at for lot, _posting in expired).isoformat(),
+            "renew_until": min(posting.data["renew_until"] for _lot, posting in expired),
+            "lot_count": len(expired),
+            "lots": [
+                {
+                    "lot_id": lot.pk,
+                    "points": -posting.points,
+                    "expired_at": lot.expires_at.isoformat(),
+                    "posting_id": posting.pk,
+                }
+                for lot, posting in expired
+            ],
+            "created_at": postings[-1].created_at.isoformat(),
+        },
+    }
+
+
+def _expired_event(
+    member: Member, expired: list[tuple[Lot, Posting]], *, at: datetime, batch: Batch | None
+) -> None:
+    """ONE `points.expired` per member and settlement, however many lots expired."""
+    if batch is not None:
+        batch.later.append((member, "points.expired", at, lambda: expired_event(member, expired)))
+        return
+    event = expired_event(member, expired)
+    event_emit(program=member.program, type="points.expired", at=at, **event)
+
+
+def _finish(plan: Plan, batch: Batch | None, **kwargs: Any) -> Posting:
     if batch is None:
-        plan.commit(**kwargs)
-    else:
-        batch.add(plan, **kwargs)
-    return 1
+        return plan.commit(**kwargs)
+    batch.add(plan, **kwargs)
+    return batch.items[-1][1]
 
 
 def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None) -> int:
@@ -797,7 +850,7 @@ def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None
     lot.state = Lot.State.ACTIVE
     plan.touch(lot)
     reference = f"activate:{lot.pk}"
-    return _finish(
+    _finish(
         plan,
         batch,
         kind=PostingKind.ACTIVATE,
@@ -806,11 +859,21 @@ def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None
         description="Return window closed: points are spendable",
         data={"lot": lot.pk},
     )
+    return 1
 
 
-def _lot_expire(member: Member, lot: Lot, *, at: datetime, window: timedelta, batch: Batch | None) -> int:
+def _lot_expire(
+    member: Member,
+    lot: Lot,
+    *,
+    at: datetime,
+    window: timedelta,
+    batch: Batch | None,
+    expired: list[tuple[Lot, Posting]],
+) -> int:
     """Expire an active lot whose `expires_at` has passed. Its points leave the balance now; while
-    the renewal window lasts (`grace_until`) activity restores them."""
+    the renewal window lasts (`grace_until`) activity restores them. The posting is added to
+    `expired` (the caller emits one event for all of a member's expired lots)."""
     grace_until = lot.expires_at + window
     lot.grace_until = grace_until
     lot.state = Lot.State.GRACE if at < grace_until else Lot.State.EXPIRED
@@ -824,7 +887,7 @@ def _lot_expire(member: Member, lot: Lot, *, at: datetime, window: timedelta, ba
     plan._system_leg(Account.EXPIRED, EntryKind.EXPIRE, points)
     plan.touch(lot)
     reference = f"expire:{lot.pk}:{int(lot.expires_at.timestamp())}"
-    return _finish(
+    posting = _finish(
         plan,
         batch,
         kind=PostingKind.EXPIRE,
@@ -836,8 +899,9 @@ def _lot_expire(member: Member, lot: Lot, *, at: datetime, window: timedelta, ba
             "expired_at": lot.expires_at.isoformat(),
             "renew_until": grace_until.isoformat(),
         },
-        events=("points.expired",),
     )
+    expired.append((lot, posting))
+    return 1
 
 
 def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, batch: Batch | None) -> int:
@@ -852,7 +916,7 @@ def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, b
     lot.grace_until = None
     lot.warned_at = None
     plan.touch(lot)
-    return _finish(
+    _finish(
         plan,
         batch,
         kind=PostingKind.RENEW,
@@ -861,3 +925,4 @@ def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, b
         description="Points renewed by activity",
         data={"lot": lot.pk, "expires_at": lot.expires_at.isoformat()},
     )
+    return 1

@@ -4,9 +4,10 @@ any later `at` over the same period), working in chunks of members locked in pri
 - expire_points (hourly): lots past their expiry leave the balance and enter the renewal window;
   ended windows close; pending lots whose return window closed become spendable.
 - activate_pending (hourly): pending purchase points become spendable after the return window.
-- warn_expiring (hourly): one `points.expiring` event per lot expiring within the warning window
-  (a chunk of lots is marked warned with one UPDATE; the event key carries the lot and its
-  expiry, so a lot is warned once per expiry date even if the job runs twice).
+- warn_expiring (hourly): one `points.expiring` event per member and run for the lots expiring
+  within the warning window (total points, earliest expiry, the lots in its data); a chunk's lots
+  are marked warned with one UPDATE, so a lot is warned once per expiry date however often the
+  job runs.
 - decay_inactive (daily): members idle for n >= 1 whole inactivity periods lose floor(decay % of
   the balance), once per period (posting reference `decay:<member>:<idle since>:<n>`).
 - rate_review_reminders (daily): `ledger.rates`, once per rate and due period.
@@ -104,36 +105,61 @@ def activate_pending(*, at: datetime) -> dict:
     return _settle_due(Lot.objects.filter(state=Lot.State.PENDING, available_at__lte=at), at=at)
 
 
+def expiring_event_data(member_id: int, lots: list[tuple[int, int, datetime]]) -> dict:
+    """The data of one member's `points.expiring` event: the total, the earliest expiry and the
+    lots, `lots` being (lot id, points, expires_at) first-expiring first."""
+    return {
+        "member_id": member_id,
+        "points": sum(points for _lot, points, _expires in lots),
+        "expires_at": lots[0][2].isoformat(),
+        "lot_count": len(lots),
+        "lots": [
+            {"lot_id": lot_id, "points": points, "expires_at": expires_at.isoformat()}
+            for lot_id, points, expires_at in lots
+        ],
+    }
+
+
 @atomic_with_retry
-def _warn_chunk(*, program: Program, at: datetime) -> int:
-    """Mark up to CHUNK of the program's lots warned (skipping lots a posting holds right now: the
-    next run takes them) and emit one `points.expiring` per lot."""
+def _warn_chunk(*, program: Program, at: datetime, after: int) -> tuple[int, int, int]:
+    """Warn the next CHUNK of the program's members (id > `after`) with lots expiring within the
+    warning window that are not warned yet: mark those lots warned (skipping lots a posting holds
+    right now: the next run takes them) and emit ONE `points.expiring` per member, with the total,
+    the earliest expiry and the lots. Returns (members warned, lots warned, last member id)."""
     window = timedelta(hours=program.expiry_warning_hours)
+    due = Lot.objects.filter(
+        program=program,
+        state=Lot.State.ACTIVE,
+        remaining__gt=0,
+        warned_at__isnull=True,
+        expires_at__gt=at,
+        expires_at__lte=at + window,
+    )
+    member_ids = list(
+        due.filter(member_id__gt=after)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()[:CHUNK]
+    )
+    if not member_ids:
+        return 0, 0, after
     ids = list(
-        Lot.objects.select_for_update(skip_locked=True)
-        .filter(
-            program=program,
-            state=Lot.State.ACTIVE,
-            remaining__gt=0,
-            warned_at__isnull=True,
-            expires_at__gt=at,
-            expires_at__lte=at + window,
-        )
+        in_values(due.select_for_update(skip_locked=True), "member", member_ids)
         .order_by("id")
-        .values_list("id", flat=True)[:CHUNK]
+        .values_list("id", flat=True)
     )
     if not ids:
-        return 0
+        return 0, 0, member_ids[-1]
     in_values(Lot.objects.all(), "id", ids).update(warned_at=at)
-    rows = list(
+    per_member: dict[int, list[tuple[int, int, datetime]]] = {}
+    for lot_id, member_id, remaining, expires_at in (
         in_values(Lot.objects.all(), "id", ids)
-        .order_by("id")
+        .order_by("member_id", "expires_at", "id")
         .values_list("id", "member_id", "remaining", "expires_at")
-    )
+    ):
+        per_member.setdefault(member_id, []).append((lot_id, remaining, expires_at))
     # the lots' members are the program's: one Program instance for all, not one joined per member
-    members = {
-        member.pk: member for member in in_values(Member.objects.all(), "id", {row[1] for row in rows})
-    }
+    members = {member.pk: member for member in in_values(Member.objects.all(), "id", per_member)}
     for member in members.values():
         member.program = program
     event_emit_many(
@@ -143,32 +169,32 @@ def _warn_chunk(*, program: Program, at: datetime) -> int:
         events=[
             {
                 "member": members[member_id],
-                "key": f"points.expiring:{lot_id}:{int(expires_at.timestamp())}",
-                "data": {
-                    "member_id": member_id,
-                    "lot_id": lot_id,
-                    "points": remaining,
-                    "expires_at": expires_at.isoformat(),
-                },
+                # the lots warned together: a repeated run finds them warned and sends nothing
+                "key": f"points.expiring:member:{member_id}:lot:{min(lot for lot, _p, _e in lots)}"
+                f":{int(lots[0][2].timestamp())}",
+                "data": expiring_event_data(member_id, lots),
             }
-            for lot_id, member_id, remaining, expires_at in rows
+            for member_id, lots in per_member.items()
         ],
     )
-    return len(rows)
+    return len(per_member), len(ids), member_ids[-1]
 
 
 @job("warn_expiring", schedule="hourly")
 def warn_expiring(*, at: datetime) -> dict:
-    """Warn (points.expiring) about lots expiring within the program's warning window, once."""
-    warned = 0
+    """Warn (points.expiring) about lots expiring within the program's warning window, once per lot
+    and one message per member and run."""
+    warned, lots = 0, 0
     for program in Program.objects.filter(is_active=True).order_by("pk"):
+        after = 0
         while True:
             with gc_paused():
-                count = _warn_chunk(program=program, at=at)
-            warned += count
-            if count < CHUNK:
+                members, count, last = _warn_chunk(program=program, at=at, after=after)
+            warned, lots = warned + members, lots + count
+            if last == after:
                 break
-    return {"warned": warned}
+            after = last
+    return {"warned": warned, "lots": lots}
 
 
 # The next chunk of the program's idle members with points, not yet decayed for their idle

@@ -13,8 +13,9 @@ GREETING = "Hello {{ member.first_name|default:'there' }},"
 SEED_TEMPLATES = {
     "points.expiring": (
         "{{ data.points }} points expire soon",
-        GREETING + " {{ data.points }} of your {{ program.name }} points expire on"
-        " {{ data.expires_at|slice:':10' }}. Use them or shop with us to keep them.",
+        GREETING + " {{ data.points }} of your {{ program.name }} points expire"
+        "{% if data.lot_count > 1 %}, the first of them{% endif %} on {{ data.expires_at|slice:':10' }}."
+        " Use them or shop with us to keep them.",
     ),
     "points.expired": (
         "{{ data.points }} points expired",

@@ -201,9 +201,9 @@ def test_warn_expiring_once_per_lot(member, program, now, events):
     at = now + timedelta(days=3) - timedelta(hours=47)
 
     assert [lot.points for lot in selectors.member_expiring_lots(member=member, at=at)] == [300]
-    assert jobs.warn_expiring(at=at) == {"warned": 1}
-    assert jobs.warn_expiring(at=at) == {"warned": 0}
-    assert jobs.warn_expiring(at=at + timedelta(hours=1)) == {"warned": 0}
+    assert jobs.warn_expiring(at=at) == {"warned": 1, "lots": 1}
+    assert jobs.warn_expiring(at=at) == {"warned": 0, "lots": 0}
+    assert jobs.warn_expiring(at=at + timedelta(hours=1)) == {"warned": 0, "lots": 0}
     expiring = [e for e in events if e["type"] == "points.expiring"]
     assert len(expiring) == 1 and expiring[0]["data"]["points"] == 300
     assert list(selectors.member_expiring_lots(member=member, at=at, unwarned_only=True)) == []
