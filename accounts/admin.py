@@ -90,7 +90,7 @@ class ProgramAdmin(ScopedAdmin):
                 ]
             },
         ),
-        ("Discounts", {"fields": ["fixed_discount_percent", "discount_combination"]}),
+        ("Discounts", {"fields": ["fixed_discount_percent", "discount_combination", "bet_discount"]}),
         (
             "Spending and cash-out",
             {

@@ -189,6 +189,11 @@ class Program(models.Model):
         SUM = "sum", "Percentages add up"
 
     fixed_discount_percent = percent_field("0", "Program-wide discount on every purchase (0 = none).")
+    bet_discount = models.BooleanField(
+        default=False,
+        help_text="Apply the tier, program and spend discounts to bets too. Off: a bet's stake is never "
+        "discounted and earns on the full stake.",
+    )
     discount_combination = models.CharField(
         max_length=8,
         choices=DiscountCombination.choices,

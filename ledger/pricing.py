@@ -4,7 +4,9 @@
 at a moment `at`, and returns a `Quote`:
 
 1. percentage discounts: hook `pricing_discounts` (tiers: tier / program / spend %, already combined
-   per `program.discount_combination`), each a `DiscountLine` computed on the gross amount;
+   per `program.discount_combination`), each a `DiscountLine` computed on the gross amount; never
+   on a bet's stake unless the merchant enabled `program.bet_discount` (a bet earns on the full
+   stake; a coupon the bettor gives still applies);
 2. the coupon: hook `pricing_coupon` (campaigns), on the amount after the percentage discounts
    (a coupon stacks on them); a code no hook answers for raises `CouponInvalid`;
 3. points paid: at most the balance (`InsufficientPoints`) and at most
@@ -282,9 +284,11 @@ def purchase_price(
     coupon_code: str | None = None,
     redeem_points: int = 0,
     purchase=None,
+    kind: str = "purchase",
 ) -> Quote:
-    """Price a purchase. Read-only when `purchase` is None (a quote); at commit the caller holds the
-    member row lock and passes the `Purchase` so the coupon and bonus hooks record their rows.
+    """Price a purchase (`kind` "purchase") or a bet ("bet"). Read-only when `purchase` is None (a
+    quote); at commit the caller holds the member row lock and passes the `Purchase` so the coupon
+    and bonus hooks record their rows.
 
     Raises MemberBlocked, InvalidInput, UnsupportedCurrency (no rate for the currency at `at`),
     CouponInvalid / CouponExpired / CouponUsed (from the coupon hook; CouponInvalid when no hook
@@ -300,10 +304,11 @@ def purchase_price(
             coupon_code=coupon_code,
             redeem_points=redeem_points,
             purchase=purchase,
+            kind=kind,
         )
 
 
-def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points, purchase) -> Quote:
+def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points, purchase, kind) -> Quote:
     program = member.program
     if member.is_blocked:
         raise MemberBlocked(f"Member {member.pk} is blocked.")
@@ -314,8 +319,9 @@ def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points,
 
     # 1. percentage discounts, on the gross amount
     discount_lines: list[DiscountLine] = []
-    for result in run_hooks("pricing_discounts", member=member, amount=amount, currency=currency, at=at):
-        discount_lines.extend(result or [])
+    if kind != "bet" or program.bet_discount:
+        for result in run_hooks("pricing_discounts", member=member, amount=amount, currency=currency, at=at):
+            discount_lines.extend(result or [])
     percent_off = ZERO
     for line in discount_lines:
         take = min(money_round(line.discount), amount - percent_off)
@@ -448,8 +454,10 @@ def purchase_quote(
     at: datetime,
     coupon_code: str | None = None,
     redeem_points: int = 0,
+    kind: str = "purchase",
 ) -> Quote:
-    """What a purchase would give, changing nothing. Same errors as `purchase_price`."""
+    """What a purchase (or a bet: `kind` "bet") would give, changing nothing. Same errors as
+    `purchase_price`."""
     return purchase_price(
         member=member,
         amount=amount,
@@ -458,4 +466,5 @@ def purchase_quote(
         coupon_code=coupon_code,
         redeem_points=redeem_points,
         purchase=None,
+        kind=kind,
     )

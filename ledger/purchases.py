@@ -65,6 +65,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
         coupon_code=code or None,
         redeem_points=redeem_points,
         purchase=purchase,
+        kind=kind,
     )
     purchase.discount_amount = quote.discount
     purchase.amount_due = quote.amount_due

@@ -182,18 +182,25 @@ def points_for_amount(
     Per-unit mode: `amount` x the currency's rate in force at `at`, floored, then capped at the
     rate's cap (the EUR cap is per conversion, so it applies to this base conversion; the pricing
     pipeline applies the tier multiplier to the capped result). Percent mode: `earn_percent` of the
-    amount valued at `point_value`; only the base currency is accepted there (there is no money
-    exchange rate to value a foreign amount). Raises UnsupportedCurrency, InvalidInput."""
+    amount valued at `point_value`; an amount in another accepted currency is first valued in the
+    base currency by the ratio of the two rates in force (`ledger.pricing`'s exchange rate), so the
+    returned rate is points per unit of `currency`. Raises UnsupportedCurrency, InvalidInput."""
     amount = Decimal(amount)
     if amount < 0:
         raise InvalidInput("The amount cannot be negative.", fields={"amount": ["Must be >= 0."]})
+    code = (currency or "").upper()
     if program.earn_mode == Program.EarnMode.PERCENT:
-        if currency.upper() != program.base_currency:
-            raise UnsupportedCurrency(
-                f"This program earns a percent of {program.base_currency} amounts only.",
-                fields={"currency": [f"Use {program.base_currency}."]},
-            )
         rate = program.earn_percent / Decimal(100) / program.point_value
+        if code != program.base_currency:
+            own = rate_get(program=program, currency=code, at=at).points_per_unit
+            try:
+                base = rate_get(program=program, currency=program.base_currency, at=at).points_per_unit
+            except (UnsupportedCurrency, InvalidInput):
+                raise UnsupportedCurrency(
+                    f"{code} amounts cannot be valued: the program has no {program.base_currency} rate.",
+                    fields={"currency": [f"Use {program.base_currency}."]},
+                ) from None
+            rate = rate * own / base
         return points_floor(amount * rate), rate, False
     rate_row = rate_get(program=program, currency=currency, at=at)
     points = points_floor(amount * rate_row.points_per_unit)

@@ -39,12 +39,17 @@ class QuoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
     currency = CurrencyField()
     coupon_code = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
     redeem_points = points_field(minimum=0, required=False, default=0, help_text="Points to pay with.")
+    kind = serializers.ChoiceField(
+        choices=["purchase", "bet"],
+        required=False,
+        default="purchase",
+        help_text="A bet's stake is not discounted unless the program enables bet discounts.",
+    )
 
 
 class PurchaseInputSerializer(QuoteInputSerializer):
     external_id = serializers.CharField(max_length=100, help_text="The receipt / bet id; unique per program.")
     occurred_at = OccurredAtField(required=False, allow_null=True)
-    kind = serializers.ChoiceField(choices=["purchase", "bet"], required=False, default="purchase")
 
 
 class AppliedLineSerializer(serializers.Serializer):
@@ -162,6 +167,7 @@ class QuoteView(ApiView):
             at=self.at,
             coupon_code=data.get("coupon_code") or None,
             redeem_points=data["redeem_points"],
+            kind=data["kind"],
         )
         return Response(quote.as_dict())
 
