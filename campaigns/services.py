@@ -233,6 +233,7 @@ def partner_transfer(
             at=at,
             reference=f"partner:{partner.pk}:{external_id}",
             partner_code=partner.code,
+            partner_name=partner.name,
         )
         try:
             with transaction.atomic():

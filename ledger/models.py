@@ -372,3 +372,12 @@ class Purchase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_id} {self.amount} {self.currency}"
+
+    def label(self, program=None, *, lowercase: bool = False) -> str:
+        """How a member reads this purchase: "Purchase of 5 Dec 2026" / "Bet of 5 Dec 2026" (the
+        day in the program's time zone; never the till's reference); "purchase of ..." inside a
+        sentence (`lowercase`)."""
+        program = program or self.program
+        day = self.occurred_at.astimezone(program.tz)
+        kind = self.get_kind_display()
+        return f"{kind.lower() if lowercase else kind} of {day.day} {day:%b %Y}"

@@ -56,7 +56,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     from tiers.services import member_tier_evaluate
 
     amount, currency, code, kind = purchase.amount, purchase.currency, purchase.coupon_code, purchase.kind
-    occurred_at, external_id = purchase.occurred_at, purchase.external_id
+    occurred_at = purchase.occurred_at
     quote = purchase_price(
         member=locked,
         amount=amount,
@@ -73,14 +73,15 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     purchase.points_earned = quote.points_to_earn
     purchase.applied = quote.applied
     row_update(purchase, ["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"])
-    label = "Bet" if kind == Purchase.Kind.BET else "Purchase"
+    # member-facing: a date, never the till's reference
+    label, in_sentence = purchase.label(locked.program), purchase.label(locked.program, lowercase=True)
     if quote.points_to_redeem:
         points_redeem(
             member=locked,
             points=quote.points_to_redeem,
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:redeem",
-            description=f"{label} {external_id}: paid with points",
+            description=f"Paid with points: {in_sentence}",
             purchase=purchase,
         )
     if quote.points_to_earn:
@@ -90,7 +91,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:earn",
             purchase=purchase,
-            description=f"{label} {external_id}: {quote.amount_due:.2f} {currency}",
+            description=f"{label}: {quote.amount_due:.2f} {currency}",
         )
     # purchases, visits and spend count for tiers even when no points were earned (with the
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)

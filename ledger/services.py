@@ -367,9 +367,11 @@ def points_partner_import(
     at: datetime,
     reference: str,
     partner_code: str = "",
+    partner_name: str = "",
 ) -> Posting:
     """Import points from a partner: partner_points x rate (floored) from the partner account, plus
-    `bonus_percent` of that (floored) issued by the program. Counts as activity.
+    `bonus_percent` of that (floored) issued by the program. Counts as activity. The member reads
+    "Points from <partner_name>" (the code only when no name is given).
     Raises InvalidInput (nothing to credit), MemberBlocked, IdempotencyConflict."""
     _positive(partner_points, "partner_points")
     rate, bonus_percent = Decimal(rate), Decimal(bonus_percent)
@@ -406,7 +408,7 @@ def points_partner_import(
         kind=PostingKind.PARTNER,
         reference=reference,
         fingerprint=fp,
-        description=f"Partner {partner_code}".strip(),
+        description=f"Points from {partner_name or partner_code or 'a partner'}",
         data={
             "partner": partner_code,
             "partner_points": partner_points,
@@ -772,7 +774,7 @@ def purchase_refund(
         fingerprint=fp,
         purchase=current,
         amount=refund,
-        description=f"Refund of {current.external_id}",
+        description=f"Refund of {current.label(member.program, lowercase=True)}",
         data={
             "amount": str(refund),
             "points_reversed": reversed_points,

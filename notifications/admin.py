@@ -17,17 +17,34 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from .rendering import missing_variables
 
+#: the data of each seeded event type as its emitter writes it, for a preview before the program
+#: has a real event of the type
 SAMPLE_DATA = {
-    "member_id": 1,
-    "points": 250,
-    "balance": 1200,
-    "amount": "25.00",
-    "expires_at": "2026-12-01T10:00:00+00:00",
-    "old_tier": "Bronze",
-    "new_tier": "Silver",
-    "code": "WELCOME20",
-    "idle_days": 30,
+    "points.expiring": {
+        "points": 250,
+        "expires_at": "2026-12-01T10:00:00+00:00",
+        "lot_count": 2,
+        "lots": [
+            {"lot_id": 1, "points": 200, "expires_at": "2026-12-01T10:00:00+00:00"},
+            {"lot_id": 2, "points": 50, "expires_at": "2026-12-02T10:00:00+00:00"},
+        ],
+    },
+    "points.expired": {"points": 250, "balance": 1200, "lot_count": 1, "lots": []},
+    "points.decayed": {"points": 60, "balance": 1140},
+    "tier.changed": {"from": "bronze", "from_name": "Bronze", "to": "silver", "to_name": "Silver"},
+    "reward.granted": {"campaign_name": "Welcome bonus", "points": 100},
+    "coupon.issued": {
+        "code": "WELCOME20",
+        "kind": "percent",
+        "value": "20.00",
+        "valid_until": "2026-12-31T23:59:00+00:00",
+        "campaign_name": "Welcome bonus",
+    },
+    "member.birthday": {"campaign_name": "Birthday gift", "message": "Happy birthday!"},
+    "member.inactive": {"campaign_name": "We miss you", "idle_days": 30},
+    "member.winback": {"campaign_name": "Win-back offer", "idle_days": 60, "message": "Come back!"},
 }
 
 
@@ -54,25 +71,50 @@ class NotificationTemplateAdmin(ScopedAdmin):
     search_fields = ["subject", "body"]
     readonly_fields = ["preview"]
 
-    @admin.display(description="Preview (a sample member and event)")
+    @admin.display(description="Preview")
     def preview(self, obj):
+        """The template rendered with the program's latest real event of its type (and that event's
+        member), or with sample data before there is one; variables the event lacks are named."""
         if obj is None or obj.pk is None:
             return "Save to see a preview."
-        member = Member.objects.filter(program=obj.program).order_by("pk").first() or Member(
-            program=obj.program, first_name="Ada", last_name="Sample", card_number="7000000000000"
+        event = (
+            Event.objects.filter(program=obj.program, type=obj.event_type, member__isnull=False)
+            .select_related("member")
+            .order_by("-at", "-id")
+            .first()
         )
-        event = Event(
-            program=obj.program, member=member, type=obj.event_type, data=SAMPLE_DATA, at=timezone.now()
-        )
+        if event is not None:
+            member, source = event.member, f"the latest {obj.event_type} event ({event.at:%Y-%m-%d %H:%M})"
+        else:
+            member = Member.objects.filter(program=obj.program).order_by("pk").first() or Member(
+                program=obj.program, first_name="Ada", last_name="Sample", card_number="7000000000000"
+            )
+            event = Event(
+                program=obj.program,
+                member=member,
+                type=obj.event_type,
+                data=SAMPLE_DATA.get(obj.event_type, {}),
+                at=timezone.now(),
+            )
+            source = "sample data (the program has no such event yet)"
+        context = services.template_context(event=event, member=member, program=obj.program)
         try:
-            subject, body = services.template_render(
-                template=obj,
-                context=services.template_context(event=event, member=member, program=obj.program),
+            subject, body = services.template_render(template=obj, context=context)
+            missing = missing_variables(obj.subject or "", context) + missing_variables(
+                obj.body or "", context
             )
         except Exception as error:  # noqa: BLE001 - shown to the editor
             return f"Cannot render: {error}"
+        warning = ""
+        if missing:
+            warning = "This event has no " + ", ".join(dict.fromkeys(missing)) + " (shown empty)."
         return format_html(
-            "<strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>", subject or "(no subject)", body
+            "<p>With {}.</p><strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>"
+            "<p style='color:#ba2121'>{}</p>",
+            source,
+            subject or "(no subject)",
+            body,
+            warning,
         )
 
 

@@ -19,8 +19,8 @@ SEED_TEMPLATES = {
     ),
     "points.expired": (
         "{{ data.points }} points expired",
-        GREETING + " {{ data.points }} points expired. Any purchase in the next 24 hours restores them."
-        " Balance: {{ data.balance }}.",
+        GREETING + " {{ data.points }} points expired. Any purchase in the next"
+        " {{ program.renewal_window_hours }} hours restores them. Balance: {{ data.balance }}.",
     ),
     "points.decayed": (
         "Your points balance went down",
@@ -28,18 +28,20 @@ SEED_TEMPLATES = {
         " points to {{ data.balance }}. Any activity stops this.",
     ),
     "tier.changed": (
-        "You are now {{ data.new_tier }}",
-        GREETING + " your {{ program.name }} level changed from {{ data.old_tier|default:'none' }}"
-        " to {{ data.new_tier }}.",
+        "You are now {{ data.to_name }}",
+        GREETING + " your {{ program.name }} level changed"
+        "{% if data.from_name %} from {{ data.from_name }}{% endif %} to {{ data.to_name }}.",
     ),
     "reward.granted": (
         "A reward for you",
         GREETING + " you received {% if data.points %}{{ data.points }} points{% else %}a reward{% endif %}"
-        "{% if data.campaign %} from {{ data.campaign }}{% endif %}.",
+        "{% if data.campaign_name %}: {{ data.campaign_name }}{% endif %}.",
     ),
     "coupon.issued": (
         "Your coupon {{ data.code }}",
         GREETING + " here is your coupon {{ data.code }}"
+        "{% if data.kind == 'percent' %}: {{ data.value|floatformat }}% off{% elif data.kind == 'fixed' %}:"
+        " {{ data.value }} off{% endif %}"
         "{% if data.valid_until %}, valid until {{ data.valid_until|slice:':10' }}{% endif %}.",
     ),
     "member.birthday": (
@@ -48,13 +50,14 @@ SEED_TEMPLATES = {
     ),
     "member.inactive": (
         "We miss you at {{ program.name }}",
-        GREETING + " it has been {{ data.idle_days }} days since your last visit."
-        " Your balance is {{ member.balance }} points.",
+        GREETING + " {% if data.idle_days %}it has been {{ data.idle_days }} days since your last visit"
+        "{% else %}we have not seen you for a while{% endif %}. Your balance is {{ member.balance }} points.",
     ),
     "member.winback": (
         "Come back to {{ program.name }}: an offer for you",
-        GREETING + " it has been {{ data.idle_days }} days. Come back this week and earn extra points"
-        " on your next purchase.",
+        GREETING + "{% if data.idle_days %} it has been {{ data.idle_days }} days.{% endif %}"
+        " {% if data.message %}{{ data.message }}{% else %}Come back this week and earn extra points on"
+        " your next purchase.{% endif %}",
     ),
 }
 

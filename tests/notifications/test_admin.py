@@ -44,7 +44,7 @@ def test_template_preview_renders_and_syntax_errors_are_refused(client, staff_us
     )
     assert response.status_code == 200 and "Template error" in response.content.decode()
     template.refresh_from_db()
-    assert template.subject == "You are now {{ data.new_tier }}"
+    assert template.subject == "You are now {{ data.to_name }}"
 
 
 def test_staff_see_only_their_merchants_notification_rows(client, staff_user, program, member, now):

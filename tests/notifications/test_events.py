@@ -82,7 +82,7 @@ def test_email_is_sent_through_the_django_backend(program, email_member, now, se
         type="tier.changed",
         at=now,
         member=email_member,
-        data={"old_tier": "Bronze", "new_tier": "Silver"},
+        data={"from_name": "Bronze", "to_name": "Silver"},
     )
     assert outbox_deliver(at=now)["notifications_sent"] == 1
     [message] = mail.outbox

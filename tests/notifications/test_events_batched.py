@@ -69,7 +69,7 @@ def _emit_three(program, member, at, suffix):
         type="tier.changed",
         at=at + timedelta(seconds=1),
         member=member,
-        data={"old_tier": "Bronze", "new_tier": "Silver"},
+        data={"from_name": "Bronze", "to_name": "Silver"},
         key=f"tier:{suffix}",
     )
     event_emit(
@@ -159,7 +159,7 @@ def test_three_events_of_a_block_are_stored_like_separate_emits_with_one_stateme
 def test_a_block_without_outbox_rows_is_one_statement(program, member, now):
     with CaptureQueriesContext(connection) as queries, events_batched():
         event_emit(program=program, type="reward.granted", at=now, member=member, data={"points": 5})
-        event_emit(program=program, type="tier.changed", at=now, member=member, data={"new_tier": "Gold"})
+        event_emit(program=program, type="tier.changed", at=now, member=member, data={"to_name": "Gold"})
         event_emit_many(
             program=program,
             type="points.earned",
@@ -170,7 +170,7 @@ def test_a_block_without_outbox_rows_is_one_statement(program, member, now):
     stored = Event.objects.exclude(type="member.created").order_by("id")
     assert [(e.type, e.member_id, e.data, e.at, e.key) for e in stored] == [
         ("reward.granted", member.pk, {"points": 5}, now, None),
-        ("tier.changed", member.pk, {"new_tier": "Gold"}, now, None),
+        ("tier.changed", member.pk, {"to_name": "Gold"}, now, None),
         ("points.earned", member.pk, {"points": 1}, now + timedelta(hours=1), "earned:1"),
         ("points.earned", None, {"points": 2}, now + timedelta(hours=1), None),
     ]
@@ -194,10 +194,10 @@ def test_a_block_mixes_programs_and_moments(program, now, store_path):
             program=other, type="points.earned", at=now + hour, member=bob, data={"points": 7}, key="k"
         )
         event_emit(
-            program=other, type="tier.changed", at=now + 2 * hour, member=bob, data={"new_tier": "Gold"}
+            program=other, type="tier.changed", at=now + 2 * hour, member=bob, data={"to_name": "Gold"}
         )
         event_emit(
-            program=program, type="tier.changed", at=now + 3 * hour, member=ada, data={"new_tier": "Gold"}
+            program=program, type="tier.changed", at=now + 3 * hour, member=ada, data={"to_name": "Gold"}
         )
     events = list(Event.objects.exclude(type="member.created").order_by("id"))
     assert [(e.program_id, e.member_id, e.type, e.at) for e in events] == [
