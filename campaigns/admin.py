@@ -34,6 +34,7 @@ from .models import (
 )
 from .reports import campaign_roi, campaign_simulate
 from .segments import segment_refresh, segment_rules_text
+from .sentences import campaign_sentence
 
 
 class ReadOnlyAdmin(ScopedAdmin):
@@ -54,7 +55,7 @@ class CampaignConditionInline(ScopedTabularInline):
     extra = 1
     fields = ["kind", "count", "amount", "days", "value"]
     verbose_name = "condition (all must hold)"
-    verbose_name_plural = "Conditions: all must hold"
+    verbose_name_plural = "If: all of these hold"
 
 
 class CampaignRewardInline(ScopedTabularInline):
@@ -72,7 +73,7 @@ class CampaignRewardInline(ScopedTabularInline):
         "message",
     ]
     verbose_name = "reward"
-    verbose_name_plural = "Rewards: all are given"
+    verbose_name_plural = "Then give: all of these"
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:
@@ -99,13 +100,26 @@ class CampaignAdmin(ScopedAdmin):
     list_filter = ["is_active", "trigger", "exclusive", "program"]
     search_fields = ["name", "code", "description"]
     filter_horizontal = ["target_tiers", "target_segments"]
-    readonly_fields = ["points_granted", "created_at", "report_links"]
+    readonly_fields = ["points_granted", "created_at", "report_links", "rules_sentence"]
     inlines = [CampaignConditionInline, CampaignRewardInline]
     actions = ["activate", "deactivate"]
     fieldsets = [
-        (None, {"fields": ["program", "code", "name", "description", "is_active", "report_links"]}),
         (
-            "Trigger",
+            None,
+            {
+                "fields": [
+                    "rules_sentence",
+                    "program",
+                    "code",
+                    "name",
+                    "description",
+                    "is_active",
+                    "report_links",
+                ]
+            },
+        ),
+        (
+            "When",
             {
                 "fields": [
                     "trigger",
@@ -136,6 +150,21 @@ class CampaignAdmin(ScopedAdmin):
         ),
         ("Measurement", {"fields": ["holdout_percent", "attribution_days", "created_at"]}),
     ]
+
+    @admin.display(description="Reads as")
+    def rules_sentence(self, obj):
+        """The saved rules as one sentence (campaigns.sentences): what the trigger, conditions and
+        rewards below mean together."""
+        if obj is None or obj.pk is None:
+            return format_html(
+                '<p class="rules-sentence empty">{}</p>', "Save to read the rules as a sentence."
+            )
+        return format_html('<p class="rules-sentence" id="rules-sentence">{}</p>', campaign_sentence(obj))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # the rules editor takes the whole width: no navigation sidebar beside the conditions and rewards
+        extra_context = {**(extra_context or {}), "is_nav_sidebar_enabled": False}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Reports")
     def report_links(self, obj):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Member, Program
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
 
@@ -104,7 +105,12 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
     list_select_related = ["member", "user"]
     date_hierarchy = "created_at"
     inlines = [EntryInline]
-    readonly_fields = [f.name for f in Posting._meta.fields]
+    fields = [f.name for f in Posting._meta.fields if f.name != "data"] + ["data_shown"]
+    readonly_fields = fields
+
+    @admin.display(description="Data")
+    def data_shown(self, obj):
+        return data_table(obj.data)
     change_list_template = "admin/ledger/posting/change_list.html"
 
     def get_urls(self):
@@ -221,7 +227,12 @@ class PurchaseAdmin(ReadOnlyMixin, ScopedAdmin):
     search_fields = ["external_id", "coupon_code", "member__card_number", "member__phone", "member__email"]
     list_select_related = ["member"]
     date_hierarchy = "occurred_at"
-    readonly_fields = [f.name for f in Purchase._meta.fields]
+    fields = [f.name for f in Purchase._meta.fields if f.name != "applied"] + ["applied_lines"]
+    readonly_fields = fields
+
+    @admin.display(description="Applied (pricing lines)")
+    def applied_lines(self, obj):
+        return data_table(obj.applied)
 
 
 class MemberLotInline(ReadOnlyMixin, ScopedTabularInline):

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from accounts.models import Member
 from loyalty_site.core.admin import ScopedAdmin
+from loyalty_site.core.data_tables import data_table
 
 from . import services
 from .models import (
@@ -151,7 +152,12 @@ class EventAdmin(ScopedAdmin):
     list_filter = ["type"]
     search_fields = ["key", "member__phone", "member__card_number"]
     date_hierarchy = "at"
-    readonly_fields = ["uid", "program", "member", "type", "data", "at", "key", "created_at"]
+    fields = ["uid", "program", "member", "type", "data_shown", "at", "key", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Data")
+    def data_shown(self, obj):
+        return data_table(obj.data)
 
     def has_add_permission(self, request, *args):
         return False

@@ -54,8 +54,9 @@ MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 LEASE = timedelta(minutes=2)
 #: After a rotation the previous secret keeps signing for this long.
 ROTATION_GRACE = timedelta(hours=24)
-#: Webhook types a subscription may ask for (API.md); the notification-only types are excluded.
-WEBHOOK_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t not in ("member.birthday", "member.winback"))
+#: Webhook types a subscription may ask for: every event type (API.md's list, plus the events that
+#: also send member messages, member.birthday and member.winback, which a CRM may want as well).
+WEBHOOK_EVENT_TYPES = EVENT_TYPES
 
 
 # --- events and the outbox ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ a form error, never data. Imports need a write role (owner, manager) as any admi
 from __future__ import annotations
 
 import io
-import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Member, Program
 from campaigns.models import Campaign
+from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
 from notifications.models import Event
@@ -148,7 +148,7 @@ def event_log(request):
             title="Event log",
             form=form,
             page=page,
-            rows=[(event, json.dumps(event.data, ensure_ascii=False, default=str)) for event in page],
+            rows=[(event, data_table(event.data)) for event in page],
             event_types=EVENT_TYPES,
             query=query.urlencode(),
         ),

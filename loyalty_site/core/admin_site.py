@@ -7,6 +7,8 @@ class LoyaltyAdminSite(AdminSite):
     site_header = "Loyalty platform"
     site_title = "Loyalty admin"
     index_title = "Programs, members, rewards"
+    # "View site": the analytics dashboard, which every admin role may read (the till is for cashiers)
+    site_url = "/admin/reports/"
 
     def has_permission(self, request) -> bool:
         """Superusers, and merchant staff with an admin role (cashiers use the till page)."""

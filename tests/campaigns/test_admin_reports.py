@@ -21,8 +21,8 @@ def test_rules_editor_pages_and_other_merchant_is_404(client, staff_user, seeded
     assert listing.context["cl"].result_count == 11
     page = client.get(reverse("admin:campaigns_campaign_change", args=[weekly.pk]))
     assert page.status_code == 200
-    assert b"Conditions: all must hold" in page.content
-    assert b"Rewards: all are given" in page.content
+    assert b"If: all of these hold" in page.content
+    assert b"Then give: all of these" in page.content
     assert client.get(reverse("admin:campaigns_campaign_simulate", args=[weekly.pk])).status_code == 200
     assert client.get(reverse("admin:campaigns_campaign_roi", args=[weekly.pk])).status_code == 200
     other = ProgramFactory()

@@ -42,12 +42,24 @@ def test_create_returns_a_whsec_secret_once_and_validates(program, now):
         ("ftp://example.com", [], "url"),
         ("not a url", [], "url"),
         ("https://example.com", ["points.earned", "nope"], "events"),
-        ("https://example.com", ["member.birthday"], "events"),
     ]:
         with pytest.raises(InvalidInput) as error:
             webhook_subscription_create(program=program, url=url, events=events, at=now)
         assert field in error.value.fields
     assert WebhookSubscription.objects.count() == 1
+
+
+def test_every_event_type_can_be_subscribed_to_in_the_api_and_the_admin(program, now):
+    from loyalty_site.core.events import EVENT_TYPES
+    from notifications.admin import WebhookSubscriptionForm
+
+    subscription, _secret = webhook_subscription_create(
+        program=program, url="https://example.com/crm", events=["member.birthday", "member.winback"], at=now
+    )
+    assert subscription.events == ["member.birthday", "member.winback"]
+    choices = [value for value, _label in WebhookSubscriptionForm().fields["events"].choices]
+    assert choices == list(EVENT_TYPES)
+    assert {"member.birthday", "member.winback", "rate.review_due"} <= set(choices)
 
 
 def test_event_is_delivered_signed_with_a_stable_id(program, member, now, local_server):
