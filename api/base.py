@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from .auth import ApiKeyAuthentication, HasApiKey
 from .errors import api_exception_handler
 from .pagination import ApiPagination
+from .parsers import RequestTooLarge, StrictJSONParser, max_body_bytes
 from .throttling import ApiKeyRateThrottle
 
 
@@ -18,7 +19,7 @@ class ApiMixin:
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     pagination_class = ApiPagination
 
@@ -28,11 +29,30 @@ class ApiMixin:
     def initial(self, request, *args, **kwargs):
         # One moment per request: every service called by this request gets the same `at`.
         self.at = timezone.now()
+        _check_request(request)
         super().initial(request, *args, **kwargs)
 
     @property
     def program(self):
         return self.request.auth.program
+
+
+def _check_request(request) -> None:
+    """Refuse, before anything is read, a body announced larger than the limit (413) and query
+    parameters PostgreSQL cannot compare (a NUL character: 400 with `fields`)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > max_body_bytes():
+        raise RequestTooLarge()
+    bad = sorted(
+        {name for name, value in request.query_params.lists() for item in [name, *value] if "\x00" in item}
+    )
+    if bad:
+        raise exceptions.ValidationError(
+            {name.replace("\x00", "\ufffd"): ["Must not contain NUL characters."] for name in bad}
+        )
 
 
 class ApiView(ApiMixin, APIView):

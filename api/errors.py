@@ -2,7 +2,8 @@
 
 `api_exception_handler` is the DRF exception handler of every API view (see `api.base`); it maps
 `LoyaltyError` subclasses (services), DRF's exceptions (validation, parsing, auth, 404, 405, 406,
-415, 429) and anything unexpected (500, logged, never a traceback in the answer).
+413, 415, 429), Django's refusals of a request it cannot read (RequestDataTooBig: 413) and
+anything unexpected (500, logged, never a traceback in the answer).
 `api_not_found` answers unknown URLs under /api/ in the same shape.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,6 +20,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from loyalty_site.core.errors import LoyaltyError
+
+from .parsers import RequestTooLarge
 
 logger = logging.getLogger("loyalty.api")
 
@@ -30,6 +34,7 @@ _DRF_CODES: list[tuple[type[Exception], int, str]] = [
     (exceptions.NotFound, 404, "not_found"),
     (exceptions.MethodNotAllowed, 405, "method_not_allowed"),
     (exceptions.NotAcceptable, 406, "not_acceptable"),
+    (RequestTooLarge, 413, "request_too_large"),
     (exceptions.UnsupportedMediaType, 415, "unsupported_media_type"),
     (exceptions.Throttled, 429, "throttled"),
 ]
@@ -73,6 +78,10 @@ def api_exception_handler(exc: Exception, context: dict | None = None) -> Respon
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):  # Django's own limit, met reading request.body
+        exc = RequestTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many query parameters
+        exc = exceptions.ParseError(str(exc) or "The request cannot be read.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):

@@ -8,13 +8,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`invalid` with `fields`, `parse_error`, `unsupported_currency`).",
+    400: "Invalid input (`invalid` with `fields`, `parse_error`, `unsupported_currency`). Bodies nested "
+    "deeper than 32 levels, and text with a NUL character or an unpaired surrogate (keys included), "
+    "are `invalid` with `fields` naming where.",
     401: "No key, or an unknown or revoked key, or a key of an inactive program or suspended merchant "
     "(`not_authenticated`).",
     404: "Unknown id, or an id of another program (`not_found`).",
     405: "Method not allowed (`method_not_allowed`).",
     406: "Only `application/json` answers are available (`not_acceptable`).",
     409: "`idempotency_conflict`, `in_progress` or `duplicate`.",
+    413: "The body is larger than `API_MAX_BODY_BYTES` (1 MB by default) (`request_too_large`).",
     415: "Send `Content-Type: application/json` (`unsupported_media_type`).",
     422: "A business rule says no (`insufficient_points`, `limit_exceeded`, `member_blocked`, "
     "`coupon_invalid`, `coupon_expired`, `coupon_used`, `refund_exceeds_purchase`).",
@@ -79,9 +82,9 @@ def api_doc(
     documented: dict = dict(responses)
     all_errors = set(errors) | set(COMMON_ERRORS)
     if request is not None:
-        all_errors |= {400, 415}
+        all_errors |= {400, 413, 415}
     if idempotent:
-        all_errors |= {400, 409, 415}
+        all_errors |= {400, 409, 413, 415}
     for status in sorted(all_errors):
         documented.setdefault(status, _error(status))
     params = list(parameters or [])
