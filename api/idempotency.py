@@ -13,8 +13,9 @@ For a POST with `Idempotency-Key: K` (1-255 characters) in program P:
 Decisions: the fingerprint is the method, the path and the body (JSON canonicalised, so key order
 and whitespace do not matter). Responses kept: 2xx, and the business outcomes 404/409/422
 (a retry would get the same answer); 400, 401, 429 and 5xx free the key so a corrected or later
-retry runs. Keys are kept 24 h; after that the key may be reused as new (the `idempotency_purge`
-job deletes old rows). A purchase without a key is made idempotent by its `external_id` in the
+retry runs. Keys are kept 24 h; after that the key is a new request (its old record is taken over
+or, once the `idempotency_purge` job deleted it, claimed anew; its postings get new references), and
+no answer names an internal reference. A purchase without a key is made idempotent by its `external_id` in the
 ledger (`purchase_create` replays the original or raises IdempotencyConflict); the API marks such a
 replay with `Idempotent-Replayed: true` and shows the current balance and tier (no second copy of
 every purchase answer is stored, which keeps the hot path at the ledger's own writes).
@@ -139,6 +140,9 @@ def run_idempotent(view, request, handler, *, scoped_key: str, at: datetime) -> 
     record, claimed = _claim(
         program=program, scoped_key=scoped_key, fingerprint=fingerprint, request=request, at=at
     )
+    # the postings this request makes are named after this claim (`posting_reference`): a key
+    # reused after its window is a new claim, so it posts anew instead of meeting its old posting
+    request.idempotency_claimed_at = record.created_at
     if not claimed:
         if record.request_hash != fingerprint:
             raise IdempotencyConflict("This idempotency key was already used with a different request.")
@@ -199,11 +203,13 @@ def idempotent(method):
 def posting_reference(request, *, kind: str) -> str:
     """The ledger `reference` of a posting made by this request.
 
-    With an Idempotency-Key it is derived from the program and the key, so even a request that
-    takes over a stale claim cannot post twice (the ledger returns the original posting); without
-    a key every request is a new posting."""
+    With an Idempotency-Key it is derived from the program, the key and the moment the key was
+    claimed, so even a request that takes over a stale claim cannot post twice (the ledger returns
+    the original posting), while the same key used again after its 24 h window (a new claim) is a
+    new posting; without a key every request is a new posting."""
     key = request.headers.get(HEADER)
-    if key:
-        digest = hashlib.sha256(f"{request.auth.program_id}:{kind}:{key}".encode()).hexdigest()[:40]
-        return f"api:{kind}:{digest}"
+    claimed_at = getattr(request, "idempotency_claimed_at", None)
+    if key and claimed_at is not None:
+        scope = f"{request.auth.program_id}:{kind}:{key}:{claimed_at.isoformat()}"
+        return f"api:{kind}:{hashlib.sha256(scope.encode()).hexdigest()[:40]}"
     return f"api:{kind}:{uuid.uuid4().hex}"

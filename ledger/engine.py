@@ -127,7 +127,8 @@ def posting_existing(*, program_id: int, reference: str, fingerprint: str) -> Po
     reference was used for a different request."""
     posting = Posting.objects.filter(program_id=program_id, reference=reference).first()
     if posting is not None and posting.fingerprint != fingerprint:
-        raise IdempotencyConflict(f"The reference {reference!r} was already used for a different posting.")
+        # the reference is internal (derived from an API key's claim, a job's key): never shown
+        raise IdempotencyConflict("This request's reference was already used for a different posting.")
     return posting
 
 

@@ -218,3 +218,72 @@ def _claim_row(tenant, *, body: str, key: str, locked_ago: timedelta) -> Idempot
         created_at=moment,
         locked_at=moment,
     )
+
+
+def _age_keys(by: timedelta) -> None:
+    IdempotencyRecord.objects.update(created_at=timezone.now() - by, locked_at=timezone.now() - by)
+
+
+def test_a_key_reused_after_its_window_spends_again_even_with_the_same_body(tenant):
+    """The record past 24 h is ignored: the same redemption is a new request, with a new posting
+    (not the old posting answered as if new, nor a 409 naming an internal reference)."""
+    member = MemberFactory(program=tenant.program)
+    from ledger.services import points_adjust
+
+    points_adjust(member=member, points=1000, at=timezone.now(), reference="seed", reason="seed")
+    body = {"member": member.pk, "points": 300}
+    first = tenant.client.post("/api/v1/redemptions/", body, format="json", HTTP_IDEMPOTENCY_KEY="spend")
+    assert first.status_code == 201, first.content
+    replay = tenant.client.post("/api/v1/redemptions/", body, format="json", HTTP_IDEMPOTENCY_KEY="spend")
+    assert replay["Idempotent-Replayed"] == "true"
+    member.refresh_from_db()
+    assert member.balance == 700
+
+    _age_keys(RETENTION + timedelta(minutes=1))
+    again = tenant.client.post("/api/v1/redemptions/", body, format="json", HTTP_IDEMPOTENCY_KEY="spend")
+    assert again.status_code == 201, again.content
+    assert "Idempotent-Replayed" not in again
+    assert again.json()["id"] != first.json()["id"]
+    member.refresh_from_db()
+    assert member.balance == 400
+    assert Posting.objects.filter(member=member, kind="redeem").count() == 2
+
+
+def test_a_key_purged_by_the_job_is_new_and_no_answer_names_a_reference(tenant):
+    member = MemberFactory(program=tenant.program)
+    from ledger.services import points_adjust
+
+    points_adjust(member=member, points=1000, at=timezone.now(), reference="seed", reason="seed")
+    first = tenant.client.post(
+        "/api/v1/redemptions/", {"member": member.pk, "points": 100}, format="json", HTTP_IDEMPOTENCY_KEY="p"
+    )
+    assert first.status_code == 201
+    _age_keys(RETENTION + timedelta(hours=1))
+    assert idempotency_purge(at=timezone.now()) == {"deleted": 1}
+    # another body with the purged key: a new request (it used to meet the old posting's reference
+    # and answer 409 with "The reference 'api:redeem:…'")
+    other = tenant.client.post(
+        "/api/v1/redemptions/", {"member": member.pk, "points": 250}, format="json", HTTP_IDEMPOTENCY_KEY="p"
+    )
+    assert other.status_code == 201, other.content
+    assert "api:" not in other.content.decode()
+    member.refresh_from_db()
+    assert member.balance == 650
+    # within the window another body is a conflict whose message names no reference
+    conflict = tenant.client.post(
+        "/api/v1/redemptions/", {"member": member.pk, "points": 1}, format="json", HTTP_IDEMPOTENCY_KEY="p"
+    )
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "idempotency_conflict"
+    assert "api:" not in conflict.content.decode() and "reference" not in conflict.json()["error"]["message"]
+
+
+def test_the_ledger_conflict_message_names_no_reference(tenant):
+    from ledger.services import points_adjust
+    from loyalty_site.core.errors import IdempotencyConflict
+
+    member = MemberFactory(program=tenant.program)
+    points_adjust(member=member, points=10, at=timezone.now(), reference="api:adjust:abc", reason="x")
+    with pytest.raises(IdempotencyConflict) as raised:
+        points_adjust(member=member, points=11, at=timezone.now(), reference="api:adjust:abc", reason="x")
+    assert "api:adjust:abc" not in raised.value.message
