@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run against the real PostgreSQL (DATABASE_URL, default the local server)."""
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +9,29 @@ from accounts import services as account_services
 from tests.factories import MemberFactory, MerchantFactory, ProgramFactory
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+#: The Redis database the tests that need Redis use (a broker, a shared cache): TEST_REDIS_URL, else
+#: database REDIS_DB (default 9) of the local server, so parallel checkouts can keep apart.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('REDIS_DB', '9')}")
+
+
+@pytest.fixture
+def redis_url():
+    """TEST_REDIS_URL, checked to answer; the keys a test adds are deleted after it (keys that were
+    there before are left alone). Fails, naming the URL, when no Redis answers there."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"This test needs Redis at {TEST_REDIS_URL} (TEST_REDIS_URL): {error}")
+    before = set(client.scan_iter(count=1000))
+    yield TEST_REDIS_URL
+    added = [key for key in client.scan_iter(count=1000) if key not in before]
+    if added:
+        client.delete(*added)
+    client.close()
 
 
 @pytest.fixture

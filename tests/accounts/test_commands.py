@@ -172,12 +172,12 @@ def test_the_embedded_broker_of_make_run_starts_a_worker(tmp_path):
     assert " ready." in output, output
 
 
-def test_cache_url_puts_throttle_counters_in_redis():
+def test_cache_url_puts_throttle_counters_in_redis(redis_url):
     """With CACHE_URL every web process shares one cache (the API and card-page throttles)."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DEBUG": "1",
-        "CACHE_URL": "redis://127.0.0.1:6379/15",
+        "CACHE_URL": redis_url,
     }
     script = (
         "import django; django.setup()\n"

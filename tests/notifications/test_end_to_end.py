@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -25,43 +24,34 @@ from notifications import signing
 from notifications.models import OutboxStatus, WebhookDelivery
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-
-def redis_available() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
-def redis_broker(settings):
-    """Point this process's Celery app at Redis with a queue of its own (so no other worker on the
-    machine takes our tasks), and turn on delivery at commit."""
-    if not redis_available():
-        pytest.fail(f"The end-to-end test needs Redis at {REDIS_URL}.")
+def redis_broker(settings, redis_url):
+    """Point this process's Celery app at the tests' Redis (`redis_url`, which deletes the keys the
+    test leaves) with a queue of its own (so no other worker on the machine takes our tasks), and
+    turn on delivery at commit."""
     queue = f"e2e-{uuid.uuid4().hex[:10]}"
     saved = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
-    celery_app.conf.update(broker_url=REDIS_URL, task_default_queue=queue)
+    celery_app.conf.update(broker_url=redis_url, task_default_queue=queue)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     settings.NOTIFICATIONS_DELIVER_ON_COMMIT = True
-    yield queue
+    yield redis_url, queue
     celery_app.conf.update(saved)
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
 @pytest.fixture
 def worker(redis_broker):
     """A real worker process on the test database (pytest-django's test_<name>)."""
+    broker_url, queue = redis_broker
     db = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_BROKER_URL": broker_url,
         "LOYALTY_TESTING": "1",
         "LOG_LEVEL": "INFO",
     }
@@ -74,14 +64,14 @@ def worker(redis_broker):
             "loyalty_site",
             "worker",
             "-Q",
-            redis_broker,
+            queue,
             "--pool",
             "solo",
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"{redis_broker}@localhost",
+            f"{queue}@localhost",
         ],
         cwd=ROOT,
         env=env,
