@@ -228,6 +228,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Celery's default WARNING: a sent e-mail is not a warning.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
+# Notifications (notifications/outgoing.py, notifications/publisher.py): internal receivers a merchant
+# URL may reach anyway (comma-separated host:port, http allowed), and the bounded publish after commit.
+WEBHOOK_PRIVATE_ALLOWLIST = os.environ.get("WEBHOOK_PRIVATE_ALLOWLIST", "")
+NOTIFICATIONS_PUBLISH_TIMEOUT = float(os.environ.get("NOTIFICATIONS_PUBLISH_TIMEOUT") or 0.25)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -8,7 +8,7 @@ from accounts.models import Member
 from loyalty_site.core.admin import ScopedAdmin
 from loyalty_site.core.data_tables import data_table
 
-from . import services
+from . import outgoing, services
 from .models import (
     ChannelSettings,
     Event,
@@ -119,6 +119,16 @@ class NotificationTemplateAdmin(ScopedAdmin):
         )
 
 
+def _safe_url(url: str | None) -> str | None:
+    """`url` unless the outgoing client refuses it (then a form error saying why)."""
+    if url:
+        try:
+            outgoing.url_check(url)
+        except outgoing.UnsafeURL as refused:
+            raise forms.ValidationError(str(refused))
+    return url
+
+
 class ChannelSettingsForm(forms.ModelForm):
     chat_base_url = forms.URLField(
         required=False,
@@ -129,6 +139,9 @@ class ChannelSettingsForm(forms.ModelForm):
     class Meta:
         model = ChannelSettings
         fields = ["program", "email_enabled", "email_from", "chat_enabled", "chat_base_url", "chat_bot_token"]
+
+    def clean_chat_base_url(self):
+        return _safe_url(self.cleaned_data.get("chat_base_url"))
 
 
 @admin.register(ChannelSettings)
@@ -233,6 +246,9 @@ class WebhookSubscriptionForm(forms.ModelForm):
     class Meta:
         model = WebhookSubscription
         fields = ["program", "url", "events", "description", "is_active"]
+
+    def clean_url(self):
+        return _safe_url(self.cleaned_data.get("url"))
 
 
 @admin.register(WebhookSubscription)

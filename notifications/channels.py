@@ -15,9 +15,9 @@ Google Wallet pass updates, SMS), subclass `BaseChannel`, give it a `code` from
         # optional: recipients(self, *, members, settings) -> {member id: address} in one query
 
         def send(self, *, notification, settings):
-            response = requests.post(PUSH_URL, json={...}, timeout=TIMEOUT)
-            if response.status_code >= 300:
-                raise ChannelError(f"push answered {response.status_code}")
+            answer = outgoing.post(PUSH_URL, json={...})   # never requests.post: see outgoing.py
+            if not answer.ok:
+                raise ChannelError(f"push answered {answer.status}")
 
 `send` must raise `ChannelError` (or any exception) on failure; the outbox then retries it with
 backoff. It must not touch the database: it runs outside any transaction.
@@ -26,14 +26,11 @@ Webhook subscriptions are not a member channel: they are delivered by `services.
 
 from __future__ import annotations
 
-import requests
 from django.conf import settings as django_settings
 from django.core.mail import EmailMessage
 
+from . import outgoing
 from .models import Channel, ChannelSettings, MemberContact, Notification
-
-# (connect, read) seconds: a slow endpoint must not hold a worker.
-TIMEOUT = (3.05, 5)
 
 
 class ChannelError(Exception):
@@ -107,13 +104,14 @@ class ChatBotChannel(BaseChannel):
     def send(self, *, notification, settings):
         url = f"{settings.chat_base_url.rstrip('/')}/bot{settings.chat_bot_token}/sendMessage"
         try:
-            response = requests.post(
-                url, json={"chat_id": notification.recipient, "text": notification.body}, timeout=TIMEOUT
-            )
-        except requests.RequestException as error:
-            raise ChannelError(f"chat bot unreachable: {error}")
-        if response.status_code >= 300:
-            raise ChannelError(f"chat bot answered {response.status_code}: {response.text[:500]}")
+            answer = outgoing.post(url, json={"chat_id": notification.recipient, "text": notification.body})
+        except outgoing.UnsafeURL as error:
+            raise ChannelError(f"chat bot URL refused: {error}")
+        except outgoing.OutgoingError as error:
+            # the URL carries the bot's token: say what failed, not where
+            raise ChannelError(f"chat bot unreachable: {str(error).replace(settings.chat_bot_token, '***')}")
+        if not answer.ok:
+            raise ChannelError(f"chat bot answered {answer.status}: {answer.excerpt}")
 
 
 _CHANNELS: dict[str, BaseChannel] = {}

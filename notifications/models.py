@@ -155,13 +155,16 @@ class OutboxRow(models.Model):
         max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the next attempt is due (also the lease of a running one)."
-    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the next attempt is due.")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
+    # The sender holding the row (delivery.py): its token, and when its lease ends.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A sender holds the row until then (an attempt in progress)."
+    )
 
     class Meta:
         abstract = True
@@ -240,7 +243,10 @@ class WebhookDelivery(OutboxRow):
     )
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    last_response = models.TextField(blank=True, help_text="First 2 000 characters of the last answer.")
+    last_response = models.TextField(
+        blank=True,
+        help_text="The start of the last answer (at most 200 characters, control characters removed).",
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -1,11 +1,6 @@
-"""Writes of the notifications app: storing events with their outbox rows, webhook subscriptions,
-and delivering the outbox.
-
-Delivery is at-least-once. A row is claimed with a lease (its `next_attempt_at` moves
-`LEASE` ahead under `SELECT ... FOR UPDATE SKIP LOCKED`), sent outside any transaction, then its
-result is recorded. Two workers never claim the same row; a worker killed mid-send leaves the row
-due again when the lease ends, and it is resent with the same `Webhook-Id`, which receivers use to
-de-duplicate (Standard Webhooks).
+"""Writes of the notifications app: storing events with their outbox rows, and webhook
+subscriptions. Delivering the outbox is `delivery.py` (its names are importable from here too);
+every request to a subscriber's URL goes through `outgoing.py`.
 """
 
 from __future__ import annotations
@@ -14,12 +9,10 @@ import functools
 import json
 import logging
 import os
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -32,8 +25,19 @@ from loyalty_site.core.db import pg_array
 from loyalty_site.core.errors import InvalidInput, NotFound
 from loyalty_site.core.events import EVENT_TYPES
 
-from . import signing
-from .channels import TIMEOUT, channel_get
+from . import outgoing, publisher, signing
+from .channels import channel_get
+from .delivery import (  # noqa: F401 - the delivery names, importable from the services module
+    BACKOFF_SECONDS,
+    LEASE,
+    MAX_ATTEMPTS,
+    notification_send,
+    outbox_deliver,
+    outbox_retry_now,
+    webhook_body,
+    webhook_delivery_send,
+    webhook_signing_secrets,
+)
 from .models import (
     ChannelSettings,
     Event,
@@ -46,12 +50,6 @@ from .models import (
 
 logger = logging.getLogger("loyalty.notifications")
 
-#: Seconds to wait after the n-th failed attempt (1-based); after the last one the row is given up.
-#: 1 m, 5 m, 30 m, 2 h, 5 h, 10 h, 10 h: eight attempts spread over 27 h 36 m (>= 24 h).
-BACKOFF_SECONDS = (60, 300, 1800, 7200, 18000, 36000, 36000)
-MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
-#: How long a claimed row stays invisible to other workers while it is being sent.
-LEASE = timedelta(minutes=2)
 #: After a rotation the previous secret keeps signing for this long.
 ROTATION_GRACE = timedelta(hours=24)
 #: Webhook types a subscription may ask for: every event type (API.md's list, plus the events that
@@ -311,11 +309,6 @@ def _from_row(model, item: dict):
     return model(**{k: v for k, v in fields.items() if not k.endswith("_at")})
 
 
-def _channel_settings(program) -> ChannelSettings:
-    settings = ChannelSettings.objects.filter(program=program).first()
-    return settings or ChannelSettings(program=program)
-
-
 def template_context(*, event: Event, member, program) -> dict[str, Any]:
     return {"member": member, "program": program, "event": event, "data": event.data}
 
@@ -374,166 +367,13 @@ def _notifications_build(
 
 
 def _publish(event_ids: list[int]) -> None:
-    """Ask a worker to deliver these events' outbox now. Off under tests unless
-    NOTIFICATIONS_DELIVER_ON_COMMIT is set (so test runs do not fill a shared broker); a broker
-    that is down only delays delivery to the next `deliver_notifications` run."""
+    """Ask a worker to deliver these events' outbox now (`publisher.events_publish`: one bounded
+    try; a broker that is down or hanging only delays delivery to the next `deliver_notifications`
+    run). Off under tests unless NOTIFICATIONS_DELIVER_ON_COMMIT is set (so test runs do not fill a
+    shared broker)."""
     if not getattr(django_settings, "NOTIFICATIONS_DELIVER_ON_COMMIT", not django_settings.TESTING):
         return
-    from .tasks import events_deliver_task
-
-    try:
-        events_deliver_task.apply_async(args=[event_ids], retry=False)
-    except Exception:  # noqa: BLE001 - the minute job is the fallback
-        logger.warning("could not queue delivery of events %s; the minute job will send them", event_ids[:10])
-
-
-# --- delivery ----------------------------------------------------------------------------------
-
-
-def _claim(queryset, *, at: datetime, limit: int) -> list[int]:
-    with transaction.atomic():
-        ids = list(
-            queryset.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        if ids:
-            queryset.model.objects.filter(id__in=ids).update(next_attempt_at=at + LEASE)
-    return ids
-
-
-def _record(row, *, at: datetime, ok: bool, error: str = "", **fields: Any) -> None:
-    row.attempts += 1
-    row.last_attempt_at = at
-    for name, value in fields.items():
-        setattr(row, name, value)
-    if ok:
-        row.status, row.delivered_at, row.next_attempt_at, row.last_error = (
-            OutboxStatus.DELIVERED,
-            at,
-            None,
-            "",
-        )
-    else:
-        row.last_error = error[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status, row.next_attempt_at = OutboxStatus.FAILED, None
-        else:
-            row.next_attempt_at = at + timedelta(seconds=BACKOFF_SECONDS[row.attempts - 1])
-    row.save(
-        update_fields=[
-            "attempts",
-            "last_attempt_at",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-            "last_error",
-            *fields,
-        ]
-    )
-
-
-def webhook_body(event: Event) -> bytes:
-    payload = {
-        "id": event.public_id,
-        "type": event.type,
-        "created_at": event.at.isoformat(),
-        "data": event.data,
-    }
-    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-
-
-def webhook_signing_secrets(subscription: WebhookSubscription, *, at: datetime) -> list[str]:
-    secrets_ = [subscription.secret]
-    if (
-        subscription.previous_secret
-        and subscription.previous_secret_expires_at
-        and subscription.previous_secret_expires_at > at
-    ):
-        secrets_.append(subscription.previous_secret)
-    return secrets_
-
-
-def webhook_delivery_send(*, delivery: WebhookDelivery, at: datetime) -> bool:
-    """POST one delivery, record the outcome; True when the endpoint answered 2xx."""
-    event, subscription = delivery.event, delivery.subscription
-    body = webhook_body(event)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "loyalty-webhooks/1.0",
-        # The signed timestamp is the real clock: receivers reject stale ones.
-        **signing.headers(
-            secrets_=webhook_signing_secrets(subscription, at=at),
-            msg_id=event.public_id,
-            timestamp=int(time.time()),
-            body=body,
-        ),
-    }
-    try:
-        response = requests.post(subscription.url, data=body, headers=headers, timeout=TIMEOUT)
-    except requests.RequestException as error:
-        _record(delivery, at=at, ok=False, error=f"{type(error).__name__}: {error}", last_status_code=None)
-        return False
-    ok = 200 <= response.status_code < 300
-    _record(
-        delivery,
-        at=at,
-        ok=ok,
-        error="" if ok else f"HTTP {response.status_code}",
-        last_status_code=response.status_code,
-        last_response=response.text[:2000],
-    )
-    return ok
-
-
-def notification_send(*, notification: Notification, at: datetime) -> bool:
-    channel = channel_get(notification.channel)
-    settings = _channel_settings(notification.program)
-    if channel is None:
-        _record(notification, at=at, ok=False, error=f"no channel {notification.channel!r} registered")
-        return False
-    try:
-        channel.send(notification=notification, settings=settings)
-    except Exception as error:  # noqa: BLE001 - every failure is retried with backoff
-        _record(notification, at=at, ok=False, error=f"{type(error).__name__}: {error}")
-        return False
-    _record(notification, at=at, ok=True)
-    return True
-
-
-def _due(model, *, at: datetime):
-    return model.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=at)
-
-
-def outbox_deliver(*, at: datetime, event_ids: list[int] | None = None, chunk: int = 200) -> dict[str, int]:
-    """Send every due outbox row (of these events only when `event_ids` is given; then their first
-    attempts are sent even if the events' moment is ahead of `at`). Returns counts."""
-    counts = {"webhooks_sent": 0, "webhooks_failed": 0, "notifications_sent": 0, "notifications_failed": 0}
-    for model, name in ((WebhookDelivery, "webhooks"), (Notification, "notifications")):
-        if event_ids is None:
-            queryset = _due(model, at=at)
-        else:
-            queryset = model.objects.filter(event_id__in=event_ids, status=OutboxStatus.PENDING, attempts=0)
-        while True:
-            ids = _claim(queryset, at=at, limit=chunk)
-            if not ids:
-                break
-            related = ["event", "subscription"] if model is WebhookDelivery else ["event", "program"]
-            for row in model.objects.filter(id__in=ids).select_related(*related).order_by("id"):
-                if model is WebhookDelivery:
-                    ok = webhook_delivery_send(delivery=row, at=at)
-                else:
-                    ok = notification_send(notification=row, at=at)
-                counts[f"{name}_{'sent' if ok else 'failed'}"] += 1
-            logger.info("deliver_notifications: %s so far", counts)
-    return counts
-
-
-def outbox_retry_now(*, queryset, at: datetime) -> int:
-    """Admin action: make failed or waiting rows due now, with a fresh attempt budget."""
-    return queryset.exclude(status=OutboxStatus.DELIVERED).update(
-        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=at
-    )
+    publisher.events_publish(event_ids)
 
 
 # --- webhook subscriptions ---------------------------------------------------------------------
@@ -543,8 +383,11 @@ def _validate_subscription(*, url: str, events: list[str]) -> list[str]:
     errors: dict[str, list[str]] = {}
     try:
         URLValidator(schemes=["http", "https"])(url)
+        outgoing.url_check(url)
     except ValidationError:
         errors["url"] = ["Enter a valid http(s) URL."]
+    except outgoing.UnsafeURL as refused:
+        errors["url"] = [str(refused)]
     if not isinstance(events, list | tuple) or not all(isinstance(e, str) for e in events):
         errors["events"] = ["Give a list of event types."]
     else:

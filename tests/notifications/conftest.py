@@ -1,4 +1,6 @@
-"""A local HTTP server in a thread: webhook endpoints and the chat bot API point at it."""
+"""A local HTTP server in a thread: webhook endpoints and the chat bot API point at it. It adds
+itself to WEBHOOK_PRIVATE_ALLOWLIST, as an operator would allow an internal receiver: the safe
+outgoing client refuses every other loopback address."""
 
 from __future__ import annotations
 
@@ -36,8 +38,14 @@ class LocalServer:
         return self.requests
 
 
+def allowlist_add(settings, host_port: str) -> None:
+    """Add `host_port` to WEBHOOK_PRIVATE_ALLOWLIST (pytest-django's `settings` restores it)."""
+    current = [item for item in (settings.WEBHOOK_PRIVATE_ALLOWLIST or "").split(",") if item]
+    settings.WEBHOOK_PRIVATE_ALLOWLIST = ",".join([*current, host_port])
+
+
 @pytest.fixture
-def local_server():
+def local_server(settings):
     state: dict = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,6 +64,7 @@ def local_server():
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state["server"] = LocalServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
+    allowlist_add(settings, f"127.0.0.1:{httpd.server_address[1]}")
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield state["server"]

@@ -44,14 +44,16 @@ def redis_broker(settings, redis_url):
 
 
 @pytest.fixture
-def worker(redis_broker):
-    """A real worker process on the test database (pytest-django's test_<name>)."""
+def worker(redis_broker, local_server, settings):
+    """A real worker process on the test database (pytest-django's test_<name>), allowed to reach
+    the local server as this process is."""
     broker_url, queue = redis_broker
     db = connection.settings_dict
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": broker_url,
+        "WEBHOOK_PRIVATE_ALLOWLIST": settings.WEBHOOK_PRIVATE_ALLOWLIST,
         "LOYALTY_TESTING": "1",
         "LOG_LEVEL": "INFO",
     }

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 
 from loyalty_site.core.errors import InvalidInput
 from loyalty_site.core.events import event_emit
@@ -13,6 +14,7 @@ from notifications import signing
 from notifications.models import Event, OutboxStatus, WebhookDelivery, WebhookSubscription
 from notifications.services import (
     BACKOFF_SECONDS,
+    LEASE,
     MAX_ATTEMPTS,
     outbox_deliver,
     webhook_secret_rotate,
@@ -131,7 +133,8 @@ def test_recovers_after_a_failure(program, member, now, local_server):
     assert local_server.requests[0].headers["Webhook-Id"] == local_server.requests[1].headers["Webhook-Id"]
 
 
-def test_unreachable_endpoint_is_retried(program, member, now):
+def test_unreachable_endpoint_is_retried(program, member, now, settings):
+    settings.WEBHOOK_PRIVATE_ALLOWLIST = "127.0.0.1:9"  # allowed, and nothing listens there
     webhook_subscription_create(program=program, url="http://127.0.0.1:9/nothing", events=[], at=now)
     event_emit(program=program, type="member.inactive", at=now, member=member, data={})
     assert outbox_deliver(at=now) == {
@@ -142,6 +145,7 @@ def test_unreachable_endpoint_is_retried(program, member, now):
     }
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == OutboxStatus.PENDING and delivery.last_status_code is None
+    assert delivery.attempts == 1 and delivery.claim_token is None
     assert "ConnectionError" in delivery.last_error
 
 
@@ -187,16 +191,19 @@ def test_delete_and_inactive_subscriptions_get_nothing(program, member, now, loc
 def test_a_worker_killed_after_claiming_leaves_the_row_to_be_sent_once_after_the_lease(
     program, member, now, local_server
 ):
-    from notifications.services import LEASE, _claim, _due
+    from notifications.delivery import _claim_next
 
     webhook_subscription_create(program=program, url=local_server.url, events=[], at=now)
     event_emit(program=program, type="member.inactive", at=now, member=member, data={})
-    # a worker claims the row and dies before sending: nothing is recorded
-    assert len(_claim(_due(WebhookDelivery, at=now), at=now, limit=10)) == 1
-    # other workers leave it alone while the lease lasts
-    assert outbox_deliver(at=now + LEASE - timedelta(seconds=1))["webhooks_sent"] == 0
-    assert outbox_deliver(at=now + LEASE)["webhooks_sent"] == 1
-    assert outbox_deliver(at=now + 2 * LEASE)["webhooks_sent"] == 0
+    # a worker claims the row and dies before sending: the attempt is counted, nothing else
+    assert _claim_next(WebhookDelivery, at=now) is not None
+    # other workers leave it alone while the lease lasts, whatever moment they run for
+    assert outbox_deliver(at=now + timedelta(days=1))["webhooks_sent"] == 0
+    assert local_server.requests == []
+    # the lease ends (its end moved back rather than waited for)
+    WebhookDelivery.objects.update(claimed_until=F("claimed_until") - LEASE - timedelta(seconds=1))
+    assert outbox_deliver(at=now)["webhooks_sent"] == 1
+    assert outbox_deliver(at=now + timedelta(days=1))["webhooks_sent"] == 0
     delivery = WebhookDelivery.objects.get()
-    assert (delivery.status, delivery.attempts) == (OutboxStatus.DELIVERED, 1)
+    assert (delivery.status, delivery.attempts, delivery.claim_token) == (OutboxStatus.DELIVERED, 2, None)
     assert len(local_server.requests) == 1
