@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0003_redundant_indexes'),
+        ('notifications', '0005_seed_templates_real_variables'),
     ]
 
     operations = [
