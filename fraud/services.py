@@ -1,15 +1,18 @@
 """Fraud rules applied in real time (the ledger's `posting_check` hook) and by the 10-minute
 monitor, and the review of the flags it raises.
 
-What counts. Postings of the rule's kinds (earn, redeem, cash-out by default) made by the member in
-the window `(at - window, at]`, after the member's last review (a cleared flag starts a clean slate,
-otherwise an unblocked member would be blocked again by the same history). A posting's amount is
+What counts. Postings of the rule's kinds (earn, redeem, cash-out by default) recorded for the
+member in the window `(end - window, end]`, after the member's last review (a cleared flag starts a
+clean slate, otherwise an unblocked member would be blocked again by the same history). A posting's amount is
 its money amount in the base currency, or its points at the program's point value when it has
-none (a redemption).
+none (a redemption). A posting counts at the moment it was recorded (`Posting.recorded_at`), not
+the moment it is about: a purchase back-dated by the client counts now, in every window.
 
 Real time. Under the member lock the ledger asks `posting_check`; a posting that would breach a
 rule with `enforce_in_real_time` is refused with `LimitExceeded` (422 limit_exceeded) and nothing
-is written.
+is written. The window ends at the moment of the check (the clock read under the lock, see
+`ledger.engine.recorded_moment`), not at the request's start: a request that waited for the lock
+counts everything committed meanwhile, so parallel requests cannot pass a limit together.
 
 Monitor. Every 10 minutes, one grouped query per rule finds the members over a limit; each is
 blocked with an open flag and a `member.blocked` event, in one transaction under the member lock.
@@ -42,6 +45,7 @@ from django.db.models.functions import Abs, Coalesce
 
 from accounts.models import Member, Program
 from accounts.services import member_set_status
+from ledger.engine import recorded_moment
 from ledger.models import Posting
 from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.errors import InvalidInput, LimitExceeded
@@ -80,10 +84,10 @@ def _last_review(member_id) -> Subquery:
 def _window_postings(*, rule: FraudRule, at: datetime):
     start = at - timedelta(minutes=rule.window_minutes)
     return (
-        Posting.objects.filter(program_id=rule.program_id, kind__in=rule.kinds, created_at__gt=start)
-        .filter(created_at__lte=at)
+        Posting.objects.filter(program_id=rule.program_id, kind__in=rule.kinds, recorded_at__gt=start)
+        .filter(recorded_at__lte=at)
         .annotate(last_review=_last_review(OuterRef("member_id")))
-        .filter(Q(last_review__isnull=True) | Q(created_at__gt=F("last_review")))
+        .filter(Q(last_review__isnull=True) | Q(recorded_at__gt=F("last_review")))
     )
 
 
@@ -115,7 +119,9 @@ def posting_check(
         return
     program = member.program
     this_amount = amount if amount is not None else Decimal(abs(points)) * program.point_value
-    totals = _member_window_totals(member=member, program=program, rules=rules, at=at)
+    # the clock is read here, under the member lock: what committed while this request waited counts
+    end = recorded_moment(at)
+    totals = _member_window_totals(member=member, program=program, rules=rules, at=end)
     for index, rule in enumerate(rules):
         count = totals[f"n{index}"] + 1
         total = (totals[f"total{index}"] or Decimal(0)) + this_amount
@@ -132,8 +138,10 @@ def posting_check(
 
 
 def _member_window_totals(*, member: Member, program: Program, rules: list[FraudRule], at: datetime) -> dict:
-    """One statement for all real-time rules: per rule, the member's postings of its kinds in its
-    window ending at `at` (after the member's last reviewed flag) and their money, as n<i>, total<i>.
+    """One statement for all real-time rules: per rule, the member's postings of its kinds recorded
+    in its window ending at `at` (after the member's last reviewed flag; no upper bound, so a
+    posting a web server with a clock slightly ahead recorded still counts) and their money, as
+    n<i>, total<i>.
     Written in SQL: it runs on every posting, and building it with the ORM cost more than running it.
     The money of a posting is `_amount_expression`'s: its amount, else its purchase's amount due in
     the base currency, else its points at the point value."""
@@ -141,7 +149,7 @@ def _member_window_totals(*, member: Member, program: Program, rules: list[Fraud
         return _member_window_totals_orm(member=member, program=program, rules=rules, at=at)
     columns, params = [], []
     for index, rule in enumerate(rules):
-        inside = "p.kind = ANY(%s) AND p.created_at > %s"
+        inside = "p.kind = ANY(%s) AND p.recorded_at > %s"
         start = at - timedelta(minutes=rule.window_minutes)
         columns.append(f"count(*) FILTER (WHERE {inside}) AS n{index}")
         columns.append(
@@ -160,11 +168,11 @@ def _member_window_totals(*, member: Member, program: Program, rules: list[Fraud
     sql = (
         f"SELECT {', '.join(columns)} FROM ledger_posting p "
         "LEFT JOIN ledger_purchase pu ON pu.id = p.purchase_id "
-        "WHERE p.program_id = %s AND p.member_id = %s AND p.created_at > %s AND p.created_at <= %s "
-        "AND p.created_at > coalesce((SELECT max(f.reviewed_at) FROM fraud_fraudflag f "
+        "WHERE p.program_id = %s AND p.member_id = %s AND p.recorded_at > %s "
+        "AND p.recorded_at > coalesce((SELECT max(f.reviewed_at) FROM fraud_fraudflag f "
         "WHERE f.member_id = %s AND f.reviewed_at IS NOT NULL), '-infinity'::timestamptz)"
     )
-    params += [program.pk, member.pk, earliest, at, member.pk]
+    params += [program.pk, member.pk, earliest, member.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -177,15 +185,14 @@ def _member_window_totals_orm(
     """`_member_window_totals` through the ORM, for the demo's SQLite."""
     earliest = at - timedelta(minutes=max(rule.window_minutes for rule in rules))
     postings = (
-        Posting.objects.filter(program_id=program.pk, member_id=member.pk, created_at__gt=earliest)
-        .filter(created_at__lte=at)
+        Posting.objects.filter(program_id=program.pk, member_id=member.pk, recorded_at__gt=earliest)
         .annotate(last_review=_last_review(OuterRef("member_id")))
-        .filter(Q(last_review__isnull=True) | Q(created_at__gt=F("last_review")))
+        .filter(Q(last_review__isnull=True) | Q(recorded_at__gt=F("last_review")))
     )
     money = _amount_expression(program)
     aggregates = {}
     for index, rule in enumerate(rules):
-        inside = Q(kind__in=rule.kinds, created_at__gt=at - timedelta(minutes=rule.window_minutes))
+        inside = Q(kind__in=rule.kinds, recorded_at__gt=at - timedelta(minutes=rule.window_minutes))
         aggregates[f"n{index}"] = Count("id", filter=inside)
         aggregates[f"total{index}"] = Sum(money, filter=inside)
     return postings.aggregate(**aggregates)

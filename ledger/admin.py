@@ -111,6 +111,7 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
     @admin.display(description="Data")
     def data_shown(self, obj):
         return data_table(obj.data)
+
     change_list_template = "admin/ledger/posting/change_list.html"
 
     def get_urls(self):

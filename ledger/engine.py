@@ -28,6 +28,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted, select_columns
@@ -46,6 +47,19 @@ _FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",
 def fingerprint(**data: Any) -> str:
     """A stable hash of a posting request, to tell a replay (same hash) from a conflict."""
     return hashlib.sha256(_FINGERPRINT_JSON.encode(data).encode()).hexdigest()
+
+
+def recording_clock() -> datetime:
+    """The ledger's wall clock (tests that simulate time replace it, see tests/conftest.py)."""
+    return timezone.now()
+
+
+def recorded_moment(at: datetime) -> datetime:
+    """When a posting made now for the moment `at` is recorded: the clock, or `at` when that is
+    later (a job run for a moment ahead). A back-dated `at` (a POS syncing an old receipt) is
+    recorded now, so the fraud rules' windows, which count `Posting.recorded_at`, see it."""
+    now = recording_clock()
+    return at if at > now else now
 
 
 @functools.cache
@@ -294,6 +308,7 @@ class Plan:
             pending_points=self.pending - self.start_pending,
             balance_after=self.balance,
             created_at=self.at,
+            recorded_at=recorded_moment(self.at),
             **posting_fields,
         )
 
@@ -481,10 +496,10 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, pending)
 
 POSTINGS_INSERT_SQL = """
 INSERT INTO ledger_posting (program_id, member_id, kind, reference, fingerprint, points, pending_points,
-    balance_after, purchase_id, campaign_id, amount, fee, description, user_id, data, created_at)
+    balance_after, purchase_id, campaign_id, amount, fee, description, user_id, data, created_at, recorded_at)
 SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],
                      %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[],
-                     %s::varchar[], %s::bigint[], %s::jsonb[], %s::timestamptz[])
+                     %s::varchar[], %s::bigint[], %s::jsonb[], %s::timestamptz[], %s::timestamptz[])
 RETURNING id, program_id, reference
 """
 
@@ -616,6 +631,7 @@ def _postings_insert(postings: list[Posting]) -> None:
                     [p.user_id for p in postings],
                     [dumps(p.data) for p in postings],
                     [p.created_at for p in postings],
+                    [p.recorded_at for p in postings],
                 )
             ],
         )

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
 
 from accounts.models import CURRENCY_VALIDATOR
 
@@ -177,13 +179,25 @@ class Posting(models.Model):
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # When the ledger wrote it (the fraud rules' windows count this, not `created_at`, which a
+    # client may back-date); hand-written INSERTs that leave it out get the database's now().
+    recorded_at = models.DateTimeField(
+        default=timezone.now,
+        db_default=Now(),
+        help_text="When the posting was recorded (the moment it is about may be earlier).",
+    )
 
     class Meta:
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "reference"], name="posting_unique_reference"),
         ]
-        indexes = [models.Index(fields=["member", "kind", "created_at"], name="posting_member_kind_idx")]
+        indexes = [
+            models.Index(fields=["member", "kind", "created_at"], name="posting_member_kind_idx"),
+            # the real-time fraud check (one member's recent postings) and the monitor (a program's)
+            models.Index(fields=["member", "recorded_at"], name="posting_member_recorded_idx"),
+            models.Index(fields=["program", "recorded_at"], name="posting_program_recorded_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points:+d} ({self.reference})"

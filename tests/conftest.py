@@ -34,6 +34,18 @@ def redis_url():
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def ledger_clock(request, monkeypatch):
+    """Tests simulate time with `at` (NOW and moments around it), so by default the ledger records
+    a posting at its `at` (`ledger.engine.recorded_moment`) and the fraud windows move with the
+    simulated time. Tests marked `real_clock` keep the wall clock: postings are recorded when they
+    are written, as in production (back-dating, races)."""
+    if request.node.get_closest_marker("real_clock") is None:
+        from ledger import engine
+
+        monkeypatch.setattr(engine, "recording_clock", lambda: datetime.min.replace(tzinfo=UTC))
+
+
 @pytest.fixture
 def now():
     return NOW

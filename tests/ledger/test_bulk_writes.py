@@ -153,6 +153,7 @@ def test_new_instance_is_the_keyword_instance(member, now):
         "points": -5,
         "balance_after": 95,
         "created_at": now,
+        "recorded_at": now,
         "data": {"period": 1},
     }
     built, keyword = new_instance(Posting, **values), Posting(**values)
