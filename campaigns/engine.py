@@ -71,6 +71,9 @@ class Context:
     occurrence: str | None = None
     period_key: str | None = None
     is_purchase: bool = False
+    # a past purchase or event replayed by the simulation (campaigns.reports): purchase counts see
+    # only what came before it, as they did when it happened
+    replay: bool = False
 
 
 @dataclass
@@ -184,12 +187,16 @@ def condition_holds(condition: CampaignCondition, campaign: Campaign, ctx: Conte
     current = 1 if ctx.is_purchase else 0  # the purchase being priced counts for itself
     if kind == Kind.MIN_AMOUNT:
         return ctx.amount is not None and ctx.amount >= (condition.amount or 0)
+    before = ctx.at + timedelta(microseconds=1) if ctx.replay else None
     if kind == Kind.NTH_PURCHASE:
         if not ctx.is_purchase:
             return False
-        return member_purchase_count(member=member, exclude=ctx.purchase) + 1 == (condition.count or 0)
+        count = member_purchase_count(member=member, exclude=ctx.purchase, until=before)
+        return count + 1 == (condition.count or 0)
     if kind == Kind.FIRST_ORDER:
-        return ctx.is_purchase and member_purchase_count(member=member, exclude=ctx.purchase) == 0
+        return (
+            ctx.is_purchase and member_purchase_count(member=member, exclude=ctx.purchase, until=before) == 0
+        )
     if kind == Kind.PURCHASES_IN_WINDOW:
         since, until = _window(condition, campaign, ctx)
         count = member_purchase_count(member=member, exclude=ctx.purchase, since=since, until=until)

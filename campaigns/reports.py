@@ -1,4 +1,4 @@
-"""Campaign ROI and pre-activation simulation (read-only; shown in the admin).
+"""Campaign ROI and pre-activation simulation (read-only; shown in the admin and the dashboard).
 
 ROI decisions:
 - Cost = the grants' recorded cost (points × the point value at the grant; a personal coupon adds
@@ -7,42 +7,35 @@ ROI decisions:
   (ledger.pricing.money_to_base).
 - Revenue = the amount paid (amount due less refunds) of the rewarded members' purchases within
   `attribution_days` after their first grant of this campaign, in the base currency (other
-  currencies converted at today's rates ratio).
-- ROI = (revenue − cost) / cost; None when nothing was spent.
-- Coupon redemption rate = the campaign's issued coupons used at least once / issued.
+  currencies converted at today's rates ratio), leaving out the purchases that triggered the
+  campaign's grants: the reward can only have caused what came after it.
+- Conversion = rewarded members with such a purchase / rewarded members.
 - Holdout: members of the target (all active members without targets) that the campaign's holdout
-  share keeps out; their revenue per member over the same span (first grant → last grant +
-  attribution days) is shown next to the rewarded members' revenue per member.
+  share keeps out. Their revenue over [first grant, last grant + attribution days) is scaled to one
+  attribution window (× attribution days / that span's days), per member.
+- Lift per member = revenue per rewarded member − revenue per holdout member; incremental revenue =
+  lift × rewarded members; ROI = (incremental revenue − cost) / cost, in percent. Without a holdout,
+  or with fewer than MIN_HOLDOUT held members, the lift cannot be told apart from chance: ROI is
+  None and `verdict` says why (the gross revenue is still shown, never as a return).
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Min, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from accounts.models import Member
 from loyalty_site.core.money import money_round
 
-from .engine import Context, condition_holds, in_holdout, period_key, period_window
-from .jobs import previous_window
-from .models import Campaign, CampaignCondition, CampaignGrant, CampaignReward, Coupon, CouponRedemption
+from .engine import Context, in_holdout, period_window
+from .jobs import _birthday_today, previous_window
+from .models import ActivityEvent, Campaign, CampaignGrant, CampaignReward, Coupon, CouponRedemption
 
 SIMULATION_LIMIT = 20000
-
-# conditions about the purchase or event itself: unknown before it happens
-OCCURRENCE_CONDITIONS = {
-    CampaignCondition.Kind.MIN_AMOUNT,
-    CampaignCondition.Kind.NTH_PURCHASE,
-    CampaignCondition.Kind.WEEKDAY_IN,
-    CampaignCondition.Kind.HOUR_BETWEEN,
-    CampaignCondition.Kind.CURRENCY_IN,
-    CampaignCondition.Kind.EVENT_DATA,
-    CampaignCondition.Kind.MIN_SCORE,
-    CampaignCondition.Kind.FIRST_ORDER,
-}
 
 
 def _to_base(program, totals: dict[str, Decimal], at: datetime) -> Decimal:
@@ -66,42 +59,62 @@ def _redemptions_cost(program, redemptions, at: datetime) -> Decimal:
 
 
 REVENUE_SQL = """
-SELECT p.currency, SUM(p.amount_due) - SUM(p.refunded_amount)
+SELECT p.member_id, p.currency, SUM(p.amount_due - p.refunded_amount), COUNT(*)
 FROM ledger_purchase AS p
 JOIN unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS w(member_id, since, until)
   ON p.member_id = w.member_id AND p.occurred_at >= w.since AND p.occurred_at < w.until
-GROUP BY p.currency
+WHERE NOT (p.external_id = ANY(%s::varchar[]))
+GROUP BY p.member_id, p.currency
 """
 
+MIN_HOLDOUT = 30
+LOOKBACK_DAYS = 30
 
-def _revenue(program, member_ids, since_by_member: dict[int, datetime], days: int, at: datetime) -> Decimal:
-    """Amount paid (due less refunds) by `member_ids`, each within [since, since + days), in the
-    base currency. One grouped query (each member's window is a row of an unnested array)."""
+
+def _revenue(
+    program, member_ids, since_by_member: dict[int, datetime], days: int, at: datetime, exclude_refs=()
+) -> tuple[Decimal, int]:
+    """(amount paid — due less refunds — by `member_ids`, each within [since, since + days), in the
+    base currency; how many of them made such a purchase), leaving out the purchases whose external
+    id is in `exclude_refs`. One grouped query (each member's window a row of an unnested array)."""
     from django.db import connection
 
     from ledger.models import Purchase
 
     member_ids = list(member_ids)
     totals: dict[str, Decimal] = {}
+    buyers: set[int] = set()
     if not member_ids:
-        return _to_base(program, totals, at)
+        return _to_base(program, totals, at), 0
     span = timedelta(days=days)
+    refs = sorted(set(exclude_refs))
     if connection.vendor == "postgresql":
         starts = [since_by_member[member_id] for member_id in member_ids]
         with connection.cursor() as cursor:
-            cursor.execute(REVENUE_SQL, [member_ids, starts, [start + span for start in starts]])
-            totals = {currency: Decimal(total) for currency, total in cursor.fetchall()}
-        return _to_base(program, totals, at)
-    for member_id in member_ids:  # the SQLite demo database
-        since = since_by_member[member_id]
-        rows = (
-            Purchase.objects.filter(member_id=member_id, occurred_at__gte=since, occurred_at__lt=since + span)
-            .values("currency")
-            .annotate(due=Sum("amount_due"), refunded=Sum("refunded_amount"))
-        )
-        for row in rows:
-            totals[row["currency"]] = totals.get(row["currency"], Decimal("0")) + row["due"] - row["refunded"]
-    return _to_base(program, totals, at)
+            cursor.execute(REVENUE_SQL, [member_ids, starts, [start + span for start in starts], refs])
+            rows = cursor.fetchall()
+    else:  # the SQLite demo database
+        rows = []
+        for member_id in member_ids:
+            since = since_by_member[member_id]
+            found = (
+                Purchase.objects.filter(
+                    member_id=member_id, occurred_at__gte=since, occurred_at__lt=since + span
+                )
+                .exclude(external_id__in=refs)
+                .values("currency")
+                .annotate(due=Sum("amount_due"), refunded=Sum("refunded_amount"), n=Count("id"))
+            )
+            rows += [(member_id, r["currency"], r["due"] - r["refunded"], r["n"]) for r in found]
+    for member_id, currency, total, count in rows:
+        totals[currency] = totals.get(currency, Decimal("0")) + Decimal(total)
+        if count:
+            buyers.add(member_id)
+    return _to_base(program, totals, at), len(buyers)
+
+
+def _percent(part, whole) -> Decimal | None:
+    return (Decimal(part) / whole * 100).quantize(Decimal("0.1")) if whole else None
 
 
 def campaign_roi(
@@ -112,7 +125,7 @@ def campaign_roi(
     until: datetime | None = None,
 ) -> dict:
     """The campaign's ROI report (see the module docstring) over the grants made in [since, until)
-    (default: all), valued at `at` (default `until`, else now). `roi` is a percent."""
+    (default: all), valued at `at` (default `until`, else now). `roi` and the rates are percents."""
     program = campaign.program
     at = at or until or timezone.now()
     grants = CampaignGrant.objects.filter(campaign=campaign)
@@ -141,8 +154,11 @@ def campaign_roi(
     unattached = _redemptions_cost(program, redemptions.exclude(coupon__in=granted_coupons), at)
     cost = money_round(grant_cost + unattached)
     points_cost = program.points_value(points)
-    revenue = _revenue(program, list(first_grants), first_grants, campaign.attribution_days, at)
+    triggers = set(grants.exclude(purchase_ref="").values_list("purchase_ref", flat=True))
+    days = campaign.attribution_days
+    revenue, converted = _revenue(program, list(first_grants), first_grants, days, at, triggers)
     rewarded = len(first_grants)
+    per_member = revenue / rewarded if rewarded else None
     report = {
         "members_rewarded": rewarded,
         "grants": grants.count(),
@@ -150,24 +166,59 @@ def campaign_roi(
         "points_cost": money_round(points_cost),
         "coupons_issued": issued,
         "coupons_redeemed": used,
-        "coupon_redemption_rate": (Decimal(used) / issued * 100).quantize(Decimal("0.1")) if issued else None,
+        "coupon_redemption_rate": _percent(used, issued),
         "coupon_cost": coupon_cost,
         "cost": cost,
         "revenue": revenue,
-        "roi": ((revenue - cost) / cost * 100).quantize(Decimal("0.1")) if cost else None,
-        "revenue_per_member": money_round(revenue / rewarded) if rewarded else None,
+        "revenue_per_member": money_round(per_member) if per_member is not None else None,
+        "converted_members": converted,
+        "conversion_rate": _percent(converted, rewarded),
         "holdout_members": None,
         "holdout_revenue_per_member": None,
+        "holdout_converted": None,
+        "holdout_conversion_rate": None,
+        "lift_per_member": None,
+        "incremental_revenue": None,
+        "roi": None,
+        "verdict": "",
+        "min_holdout": MIN_HOLDOUT,
         "currency": program.base_currency,
-        "attribution_days": campaign.attribution_days,
+        "attribution_days": days,
     }
-    if campaign.holdout_percent and first_grants:
-        start = min(first_grants.values())
-        span = (max(first_grants.values()) - start).days + campaign.attribution_days
-        held = [m.pk for m in _targeted_members(campaign) if in_holdout(campaign, m)]
-        revenue_held = _revenue(program, held, dict.fromkeys(held, start), span, at)
-        report["holdout_members"] = len(held)
-        report["holdout_revenue_per_member"] = money_round(revenue_held / len(held)) if held else None
+    if not rewarded:
+        report["verdict"] = "No member has been rewarded yet."
+        return report
+    if not campaign.holdout_percent:
+        report["verdict"] = (
+            "No holdout: set a holdout share so the lift over members who got nothing can be measured."
+        )
+        return report
+    start = min(first_grants.values())
+    span = (max(first_grants.values()) - start).days + days
+    held = [m.pk for m in _targeted_members(campaign) if in_holdout(campaign, m)]
+    revenue_held, held_converted = _revenue(program, held, dict.fromkeys(held, start), span, at)
+    report["holdout_members"] = len(held)
+    report["holdout_converted"] = held_converted
+    report["holdout_conversion_rate"] = _percent(held_converted, len(held))
+    if not held:
+        report["verdict"] = f"Holdout too small to tell: no member held out (at least {MIN_HOLDOUT} needed)."
+        return report
+    held_per_member = revenue_held / len(held) * days / span  # scaled to one attribution window
+    report["holdout_revenue_per_member"] = money_round(held_per_member)
+    if len(held) < MIN_HOLDOUT:
+        report["verdict"] = (
+            f"Holdout too small to tell: {len(held)} members held out, at least {MIN_HOLDOUT} needed."
+        )
+        return report
+    lift = money_round(report["revenue_per_member"] - report["holdout_revenue_per_member"])
+    incremental = money_round(lift * rewarded)
+    report["lift_per_member"] = lift
+    report["incremental_revenue"] = incremental
+    if cost:
+        report["roi"] = ((incremental - cost) / cost * 100).quantize(Decimal("0.1"))
+        report["verdict"] = f"Measured against {len(held)} held-out members."
+    else:
+        report["verdict"] = "Nothing was spent: no return to compute."
     return report
 
 
@@ -184,78 +235,220 @@ def _targeted_members(campaign: Campaign):
     return members.select_related("program", "tier", "referred_by").order_by("pk")[:SIMULATION_LIMIT]
 
 
-def campaign_simulate(*, campaign: Campaign, at: datetime) -> dict:
-    """Who would qualify now and what it would cost, whether or not the campaign is active.
+def _simulated(campaign: Campaign) -> Campaign:
+    """A running copy of `campaign` (active, no window) with its rules prefetched, so the engine's
+    `plan` evaluates it whether or not it is active yet. Never saved."""
+    from django.db.models import prefetch_related_objects
 
-    Per trigger, "now" means: birthday → born today; inactivity → idle at least the campaign's
-    days and not yet reached in this idle stretch; schedule → the period that just ended;
-    registration / referral → nobody yet (a cost per member is shown); purchase, rate rise and event
-    → the members for whom every condition that does not depend on the purchase or event itself
-    holds (those are checked when it happens). Targets, holdout, the per-member limit and grants
-    already made this period are applied. Points of multiplier / percent rewards depend on the
-    purchase and are not estimated. At most SIMULATION_LIMIT members are evaluated."""
+    prefetch_related_objects([campaign], "conditions", "rewards", "target_tiers", "target_segments")
+    copy_ = copy.copy(campaign)
+    copy_.is_active, copy_.starts_at, copy_.ends_at = True, None, None
+    return copy_
+
+
+def _earn_points(purchase) -> int:
+    """The purchase's points from the rate (× tier multiplier): a multiplier reward's base."""
+    return sum(
+        int(line.get("points") or 0) for line in purchase.applied or [] if line.get("source") == "earn"
+    )
+
+
+class _Estimate:
+    """Adds up the planned grants of a simulation: members, points, coupons and extensions, each
+    valued in the base currency, within the campaign's remaining budget."""
+
+    def __init__(self, campaign: Campaign, at: datetime, since: datetime):
+        self.campaign, self.at, self.program = campaign, at, campaign.program
+        self.members: set[int] = set()
+        self.grants = self.points = self.coupons = self.extended_points = 0
+        self.coupon_cost = Decimal("0")
+        self.seen: set[tuple[int, str]] = set()
+        self.per_member: dict[int, int] = {}
+        self.budget_left = (
+            max(0, campaign.points_budget - campaign.points_granted) if campaign.points_budget else None
+        )
+        self.since = since
+        self._average: dict[int | None, Decimal] = {}
+
+    def average_paid(self, member_id: int | None) -> Decimal:
+        """Average amount paid per purchase in the lookback (base currency): the member's, else the
+        program's: what a percent coupon would likely take off."""
+        from ledger.models import Purchase
+
+        from .segments import purchases_paid_in_base
+
+        if member_id not in self._average:
+            purchases = Purchase.objects.filter(
+                program=self.program, occurred_at__gte=self.since, occurred_at__lt=self.at
+            )
+            if member_id is not None:
+                purchases = purchases.filter(member_id=member_id)
+            purchases = purchases_paid_in_base(purchases, base_currency=self.program.base_currency)
+            totals = purchases.aggregate(total=Sum("paid_base"), n=Count("id"))
+            average = totals["total"] / totals["n"] if totals["n"] and totals["total"] is not None else None
+            if average is None and member_id is not None:
+                average = self.average_paid(None)
+            self._average[member_id] = money_round(average or Decimal("0"))
+        return self._average[member_id]
+
+    def coupon_value(self, reward: CampaignReward, member_id: int | None) -> Decimal:
+        if reward.coupon_kind == "fixed":
+            return money_round(reward.value)
+        if reward.coupon_kind == "points":
+            return self.program.points_value(int(reward.value))
+        return money_round(self.average_paid(member_id) * reward.value / 100)
+
+    def expiring_points(self, member_id: int, days: int) -> int:
+        from ledger.models import Lot
+
+        return (
+            Lot.objects.filter(
+                member_id=member_id,
+                state="active",
+                remaining__gt=0,
+                expires_at__gte=self.at,
+                expires_at__lt=self.at + timedelta(days=days),
+            ).aggregate(total=Sum("remaining"))["total"]
+            or 0
+        )
+
+    def add(self, planned) -> None:
+        campaign, member_id = self.campaign, planned.member.pk
+        if (member_id, planned.period_key) in self.seen:
+            return  # granted once this period already in the simulation
+        if (
+            campaign.max_per_member
+            and self.per_member.get(member_id, 0)
+            + CampaignGrant.objects.filter(campaign_id=campaign.pk, member_id=member_id).count()
+            >= campaign.max_per_member
+        ):
+            return
+        if self.budget_left is not None and planned.points:
+            if planned.points > self.budget_left:
+                return  # no partial grants, as the engine
+            self.budget_left -= planned.points
+        if planned.period_key not in ("quote",) and not planned.period_key.startswith("simulation:"):
+            self.seen.add((member_id, planned.period_key))
+        self.per_member[member_id] = self.per_member.get(member_id, 0) + 1
+        self.members.add(member_id)
+        self.grants += 1
+        self.points += planned.points
+        for reward in planned.rewards:
+            if reward.kind == CampaignReward.Kind.COUPON:
+                self.coupons += 1
+                self.coupon_cost += self.coupon_value(reward, member_id)
+            elif reward.kind == CampaignReward.Kind.EXTEND_EXPIRY and reward.days:
+                self.extended_points += self.expiring_points(member_id, reward.days)
+
+
+def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = LOOKBACK_DAYS) -> dict:
+    """Who would be rewarded and what it would cost, whether or not the campaign is active, by the
+    campaign engine's own `plan` (targets, holdout, conditions, period and per-member limits, the
+    remaining budget) on a running copy of the campaign.
+
+    Per trigger: purchase and rate rise → each targeted member's purchases of the last
+    `lookback_days` replayed as if the campaign had run (amount, currency, time and earned points of
+    each, so amount / currency / day / hour / Nth-purchase / in-window conditions and multiplier and
+    percent rewards are honoured); event → the members' events of that type in the lookback,
+    replayed; birthday → born today; inactivity → idle at least the campaign's days and not yet
+    reached in this idle stretch; schedule → the period that just ended; registration / referral →
+    nobody yet (the cost per new member is shown).
+
+    Cost: points × point value; a coupon by its kind (fixed: its amount; points: their value;
+    percent: of the member's average purchase in the lookback, else the program's); an extension:
+    the value of the member's points it would save from expiring. At most SIMULATION_LIMIT members."""
+    from ledger.models import Purchase
+
+    from .engine import plan
+
     program = campaign.program
-    fixed_points = sum(
-        r.points
-        for r in campaign.rewards.all()
-        if r.kind == CampaignReward.Kind.POINTS and r.recipient == CampaignReward.Recipient.MEMBER
-    )
-    variable = any(
-        r.kind in (CampaignReward.Kind.MULTIPLIER, CampaignReward.Kind.PERCENT_POINTS)
-        for r in campaign.rewards.all()
-    )
-    coupons = sum(1 for r in campaign.rewards.all() if r.kind == CampaignReward.Kind.COUPON)
+    sim = _simulated(campaign)
+    rewards = [r for r in sim.rewards.all() if r.recipient == CampaignReward.Recipient.MEMBER]
+    fixed_points = sum(r.points for r in rewards if r.kind == CampaignReward.Kind.POINTS)
     trigger = campaign.trigger
-    conditions = list(campaign.conditions.all())
-    qualifying = 0
+    since = at - timedelta(days=lookback_days)
+    estimate = _Estimate(campaign, at, since)
     evaluated = 0
+    replayed = 0
     if trigger not in (Campaign.Trigger.REGISTRATION, Campaign.Trigger.REFERRAL):
-        window = None
-        key = None
+        window = key = None
         if trigger == Campaign.Trigger.SCHEDULE and campaign.schedule:
             key, window = previous_window(campaign.schedule, at, program.tz)
         today = at.astimezone(program.tz).date()
         for member in _targeted_members(campaign):
             evaluated += 1
-            if in_holdout(campaign, member):
-                continue
-            if trigger == Campaign.Trigger.BIRTHDAY:
+            contexts = []
+            if trigger in (Campaign.Trigger.PURCHASE, Campaign.Trigger.RATE_RISE):
+                purchases = Purchase.objects.filter(
+                    member=member, occurred_at__gte=since, occurred_at__lt=at
+                ).order_by("occurred_at", "pk")
+                for purchase in purchases:
+                    contexts.append(
+                        Context(
+                            member=member,
+                            at=purchase.occurred_at,
+                            amount=purchase.amount_due,
+                            currency=purchase.currency,
+                            base_points=_earn_points(purchase),
+                            purchase=purchase,
+                            occurrence=f"simulation:{purchase.pk}",
+                            is_purchase=True,
+                            replay=True,
+                        )
+                    )
+            elif trigger == Campaign.Trigger.EVENT:
+                events = ActivityEvent.objects.filter(
+                    member=member, type=campaign.event_type, occurred_at__gte=since, occurred_at__lt=at
+                ).order_by("occurred_at", "pk")
+                for event in events:
+                    contexts.append(
+                        Context(
+                            member=member,
+                            at=event.occurred_at,
+                            event=event,
+                            occurrence=f"simulation:{event.pk}",
+                            replay=True,
+                        )
+                    )
+            elif trigger == Campaign.Trigger.BIRTHDAY:
                 birth = member.birth_date
-                if birth is None or (birth.month, birth.day) != (today.month, today.day):
-                    continue
-            if trigger == Campaign.Trigger.INACTIVITY:
+                if birth is not None and _birthday_today(birth, today):
+                    contexts.append(Context(member=member, at=at, period_key=str(today.year)))
+            elif trigger == Campaign.Trigger.INACTIVITY:
                 idle_since = member.last_activity_at
-                if idle_since is None or idle_since > at - timedelta(days=campaign.trigger_days or 0):
-                    continue
-                if CampaignGrant.objects.filter(
-                    campaign=campaign, member=member, period_key=f"idle:{idle_since.isoformat()}"
-                ).exists():
-                    continue
-            ctx = Context(member=member, at=at, window=window, period_key=key)
-            if not all(
-                condition_holds(c, campaign, ctx) for c in conditions if c.kind not in OCCURRENCE_CONDITIONS
-            ):
-                continue
-            done = CampaignGrant.objects.filter(campaign=campaign, member=member)
-            if campaign.max_per_member and done.count() >= campaign.max_per_member:
-                continue
-            if campaign.period not in (Campaign.Period.EACH,) and trigger != Campaign.Trigger.INACTIVITY:
-                this_key = key or period_key(campaign.period, window[0] if window else at, program.tz)
-                if done.filter(period_key=this_key).exists():
-                    continue
-            qualifying += 1
-    points = qualifying * fixed_points
-    if campaign.points_budget:
-        points = min(points, max(0, campaign.points_budget - campaign.points_granted))
+                if idle_since is not None and idle_since <= at - timedelta(days=campaign.trigger_days or 0):
+                    contexts.append(
+                        Context(member=member, at=at, period_key=f"idle:{idle_since.isoformat()}")
+                    )
+            else:
+                contexts.append(Context(member=member, at=at, window=window, period_key=key))
+            for ctx in contexts:
+                replayed += ctx.replay
+                planned = plan(sim, ctx)
+                if planned is not None:
+                    estimate.add(planned)
+    coupon_per_new = sum(
+        (estimate.coupon_value(r, None) for r in rewards if r.kind == CampaignReward.Kind.COUPON),
+        Decimal("0"),
+    )
+    points_cost = program.points_value(estimate.points)
+    extend_cost = program.points_value(estimate.extended_points)
     return {
         "trigger": campaign.get_trigger_display(),
+        "lookback_days": lookback_days,
         "members_evaluated": evaluated,
-        "qualifying_now": qualifying,
+        "occurrences_replayed": replayed,
+        "qualifying_now": len(estimate.members),
+        "grants": estimate.grants,
         "points_per_member": fixed_points,
-        "estimated_points": points,
-        "estimated_cost": program.points_value(points),
-        "coupons": qualifying * coupons,
-        "variable_points": variable,
+        "estimated_points": estimate.points,
+        "points_cost": points_cost,
+        "coupons": estimate.coupons,
+        "coupon_cost": money_round(estimate.coupon_cost),
+        "extended_points": estimate.extended_points,
+        "extend_cost": extend_cost,
+        "estimated_cost": money_round(points_cost + estimate.coupon_cost + extend_cost),
+        "cost_per_new_member": program.points_value(fixed_points) + coupon_per_new,
         "currency": program.base_currency,
         "window": period_window(campaign.period, at, program.tz),
     }

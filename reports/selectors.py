@@ -160,7 +160,8 @@ def segment_sizes(*, report: ReportFilter) -> list[dict[str, Any]]:
 
 def campaign_results(*, report: ReportFilter) -> list[dict[str, Any]]:
     """Per campaign, the campaigns app's ROI report over the grants made in the range (members
-    rewarded, grants, points, cost with coupon discounts, attributed revenue, ROI %): its rules,
+    rewarded, grants, points, cost with coupon discounts, attributed and incremental revenue, conversion,
+    ROI % against the holdout, or why it cannot be told): its rules,
     not recomputed here. Money is in the program's base currency."""
     campaigns = (
         Campaign.objects.filter(program_id__in=report.program_ids)
@@ -181,7 +182,10 @@ def campaign_results(*, report: ReportFilter) -> list[dict[str, Any]]:
                 "coupons_redeemed": measured["coupons_redeemed"],
                 "cost": measured["cost"],
                 "revenue": measured["revenue"],
+                "incremental_revenue": measured["incremental_revenue"],
+                "conversion_rate": measured["conversion_rate"],
                 "roi": measured["roi"],
+                "verdict": measured["verdict"],
                 "currency": measured["currency"],
             }
         )
