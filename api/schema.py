@@ -16,11 +16,12 @@ ERROR_DESCRIPTIONS = {
     404: "Unknown id, or an id of another program (`not_found`).",
     405: "Method not allowed (`method_not_allowed`).",
     406: "Only `application/json` answers are available (`not_acceptable`).",
-    409: "`idempotency_conflict`, `in_progress` or `duplicate`.",
+    409: "`idempotency_conflict`, `in_progress`, `duplicate` or `redemption_closed`.",
     413: "The body is larger than `API_MAX_BODY_BYTES` (1 MB by default) (`request_too_large`).",
     415: "Send `Content-Type: application/json` (`unsupported_media_type`).",
     422: "A business rule says no (`insufficient_points`, `limit_exceeded`, `member_blocked`, "
-    "`coupon_invalid`, `coupon_expired`, `coupon_used`, `refund_exceeds_purchase`).",
+    "`coupon_invalid`, `coupon_expired`, `coupon_used`, `refund_exceeds_purchase`, `out_of_stock`, "
+    "`reward_unavailable`).",
     429: "Too many requests for this key (`throttled`); see `Retry-After`.",
     500: "Unexpected error (`server_error`), logged on the server.",
 }

@@ -7,7 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .errors import api_not_found
-from .views import activity, members, program, purchases, spending, webhooks
+from .views import activity, members, program, purchases, rewards, spending, webhooks
 
 v1 = [
     path("members/", members.MemberListView.as_view(), name="api-members"),
@@ -26,6 +26,19 @@ v1 = [
     path("tiers/", program.TierListView.as_view(), name="api-tiers"),
     path("campaigns/", program.CampaignListView.as_view(), name="api-campaigns"),
     path("coupons/", program.CouponListView.as_view(), name="api-coupons"),
+    path("rewards/", rewards.RewardListView.as_view(), name="api-rewards"),
+    path("rewards/<int:reward_id>/redeem/", rewards.RewardRedeemView.as_view(), name="api-reward-redeem"),
+    path("reward-redemptions/", rewards.RewardRedemptionListView.as_view(), name="api-reward-redemptions"),
+    path(
+        "reward-redemptions/<int:redemption_id>/cancel/",
+        rewards.RewardRedemptionCancelView.as_view(),
+        name="api-reward-redemption-cancel",
+    ),
+    path(
+        "reward-redemptions/<int:redemption_id>/fulfil/",
+        rewards.RewardRedemptionFulfilView.as_view(),
+        name="api-reward-redemption-fulfil",
+    ),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
 ]

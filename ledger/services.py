@@ -457,6 +457,37 @@ def points_redeem(
     )
 
 
+@atomic_with_retry
+def points_redeem_return(*, posting: Posting, at: datetime, reference: str, description: str = "") -> Posting:
+    """Give back every point of the redeem posting `posting` (e.g. a cancelled reward redemption) to
+    the lots it was spent from; the part whose lots are no longer active goes into a new lot with a
+    full lifetime. The allocations record what was returned, so the points come back once: a second
+    call with another reference raises InvalidInput. Not member activity (the merchant cancels).
+    Raises InvalidInput (not a redeem posting, nothing left to return), IdempotencyConflict."""
+    if posting.kind != PostingKind.REDEEM:
+        raise InvalidInput("Only a redemption's points can be returned.")
+    fp = fingerprint(kind="redeem_return", member=posting.member_id, posting=posting.pk)
+    member = posting.member
+    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    if existing:
+        return existing
+    allocations = Allocation.objects.select_related("lot").filter(posting=posting).order_by("id")
+    left = sum(allocation.points - allocation.returned for allocation in allocations)
+    if left <= 0:
+        raise InvalidInput("The points of this redemption were returned already.")
+    plan = Plan(member=locked, at=at)
+    returned = _return_allocations(plan, locked, allocations, left, at=at)
+    return _commit(
+        plan,
+        member,
+        kind=PostingKind.REFUND,
+        reference=reference,
+        fingerprint=fp,
+        description=description or "Redeemed points returned",
+        data={"redeem_posting": posting.pk, "points_returned": returned},
+    )
+
+
 def _local_bounds(program: Program, at: datetime) -> tuple[datetime, datetime, datetime, datetime]:
     """Start and end of the program-local day and month containing `at`."""
     local = at.astimezone(program.tz)
@@ -789,12 +820,19 @@ def _return_spent(plan: Plan, member: Member, purchase: Purchase, points: int, *
     """Give back `points` spent on the purchase to the lots they came from (new lot when gone)."""
     if not points:
         return 0
-    left = points
     allocations = (
         Allocation.objects.select_related("lot")
         .filter(posting__purchase=purchase, posting__kind=PostingKind.REDEEM)
         .order_by("id")
     )
+    return _return_allocations(plan, member, allocations, points, at=at)
+
+
+def _return_allocations(plan: Plan, member: Member, allocations, points: int, *, at: datetime) -> int:
+    """Give back up to `points` of `allocations` (in order) to their lots: an active lot gets its
+    part back, the parts of lots no longer active go into one new lot with a full lifetime. Marks
+    the allocations returned. Returns the points given back."""
+    left = points
     expired_part = 0
     for allocation in allocations:
         part = min(allocation.points - allocation.returned, left)

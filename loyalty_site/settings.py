@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "api",
     "cashier",
     "reports",
+    "rewards",
 ]
 
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
@@ -249,6 +250,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # choice sets whose field names ("kind", "status") other components use for other choices
+    "ENUM_NAME_OVERRIDES": {
+        "RewardKindEnum": "api.views.rewards.REWARD_KINDS",
+        "RewardRedemptionStatusEnum": "api.views.rewards.REDEMPTION_STATUSES",
+    },
 }
 
 LOGGING = {

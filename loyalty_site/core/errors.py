@@ -81,3 +81,16 @@ class CouponUsed(BusinessRuleError):
 
 class RefundExceedsPurchase(BusinessRuleError):
     code, default_message = "refund_exceeds_purchase", "The refund exceeds what is left of the purchase."
+
+
+class OutOfStock(BusinessRuleError):
+    code, default_message = "out_of_stock", "This reward is out of stock."
+
+
+class RewardUnavailable(BusinessRuleError):
+    code, default_message = "reward_unavailable", "This reward is not available to this member now."
+
+
+class RedemptionClosed(LoyaltyError):
+    code, status = "redemption_closed", 409
+    default_message = "This redemption is already fulfilled or cancelled."

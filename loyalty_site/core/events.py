@@ -43,6 +43,9 @@ EVENT_TYPES = (
     "coupon.issued",
     "member.blocked",
     "member.inactive",
+    "reward.redeemed",
+    "reward.fulfilled",
+    "reward.cancelled",
     # to the merchant (webhooks only): a currency rate is due for its periodic review
     "rate.review_due",
     # notification-only events (no webhook type in API.md, but templates exist for them)

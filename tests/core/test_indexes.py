@@ -27,7 +27,17 @@ from loyalty_site.core.migration_ops import _index_add
 from loyalty_site.core.presets import preset_apply
 from tests.factories import MemberFactory, ProgramFactory
 
-PROJECT_APPS = {"accounts", "api", "campaigns", "fraud", "ledger", "notifications", "reports", "tiers"}
+PROJECT_APPS = {
+    "accounts",
+    "api",
+    "campaigns",
+    "fraud",
+    "ledger",
+    "notifications",
+    "reports",
+    "rewards",
+    "tiers",
+}
 
 # Pairs (index, index whose leading columns, with the same operator classes, are all of the first
 # one's): a plain b-tree index without a predicate or expressions, never a unique one.

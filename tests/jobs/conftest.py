@@ -23,7 +23,7 @@ from tests.notifications.conftest import local_server  # noqa: F401 - fixture
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 START = AT - timedelta(days=400)
-PROJECT_APPS = {"accounts", "tiers", "ledger", "campaigns", "notifications", "fraud"}
+PROJECT_APPS = {"accounts", "tiers", "ledger", "campaigns", "notifications", "fraud", "rewards"}
 
 
 def world_build(*, webhook_url: str) -> dict[str, Member]:

@@ -1,0 +1,232 @@
+"""The rewards catalogue: rewards a member buys with points, the voucher code pools, and the
+redemptions (issue 20).
+
+Locking. A redemption locks the member row (the ledger's lock: balance, lots, the member's
+redemptions and their per-member limits) and then the reward row (stock, `redeemed_count`), always
+in that order. Codes are drawn with `SELECT ... FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Reward(models.Model):
+    """Something a member gets for points (and an optional co-payment)."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Kind(models.TextChoices):
+        VOUCHER = "voucher", "Voucher code (from the code pool)"
+        COUPON = "coupon", "Coupon (issued to the member)"
+        BONUS = "bonus", "Bonus credit (fulfilled by the integration)"
+        GIFT = "gift", "Gift (handed over by staff)"
+
+    class LimitPeriod(models.TextChoices):
+        DAY = "day", "per day"
+        WEEK = "week", "per week"
+        MONTH = "month", "per month"
+        EVER = "ever", "ever"
+
+    class Channel(models.TextChoices):
+        BOTH = "both", "Till and API"
+        TILL = "till", "Till only"
+        API = "api", "API only"
+
+    # indexed by reward_program_order_idx
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.CASCADE, related_name="rewards", db_index=False
+    )
+    name = models.CharField(max_length=120, help_text="Shown to members, e.g. 'Free coffee'.")
+    description = models.TextField(blank=True, help_text="Shown to members with the reward.")
+    image_url = models.URLField(blank=True, help_text="A picture of the reward (https address), optional.")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    cost_points = models.BigIntegerField(validators=[MinValueValidator(1)], help_text="Points it costs.")
+    co_payment = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Money the member pays on top of the points (base currency); empty = none.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to take it out of the catalogue.")
+    active_from = models.DateTimeField(null=True, blank=True, help_text="Empty = available at once.")
+    active_to = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    tiers = models.ManyToManyField(
+        "tiers.Tier", blank=True, related_name="+", help_text="Only members of these tiers (empty = all)."
+    )
+    segments = models.ManyToManyField(
+        "campaigns.Segment",
+        blank=True,
+        related_name="+",
+        help_text="Only members in one of these segments (empty = all).",
+    )
+    stock_total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many can be redeemed in all; empty = unlimited."
+    )
+    redeemed_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Redemptions not cancelled (they take stock)."
+    )
+    limit_per_member = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty = no limit."
+    )
+    limit_period = models.CharField(
+        max_length=8,
+        choices=LimitPeriod.choices,
+        default=LimitPeriod.EVER,
+        help_text="The period of the per-member limit (program-local days, ISO weeks, months).",
+    )
+    display_order = models.IntegerField(default=0, help_text="Lower first in the catalogue.")
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.BOTH, help_text="Who may redeem it."
+    )
+    coupon_kind = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[("percent", "Percent off"), ("fixed", "Fixed amount off")],
+        help_text="Coupon rewards: the coupon issued.",
+    )
+    coupon_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Coupon rewards: percent off or amount off (base currency).",
+    )
+    coupon_valid_days = models.PositiveIntegerField(
+        default=30, help_text="Coupon rewards: days the coupon is valid (0 = no end)."
+    )
+    coupon_min_purchase = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), help_text="Coupon rewards: smallest purchase."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["display_order", "cost_points", "id"]
+        indexes = [models.Index(fields=["program", "display_order"], name="reward_program_order_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(cost_points__gt=0), name="reward_cost_positive"),
+            models.CheckConstraint(
+                condition=Q(stock_total__isnull=True) | Q(redeemed_count__lte=models.F("stock_total")),
+                name="reward_stock_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_to__isnull=True)
+                | Q(active_from__isnull=True)
+                | Q(active_to__gt=models.F("active_from")),
+                name="reward_active_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.COUPON and (not self.coupon_kind or not self.coupon_value):
+            raise ValidationError({"coupon_value": "A coupon reward needs the coupon's kind and value."})
+        if self.coupon_kind == "percent" and self.coupon_value and self.coupon_value > 100:
+            raise ValidationError({"coupon_value": "A percent is at most 100."})
+        if self.active_from and self.active_to and self.active_to <= self.active_from:
+            raise ValidationError({"active_to": "The end must come after the start."})
+
+    @property
+    def stock_left(self) -> int | None:
+        if self.stock_total is None:
+            return None
+        return max(self.stock_total - self.redeemed_count, 0)
+
+
+class RewardCode(models.Model):
+    """One voucher code of a reward's pool, given to at most one redemption at a time."""
+
+    MERCHANT_LOOKUP = "reward__program__merchant"
+
+    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="codes", db_index=False)
+    code = models.CharField(max_length=64)
+    redemption = models.OneToOneField(
+        "rewards.Redemption",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="code_row",
+        help_text="The redemption holding this code; empty = free.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["reward", "code"], name="reward_code_unique")]
+        indexes = [
+            models.Index(
+                fields=["reward", "id"], condition=Q(redemption__isnull=True), name="reward_code_free_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Redemption(models.Model):
+    """A member's exchange of points for a reward."""
+
+    MERCHANT_LOOKUP = "program__merchant"
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued (code or coupon given)"
+        PENDING = "pending", "Pending fulfilment"
+        FULFILLED = "fulfilled", "Fulfilled"
+        CANCELLED = "cancelled", "Cancelled (points returned)"
+
+    program = models.ForeignKey(
+        "accounts.Program", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="reward_redemptions", db_index=False
+    )
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    points = models.BigIntegerField()
+    co_payment = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    channel = models.CharField(max_length=8, help_text="Where it was redeemed: till or api.")
+    code = models.CharField(max_length=64, blank=True, help_text="The voucher code given.")
+    coupon = models.ForeignKey(
+        "campaigns.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    posting = models.ForeignKey(
+        "ledger.Posting", on_delete=models.PROTECT, related_name="+", help_text="The points spent."
+    )
+    return_posting = models.ForeignKey(
+        "ledger.Posting",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The points given back by the cancellation.",
+    )
+    reference = models.CharField(max_length=120, help_text="The client's reference; unique in the program.")
+    created_at = models.DateTimeField()
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    #: Not a column: True on the instance `reward_redeem` returns for a repeated reference.
+    replayed = False
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "reference"], name="redemption_unique_reference"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="redemption_points_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "reward", "created_at"], name="redemption_member_reward_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reward} for {self.member_id} ({self.status})"

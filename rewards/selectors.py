@@ -1,0 +1,143 @@
+"""Reads of the rewards catalogue: what a member may redeem now, what they can afford, and the
+redemptions. The same rules as `rewards.services.reward_redeem` checks under its locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Member, Program
+
+from .models import Redemption, Reward
+
+#: Which rewards each way of redeeming may redeem.
+CHANNEL_REWARDS = {
+    "till": (Reward.Channel.TILL, Reward.Channel.BOTH),
+    "api": (Reward.Channel.API, Reward.Channel.BOTH),
+}
+
+
+def period_start(*, program: Program, period: str, at: datetime) -> datetime | None:
+    """Start of the program-local day, ISO week (Monday) or calendar month containing `at`; None
+    for `ever`."""
+    if period == Reward.LimitPeriod.EVER:
+        return None
+    local = at.astimezone(program.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == Reward.LimitPeriod.WEEK:
+        local -= timedelta(days=local.weekday())
+    elif period == Reward.LimitPeriod.MONTH:
+        local = local.replace(day=1)
+    return local
+
+
+def rewards_active(*, program: Program, at: datetime, channel: str | None = None) -> QuerySet[Reward]:
+    """The program's rewards in the catalogue at `at` (active, inside their window), catalogue
+    order; `channel` (till / api) keeps those it may redeem."""
+    rewards = Reward.objects.filter(program=program, is_active=True).filter(
+        Q(active_from__isnull=True) | Q(active_from__lte=at), Q(active_to__isnull=True) | Q(active_to__gt=at)
+    )
+    if channel is not None:
+        rewards = rewards.filter(channel__in=CHANNEL_REWARDS[channel])
+    return (
+        rewards.annotate(codes_free=Count("codes", filter=Q(codes__redemption__isnull=True)))
+        .prefetch_related("tiers", "segments")
+        .order_by("display_order", "cost_points", "id")
+    )
+
+
+def member_segment_ids(member: Member) -> set[int]:
+    from campaigns.models import SegmentMembership
+
+    return set(SegmentMembership.objects.filter(member_id=member.pk).values_list("segment_id", flat=True))
+
+
+def reward_eligible(reward: Reward, member: Member, segment_ids: set[int] | None = None) -> bool:
+    """Whether the member's tier and segments let them redeem `reward` (prefetched tiers and
+    segments are used when there)."""
+    tier_ids = {tier.pk for tier in reward.tiers.all()}
+    if tier_ids and member.tier_id not in tier_ids:
+        return False
+    reward_segments = {segment.pk for segment in reward.segments.all()}
+    if reward_segments:
+        if segment_ids is None:
+            segment_ids = member_segment_ids(member)
+        if not reward_segments & segment_ids:
+            return False
+    return True
+
+
+def member_reward_uses(*, member: Member, reward: Reward, at: datetime) -> int:
+    """Redemptions of `reward` by the member, not cancelled, in the limit's current period."""
+    uses = Redemption.objects.filter(member_id=member.pk, reward_id=reward.pk).exclude(
+        status=Redemption.Status.CANCELLED
+    )
+    start = period_start(program=member.program, period=reward.limit_period, at=at)
+    if start is not None:
+        uses = uses.filter(created_at__gte=start)
+    return uses.count()
+
+
+@dataclass
+class RewardOffer:
+    """A reward as one member sees it now."""
+
+    reward: Reward
+    affordable: bool
+    points_missing: int
+    in_stock: bool
+    limit_reached: bool
+
+    @property
+    def redeemable(self) -> bool:
+        return self.affordable and self.in_stock and not self.limit_reached
+
+
+def member_reward_offers(*, member: Member, at: datetime, channel: str | None = None) -> list[RewardOffer]:
+    """The rewards the member may see now (active, eligible by tier and segment; `channel` keeps
+    those it may redeem), catalogue order, each with whether the balance covers it, the points
+    still missing, stock and the member's limit."""
+    candidates = list(rewards_active(program=member.program, at=at, channel=channel))
+    # the member's segments are read once, and only when some reward is limited to segments
+    segment_ids = member_segment_ids(member) if any(r.segments.all() for r in candidates) else set()
+    rewards = [reward for reward in candidates if reward_eligible(reward, member, segment_ids)]
+    limited = [reward for reward in rewards if reward.limit_per_member]
+    uses: dict[int, int] = {}
+    if limited:
+        rows = (
+            Redemption.objects.filter(member_id=member.pk, reward__in=limited)
+            .exclude(status=Redemption.Status.CANCELLED)
+            .values_list("reward_id", "created_at")
+        )
+        starts = {
+            reward.pk: period_start(program=member.program, period=reward.limit_period, at=at)
+            for reward in limited
+        }
+        for reward_id, created_at in rows:
+            start = starts[reward_id]
+            if start is None or created_at >= start:
+                uses[reward_id] = uses.get(reward_id, 0) + 1
+    offers = []
+    for reward in rewards:
+        missing = max(reward.cost_points - member.balance, 0)
+        offers.append(
+            RewardOffer(
+                reward=reward,
+                affordable=missing == 0,
+                points_missing=missing,
+                in_stock=(reward.stock_left is None or reward.stock_left > 0)
+                and (reward.kind != Reward.Kind.VOUCHER or reward.codes_free > 0),
+                limit_reached=bool(reward.limit_per_member)
+                and uses.get(reward.pk, 0) >= reward.limit_per_member,
+            )
+        )
+    return offers
+
+
+def redemptions_list(*, program: Program, member: Member | None = None) -> QuerySet[Redemption]:
+    """The program's redemptions (a member's when given), newest first."""
+    redemptions = Redemption.objects.filter(program_id=program.pk).select_related("reward", "coupon")
+    if member is not None:
+        redemptions = redemptions.filter(member_id=member.pk)
+    return redemptions.order_by("-created_at", "-id")
