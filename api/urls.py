@@ -7,7 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .errors import api_not_found
-from .views import activity, members, program, purchases, rewards, spending, webhooks
+from .views import activity, members, program, purchases, rewards, spending, tasks, webhooks
 
 v1 = [
     path("members/", members.MemberListView.as_view(), name="api-members"),
@@ -39,6 +39,7 @@ v1 = [
         rewards.RewardRedemptionFulfilView.as_view(),
         name="api-reward-redemption-fulfil",
     ),
+    path("tasks/", tasks.TaskListView.as_view(), name="api-tasks"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
 ]

@@ -213,3 +213,31 @@ def campaign_roi(*, campaign, since: datetime | None = None, until: datetime | N
     from .reports import campaign_roi as report
 
     return report(campaign=campaign, since=since, until=until, at=at)
+
+
+def member_tasks_today(*, member, at: datetime) -> list[dict]:
+    """The program's active daily tasks for the member's day containing `at` (program time zone),
+    each with whether the member completed it that day (a `task_completed` event naming it):
+    `{"code", "name", "description", "done", "done_at"}`, in code order."""
+    from .models import ActivityEvent, DailyTask
+
+    tz = member.program.tz
+    start = at.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    done: dict[str, datetime] = {}
+    events = ActivityEvent.objects.filter(
+        member=member, type="task_completed", occurred_at__gte=start, occurred_at__lt=end
+    ).order_by("occurred_at")
+    for occurred_at, data in events.values_list("occurred_at", "data"):
+        done.setdefault(str((data or {}).get("task", "")), occurred_at)
+    tasks = DailyTask.objects.filter(program=member.program_id, is_active=True).order_by("code")
+    return [
+        {
+            "code": task.code,
+            "name": task.name,
+            "description": task.description,
+            "done": task.code in done,
+            "done_at": done.get(task.code),
+        }
+        for task in tasks
+    ]
