@@ -326,16 +326,24 @@ class Member(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
+            # the messages are what a form (the admin's) says; the services raise Duplicate
             models.UniqueConstraint(
-                fields=["program", "phone"], condition=Q(phone__isnull=False), name="member_unique_phone"
+                fields=["program", "phone"],
+                condition=Q(phone__isnull=False),
+                name="member_unique_phone",
+                violation_error_message="A member with this phone already exists in this program.",
             ),
             models.UniqueConstraint(
-                fields=["program", "email"], condition=Q(email__isnull=False), name="member_unique_email"
+                fields=["program", "email"],
+                condition=Q(email__isnull=False),
+                name="member_unique_email",
+                violation_error_message="A member with this email already exists in this program.",
             ),
             models.UniqueConstraint(
                 fields=["program", "external_id"],
                 condition=Q(external_id__isnull=False),
                 name="member_unique_external_id",
+                violation_error_message="A member with this external id already exists in this program.",
             ),
             models.CheckConstraint(condition=Q(balance__gte=0), name="member_balance_not_negative"),
             models.CheckConstraint(condition=Q(pending_points__gte=0), name="member_pending_not_negative"),

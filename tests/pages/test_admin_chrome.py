@@ -78,3 +78,18 @@ def test_view_site_leads_to_the_dashboard_and_pages_have_an_icon(client, staff_u
     client.logout()
     till = client.get("/cashier/login/").content.decode()
     assert '<link rel="icon"' in till
+
+
+def test_admin_enrolment_of_a_duplicate_phone_is_a_clear_form_error(client, staff_user, program, member):
+    from accounts.models import Member
+
+    _owner(client, staff_user, program)
+    response = client.post(
+        "/admin/accounts/member/add/",
+        {"program": program.pk, "phone": member.phone, "status": "active", "first_name": "Again"},
+    )
+
+    assert response.status_code == 200
+    assert "A member with this phone already exists in this program." in response.content.decode()
+    assert "member_unique_phone" not in response.content.decode()
+    assert Member.objects.filter(program=program).count() == 1
