@@ -184,12 +184,14 @@ class MemberAdmin(ScopedAdmin):
         "tier",
         "card_number",
         "card_link",
+        "adjust_link",
         "referral_code",
         "balance",
         "pending_points",
         "last_activity_at",
         "created_at",
     ]
+    writer_only_fields = ("adjust_link",)  # the adjustment page is for owners and managers
     fields = [
         "program",
         "first_name",
@@ -206,6 +208,7 @@ class MemberAdmin(ScopedAdmin):
         "card_link",
         "referral_code",
         "balance",
+        "adjust_link",
         "pending_points",
         "last_activity_at",
         "created_at",
@@ -216,12 +219,14 @@ class MemberAdmin(ScopedAdmin):
     def card_link(self, obj):
         if not obj.pk:
             return "-"
+        return format_html('<a href="/card/{}/" target="_blank">open the card</a>', obj.card_token)
+
+    @admin.display(description="Points")
+    def adjust_link(self, obj):
+        if not obj.pk:
+            return "-"
         return format_html(
-            '<a href="/card/{}/" target="_blank">open the card</a> · '
-            '<a href="{}?member={}">adjust points</a>',
-            obj.card_token,
-            reverse("admin:ledger_posting_adjust"),
-            obj.pk,
+            '<a href="{}?member={}">adjust points</a>', reverse("admin:ledger_posting_adjust"), obj.pk
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -245,7 +250,7 @@ class MemberAdmin(ScopedAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description="Block selected members")
+    @admin.action(description="Block selected members", permissions=["change"])
     def block_members(self, request, queryset):
         for member in queryset:
             services.member_set_status(
@@ -253,7 +258,7 @@ class MemberAdmin(ScopedAdmin):
             )
         self.message_user(request, f"{queryset.count()} member(s) blocked.")
 
-    @admin.action(description="Unblock selected members")
+    @admin.action(description="Unblock selected members", permissions=["change"])
     def unblock_members(self, request, queryset):
         for member in queryset:
             services.member_set_status(member=member, status=Member.Status.ACTIVE)
@@ -281,7 +286,7 @@ class ApiKeyAdmin(ScopedAdmin):
             f"The new API key is {raw_key} - copy it now, it is shown only this once.",
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         for key in queryset:
             services.api_key_revoke(key=key)

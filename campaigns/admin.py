@@ -217,12 +217,12 @@ class CampaignAdmin(ScopedAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/campaign/roi.html", context)
 
-    @admin.action(description="Activate the selected campaigns")
+    @admin.action(description="Activate the selected campaigns", permissions=["change"])
     def activate(self, request, queryset):
         count = queryset.filter(is_active=False).update(is_active=True)
         self.message_user(request, f"{count} campaign(s) activated.", messages.SUCCESS)
 
-    @admin.action(description="Deactivate the selected campaigns")
+    @admin.action(description="Deactivate the selected campaigns", permissions=["change"])
     def deactivate(self, request, queryset):
         count = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, f"{count} campaign(s) deactivated.", messages.SUCCESS)
@@ -287,11 +287,11 @@ class SegmentAdmin(ScopedAdmin):
 
 
 class CouponCsvMixin:
-    @admin.action(description="Export the selected coupons as CSV")
+    @admin.action(description="Export the selected coupons as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         return _csv_response(coupons_csv(queryset=queryset), "coupons.csv")
 
-    @admin.action(description="Deactivate the selected coupons")
+    @admin.action(description="Deactivate the selected coupons", permissions=["change"])
     def deactivate(self, request, queryset):
         count = coupons_deactivate(queryset=queryset)
         self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)
@@ -359,12 +359,12 @@ class CouponBatchAdmin(CouponCsvMixin, ScopedAdmin):
         if created:
             self.message_user(request, f"{created} one-time codes generated.", messages.SUCCESS)
 
-    @admin.action(description="Export the codes of the selected batches as CSV")
+    @admin.action(description="Export the codes of the selected batches as CSV", permissions=["view"])
     def export_batch_csv(self, request, queryset):
         coupons = Coupon.objects.filter(batch__in=queryset)
         return _csv_response(coupons_csv(queryset=coupons), "coupon-batches.csv")
 
-    @admin.action(description="Deactivate every code of the selected batches")
+    @admin.action(description="Deactivate every code of the selected batches", permissions=["change"])
     def deactivate_batch(self, request, queryset):
         count = coupons_deactivate(queryset=Coupon.objects.filter(batch__in=queryset))
         self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)

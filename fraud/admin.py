@@ -85,10 +85,10 @@ class FraudFlagAdmin(ScopedAdmin):
                 self.message_user(request, f"{flag}: {error.message}", messages.ERROR)
         self.message_user(request, f"{done} flag(s) reviewed.", messages.SUCCESS)
 
-    @admin.action(description="Unblock the member (clear the flag)")
+    @admin.action(description="Unblock the member (clear the flag)", permissions=["change"])
     def unblock(self, request, queryset):
         self._review(request, queryset, FraudFlag.Status.CLEARED)
 
-    @admin.action(description="Confirm: the member stays blocked")
+    @admin.action(description="Confirm: the member stays blocked", permissions=["change"])
     def confirm(self, request, queryset):
         self._review(request, queryset, FraudFlag.Status.CONFIRMED)

@@ -16,10 +16,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.models import Member, Program
-from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline, can_write
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
-from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
+from loyalty_site.core.tenancy import scope_to_user
 
 from . import rates, services
 from .models import CurrencyRate, Entry, Lot, Posting, Purchase
@@ -114,6 +114,14 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
 
     change_list_template = "admin/ledger/posting/change_list.html"
 
+    def has_adjust_permission(self, request):
+        """Postings are never edited, but owners and managers may post a manual adjustment."""
+        return can_write(request)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_adjust": self.has_adjust_permission(request)}
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self):
         custom = [
             path("adjust/", self.admin_site.admin_view(self.adjust_view), name="ledger_posting_adjust"),
@@ -123,7 +131,7 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
     def adjust_view(self, request):
         """Manual adjustment: staff choose a member of their merchant, signed points and a reason;
         the form's one-time token is the posting reference, so a double submit posts once."""
-        if not (request.user.is_superuser or staff_role(request.user) in WRITE_ROLES):
+        if not self.has_adjust_permission(request):
             raise PermissionDenied
         members = scope_to_user(Member.objects.all(), request.user)
         if request.method == "POST":

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Member
-from loyalty_site.core.admin import ScopedAdmin
+from loyalty_site.core.admin import ScopedAdmin, can_write
 from loyalty_site.core.data_tables import data_table
 
 from . import outgoing, services
@@ -147,6 +147,7 @@ class ChannelSettingsForm(forms.ModelForm):
 @admin.register(ChannelSettings)
 class ChannelSettingsAdmin(ScopedAdmin):
     form = ChannelSettingsForm
+    writer_only_fields = ("chat_bot_token",)
     list_display = ["program", "email_enabled", "chat_enabled", "chat_base_url"]
 
 
@@ -189,7 +190,11 @@ class OutboxAdmin(ScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Retry now (fresh attempt budget)")
+    def has_retry_permission(self, request):
+        """Rows are never edited, but owners and managers may send them again."""
+        return can_write(request)
+
+    @admin.action(description="Retry now (fresh attempt budget)", permissions=["retry"])
     def retry_now(self, request, queryset):
         count = services.outbox_retry_now(queryset=queryset, at=timezone.now())
         self.message_user(request, f"{count} row(s) will be sent by the next delivery run.", messages.SUCCESS)
@@ -257,6 +262,7 @@ class WebhookSubscriptionAdmin(ScopedAdmin):
     list_display = ["url", "program", "events", "is_active", "created_at"]
     list_filter = ["is_active"]
     readonly_fields = ["secret_shown", "previous_secret_expires_at", "created_at"]
+    writer_only_fields = ("secret_shown",)
     actions = ["rotate_secret"]
 
     @admin.display(description="Signing secret")
@@ -277,7 +283,7 @@ class WebhookSubscriptionAdmin(ScopedAdmin):
         obj.pk, obj.secret, obj.created_at = subscription.pk, secret, subscription.created_at
         self.message_user(request, f"Signing secret (also shown on the subscription): {secret}")
 
-    @admin.action(description="Rotate the signing secret (old one valid 24 h)")
+    @admin.action(description="Rotate the signing secret (old one valid 24 h)", permissions=["change"])
     def rotate_secret(self, request, queryset):
         for subscription in queryset:
             services.webhook_secret_rotate(subscription=subscription, at=timezone.now())

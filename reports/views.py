@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from accounts.models import Member, Program
 from campaigns.models import Campaign
+from loyalty_site.core.admin import can_write
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
-from loyalty_site.core.tenancy import WRITE_ROLES, scope_to_user, staff_role
+from loyalty_site.core.tenancy import scope_to_user
 from notifications.models import Event
 
 from . import exports, selectors
@@ -183,7 +184,7 @@ def export(request, name, fmt):
 
 def import_members(request):
     """Upload a CSV of members with opening balances (see reports.imports for the columns)."""
-    if not (request.user.is_superuser or staff_role(request.user) in WRITE_ROLES):
+    if not can_write(request):
         raise PermissionDenied("Importing members needs the owner or manager role.")
     programs = _programs(request).filter(is_active=True)
     form = ImportForm(request.POST or None, request.FILES or None, programs=programs)

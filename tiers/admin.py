@@ -139,7 +139,7 @@ class TierOverrideAdmin(ScopedAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description="End the selected manual tiers now")
+    @admin.action(description="End the selected manual tiers now", permissions=["change"])
     def end_now(self, request, queryset):
         now = timezone.now()
         for override in queryset:

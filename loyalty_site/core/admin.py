@@ -5,6 +5,13 @@ actions (they act on the scoped queryset), history, foreign-key dropdowns and au
 autocomplete view asks the related model's admin for its scoped queryset). Permissions follow the
 staff role: owner and manager change, analyst views, cashier has no admin access at all.
 Superusers see everything. Use `ScopedTabularInline` / `ScopedStackedInline` for inlines.
+
+Roles (README "Who can do what"): every admin action declares Django-native `permissions`
+(`["change"]` for anything that writes, `["view"]` for pure reads and exports; the system check
+`loyalty.E001` refuses an action without them), and every custom admin view checks
+`has_change_permission` / `has_view_permission` (or a `has_<name>_permission` of its admin).
+`writer_only_fields` names fields and display methods only writers see (secrets, links to write pages):
+analysts never get them in a change form or a change list, and exports leave secrets out.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ class ScopedFormfieldsMixin:
 class RolePermissionsMixin:
     #: Set to True for models staff may only read (ledger entries, logs...).
     read_only_for_staff = False
+    #: Fields and display methods shown only to roles that write: signing secrets, tokens, links to
+    #: pages that change data.
+    writer_only_fields: tuple[str, ...] = ()
 
     def _role(self, request):
         return staff_role(request.user)
@@ -57,7 +67,68 @@ class RolePermissionsMixin:
         return not self.read_only_for_staff and self._role(request) in WRITE_ROLES
 
 
-class ScopedAdmin(RolePermissionsMixin, ScopedFormfieldsMixin, admin.ModelAdmin):
+def can_write(request) -> bool:
+    """The request's user may change the merchant's configuration (owner, manager, superuser)."""
+    return request.user.is_superuser or staff_role(request.user) in WRITE_ROLES
+
+
+class SecretFieldsMixin:
+    """Drops `writer_only_fields` from every place a reader (analyst) could see them."""
+
+    def _hide_writer_only(self, request) -> bool:
+        return bool(self.writer_only_fields) and not can_write(request)
+
+    def _without_writer_only(self, request, names):
+        if not self._hide_writer_only(request):
+            return names
+        return [name for name in names if name not in self.writer_only_fields]
+
+    def get_fields(self, request, obj=None):
+        return self._without_writer_only(request, list(super().get_fields(request, obj)))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._hide_writer_only(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": self._without_writer_only(request, list(options.get("fields", ())))})
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._without_writer_only(request, list(super().get_readonly_fields(request, obj)))
+
+    def get_list_display(self, request):
+        return self._without_writer_only(request, list(super().get_list_display(request)))
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if self._hide_writer_only(request):
+            exclude += [name for name in self.writer_only_fields if name not in exclude]
+        return exclude or None
+
+
+class SuperuserOnlyAdmin:
+    """Platform-wide models (users, groups, job schedules): superusers only, whatever Django
+    permissions a merchant's staff user might hold."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class ScopedAdmin(RolePermissionsMixin, SecretFieldsMixin, ScopedFormfieldsMixin, admin.ModelAdmin):
     list_per_page = 50
 
     def get_queryset(self, request):

@@ -16,3 +16,12 @@ class LoyaltyAdminSite(AdminSite):
         if not (user.is_active and user.is_staff):
             return False
         return user.is_superuser or staff_role(user) in ADMIN_ROLES
+
+    def each_context(self, request):
+        """`can_write`: links to pages that change data (member import, adjustments) are shown only
+        to the roles that may use them."""
+        from loyalty_site.core.admin import can_write
+
+        context = super().each_context(request)
+        context["can_write"] = can_write(request)
+        return context
