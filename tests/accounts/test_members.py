@@ -123,3 +123,29 @@ def test_balance_cannot_go_negative_in_the_database(member):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Member.objects.filter(pk=member.pk).update(balance=-1)
+
+
+@pytest.mark.parametrize(
+    "message, field",
+    [
+        ('duplicate key value violates unique constraint "member_unique_phone"', "phone"),
+        ("UNIQUE constraint failed: accounts_member.program_id, accounts_member.phone", "phone"),
+        ("UNIQUE constraint failed: accounts_member.program_id, accounts_member.email", "email"),
+        ("UNIQUE constraint failed: accounts_member.program_id, accounts_member.external_id", "external_id"),
+        ("UNIQUE constraint failed: accounts_member.card_number", None),
+    ],
+)
+def test_a_unique_violation_is_a_duplicate_on_postgresql_and_on_the_sqlite_development_database(
+    message, field
+):
+    """SQLite names the columns, not the constraint: a duplicate phone there was retried as a card
+    number collision until it failed with a RuntimeError (a 500 in the API, a debug page at the till)."""
+    from django.db import IntegrityError
+
+    duplicate = services._duplicate_from(IntegrityError(message))
+
+    if field is None:
+        assert duplicate is None
+    else:
+        assert isinstance(duplicate, Duplicate) and duplicate.status == 409
+        assert list(duplicate.fields) == [field]
