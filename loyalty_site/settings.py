@@ -250,10 +250,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # choice sets whose field names ("kind", "status") other components use for other choices
+    # choice sets whose field names ("kind", "status") other components use for other choices;
+    # the quote and the purchase both take the purchase `kind`
     "ENUM_NAME_OVERRIDES": {
         "RewardKindEnum": "api.views.rewards.REWARD_KINDS",
         "RewardRedemptionStatusEnum": "api.views.rewards.REDEMPTION_STATUSES",
+        "PurchaseKindEnum": ["purchase", "bet"],
     },
 }
 
