@@ -71,6 +71,19 @@ def check_value(value, path: str = "", depth: int = 1) -> None:
             check_value(item, f"{path}.{index}" if path else str(index), depth + 1)
 
 
+class JsonNumber(float):
+    """A JSON number with a fraction or an exponent, as a float that keeps the text it was
+    written as (`.text`): an amount is read from that text, exactly, and refused when it has an
+    exponent (`api.serializers.AmountField`)."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str):
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON.")
 
@@ -88,7 +101,7 @@ class StrictJSONParser(JSONParser):
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError("The body is not UTF-8 text.") from exc
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=JsonNumber)
         except RecursionError as exc:
             raise _invalid("body", f"Nested deeper than {MAX_DEPTH} levels.") from exc
         except ValueError as exc:

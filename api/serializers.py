@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from ledger.selectors import member_expiring_lots
 from loyalty_site.core.money import MAX_AMOUNT, Money
+from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text
 from tiers.selectors import member_tier_progress
 
 MAX_POINTS = 1_000_000_000
@@ -35,7 +36,18 @@ def money(amount: Decimal | int | str, currency: str) -> dict[str, str]:
 
 
 class AmountField(serializers.DecimalField):
-    """A money amount: > 0, at most 2 decimal places, at most 10^9."""
+    """A money amount: > 0, at most 2 decimal places, at most 10^9; a decimal string or a JSON
+    number of plain ASCII digits (`core.strict_input`: no "_", exponent or other digits)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
+            raise serializers.ValidationError(AMOUNT_MESSAGE, code="invalid")
+        # a JSON number comes with the text it was written as (`api.parsers`): read that, exactly
+        text = getattr(data, "text", None) or (data if isinstance(data, str) else str(data))
+        value = amount_text(text)
+        if value is None:
+            raise serializers.ValidationError(AMOUNT_MESSAGE, code="invalid")
+        return super().to_internal_value(str(value))
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", 'Money, a decimal string with at most 2 places, e.g. "100.00".')
@@ -58,8 +70,17 @@ class CurrencyField(serializers.RegexField):
         return super().to_internal_value(data).upper()
 
 
+class PointsField(serializers.IntegerField):
+    """Points: a JSON integer (not a string, a float or a boolean)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(POINTS_MESSAGE.replace("(digits only)", "(a JSON integer)"))
+        return super().to_internal_value(data)
+
+
 def points_field(*, minimum: int = 1, **kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=minimum, max_value=MAX_POINTS, **kwargs)
+    return PointsField(min_value=minimum, max_value=MAX_POINTS, **kwargs)
 
 
 class MemberRefField(serializers.IntegerField):

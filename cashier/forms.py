@@ -3,6 +3,29 @@ from decimal import Decimal
 from django import forms
 
 from loyalty_site.core.money import MAX_AMOUNT
+from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text, points_text
+
+
+class AmountField(forms.DecimalField):
+    """Money typed at the till: plain ASCII digits (Decimal alone also reads "1_000" and "1e3")."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if amount_text(str(value)) is None:
+            raise forms.ValidationError(AMOUNT_MESSAGE, code="invalid")
+        return super().to_python(value)
+
+
+class PointsField(forms.IntegerField):
+    """Points typed at the till: plain ASCII digits (int alone also reads "1_000" and "١٠")."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if points_text(str(value)) is None:
+            raise forms.ValidationError(POINTS_MESSAGE, code="invalid")
+        return super().to_python(value)
 
 
 class SearchForm(forms.Form):
@@ -14,14 +37,12 @@ class SearchForm(forms.Form):
 
 
 class PurchaseForm(forms.Form):
-    amount = forms.DecimalField(
-        min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2
-    )
+    amount = AmountField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2)
     currency = forms.RegexField(
         regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Use a 3-letter code."}
     )
     coupon_code = forms.CharField(max_length=64, required=False, label="Coupon")
-    redeem_points = forms.IntegerField(
+    redeem_points = PointsField(
         min_value=0, max_value=10**9, required=False, initial=0, label="Points to redeem"
     )
     # Drawn when the form is shown: a double click or a resubmitted page repeats the same receipt,
@@ -39,13 +60,13 @@ class PurchaseForm(forms.Form):
 
 
 class RedeemForm(forms.Form):
-    points = forms.IntegerField(min_value=1, max_value=10**9)
+    points = PointsField(min_value=1, max_value=10**9)
     description = forms.CharField(max_length=200, required=False)
     reference = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(
+    amount = AmountField(
         min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2, required=False
     )
     reference = forms.CharField(max_length=100, widget=forms.HiddenInput)

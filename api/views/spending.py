@@ -14,6 +14,7 @@ from ..serializers import (
     MAX_POINTS,
     MemberRefField,
     MoneySerializer,
+    PointsField,
     StrictFieldsMixin,
     money,
     points_field,
@@ -51,9 +52,7 @@ class CashoutSerializer(serializers.Serializer):
 
 class AdjustmentInputSerializer(StrictFieldsMixin, serializers.Serializer):
     member = MemberRefField()
-    points = serializers.IntegerField(
-        min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Signed; never zero."
-    )
+    points = PointsField(min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Signed; never zero.")
     reason = serializers.CharField(max_length=255)
 
     def validate_points(self, value):
