@@ -16,7 +16,7 @@ from rest_framework import serializers
 from ledger.selectors import member_expiring_lots
 from loyalty_site.core.money import MAX_AMOUNT, Money
 from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text
-from tiers.selectors import member_tier_progress
+from tiers.selectors import member_privileges, member_tier_progress
 
 MAX_POINTS = 1_000_000_000
 # A POS clock may run a little ahead of ours; beyond this an occurred_at "in the future" is refused.
@@ -134,6 +134,19 @@ class TierProgressSerializer(serializers.Serializer):
     points_to_next = serializers.IntegerField(allow_null=True)
 
 
+class ManagerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.EmailField(allow_null=True)
+
+
+class PrivilegesSerializer(serializers.Serializer):
+    priority_support = serializers.BooleanField()
+    fast_processing = serializers.BooleanField()
+    personal_manager = serializers.BooleanField(help_text="The tier includes a personal manager.")
+    event_invitations = serializers.BooleanField()
+    manager = ManagerSerializer(allow_null=True, help_text="The assigned personal manager, if any.")
+
+
 class ExpiringSerializer(serializers.Serializer):
     points = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
@@ -199,8 +212,13 @@ class MemberSerializer(serializers.Serializer):
     expiring_soon = serializers.SerializerMethodField(
         help_text="Lots expiring within the program's warning window (48 h by default)."
     )
+    privileges = serializers.SerializerMethodField(help_text="What the member's tier gives them.")
     last_activity_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(PrivilegesSerializer)
+    def get_privileges(self, member) -> dict:
+        return member_privileges(member=member)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_card_url(self, member) -> str:

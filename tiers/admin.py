@@ -7,7 +7,7 @@ from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
 from loyalty_site.core.errors import LoyaltyError
 
 from . import services
-from .models import SpendDiscount, Tier, TierChange, TierGift, TierOverride
+from .models import PersonalManager, SpendDiscount, Tier, TierChange, TierGift, TierOverride
 
 
 @admin.register(Tier)
@@ -187,3 +187,44 @@ class MemberTierChangeInline(ScopedTabularInline):
     ordering = ["-at"]
     can_delete = False
     max_num = 0
+
+
+@admin.register(PersonalManager)
+class PersonalManagerAdmin(ScopedAdmin):
+    """Personal managers of members whose tier includes one (Platinum)."""
+
+    list_display = ["member", "manager", "assigned_at"]
+    list_select_related = ["member", "manager__user"]
+    search_fields = ["member__phone", "member__card_number", "member__last_name", "manager__user__username"]
+    raw_id_fields = ["member"]
+    readonly_fields = ["assigned_at"]
+    fields = ["member", "manager", "assigned_at"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            row = services.personal_manager_assign(
+                member=obj.member, manager=obj.manager, at=timezone.now(), user=request.user
+            )
+        except LoyaltyError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        obj.assigned_at = row.assigned_at
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class Checked(form):
+            def clean(self):
+                data = super().clean()
+                member, manager = data.get("member"), data.get("manager")
+                if member is not None and manager is not None:
+                    from .services import member_tier_of
+
+                    tier = member_tier_of(member=member)
+                    if tier is None or not tier.personal_manager:
+                        raise forms.ValidationError("This member's tier does not include a personal manager.")
+                    if manager.merchant_id != member.program.merchant_id:
+                        raise forms.ValidationError("Choose a staff member of the member's merchant.")
+                return data
+
+        return Checked

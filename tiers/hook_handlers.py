@@ -14,8 +14,37 @@ def on_member_created(*, member, at: datetime, **_: object) -> None:
 
 
 def on_points_posted(*, member, posting, at: datetime, **_: object) -> None:
-    """Upgrade at once when points are credited, in the posting's transaction. Debits cannot raise
-    qualifying points, so they skip the evaluation (downgrades wait for re-evaluation)."""
+    """Upgrade at once when points are credited, in the posting's transaction. A refund that takes
+    back earned points downgrades at once (no grace) when it is what put the member below their
+    tier; other debits cannot lower qualifying points, and points leaving the rolling window are
+    re-evaluated by the scheduled job (with its grace)."""
+    if getattr(posting, "kind", "") == "refund":
+        reversed_points = int((getattr(posting, "data", None) or {}).get("points_reversed") or 0)
+        if reversed_points > 0:
+            _refund_downgrade(member=member, reversed_points=reversed_points, at=at)
+        return
     if getattr(posting, "points", 0) <= 0 and getattr(posting, "pending_points", 0) <= 0:
         return
     member_tier_evaluate(member=member, at=at, reason=TierChange.Reason.EARNING)
+
+
+def _refund_downgrade(*, member, reversed_points: int, at: datetime) -> None:
+    from .selectors import member_qualifying_value
+    from .services import member_tier_of
+
+    tier = member_tier_of(member=member)
+    if tier is None:
+        return
+    value = member_qualifying_value(member=member, at=at)
+    if value >= tier.threshold:
+        return
+    if member.program.tier_metric == "qualifying_points" and value + reversed_points < tier.threshold:
+        return  # below already before the refund (points aged out): the scheduled job decides
+    member_tier_evaluate(
+        member=member,
+        at=at,
+        reason=TierChange.Reason.REFUND,
+        allow_downgrade=True,
+        immediate=True,
+        value=value,
+    )

@@ -98,6 +98,7 @@ class TierChange(models.Model):
         ENROLMENT = "enrolment", "Entry tier on enrolment"
         EARNING = "earning", "Upgrade when points or a purchase posted"
         REEVALUATION = "reevaluation", "Periodic re-evaluation"
+        REFUND = "refund", "Downgrade when a refund took back the qualifying points"
         MANUAL = "manual", "Set by staff"
 
     program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="tier_changes")
@@ -241,3 +242,35 @@ class TierGift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points} points to {self.member} for {self.period}"
+
+
+class PersonalManager(models.Model):
+    """The staff member who looks after a member whose tier gives a personal manager (Platinum).
+    One per member; set in the admin (`tiers.services.personal_manager_assign`)."""
+
+    MERCHANT_LOOKUP = "member__program__merchant"
+
+    member = models.OneToOneField(
+        "accounts.Member", on_delete=models.CASCADE, primary_key=True, related_name="personal_manager"
+    )
+    manager = models.ForeignKey(
+        "accounts.StaffMember",
+        on_delete=models.CASCADE,
+        related_name="managed_members",
+        help_text="A staff member of the merchant.",
+    )
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-assigned_at"]
+
+    def __str__(self) -> str:
+        return f"{self.manager} for {self.member}"

@@ -223,3 +223,22 @@ def member_spend_discount(*, member, at: datetime) -> SpendDiscount | None:
         if spent >= step.threshold:
             return step
     return None
+
+
+def member_privileges(*, member) -> dict:
+    """The privileges the member's tier gives (the API member object, the till): flags, and the
+    personal manager's name and e-mail when one is assigned (read only for such tiers)."""
+    from .models import PersonalManager
+
+    tier = member.tier if member.tier_id else None
+    flags = {
+        name: bool(tier is not None and getattr(tier, name))
+        for name in ("priority_support", "fast_processing", "personal_manager", "event_invitations")
+    }
+    manager = None
+    if flags["personal_manager"]:
+        row = PersonalManager.objects.filter(member_id=member.pk).select_related("manager__user").first()
+        if row is not None:
+            user = row.manager.user
+            manager = {"name": user.get_full_name() or user.get_username(), "email": user.email or None}
+    return {**flags, "manager": manager}

@@ -134,13 +134,15 @@ def member_tier_evaluate(
     reason: str = TierChange.Reason.EARNING,
     allow_downgrade: bool = False,
     value: int | None = None,
+    immediate: bool = False,
 ) -> TierChange | None:
     """Put the member in the tier their metric (and a manual floor) qualifies them for at `at`.
 
     Without `allow_downgrade` only upgrades happen (the earning path); with it (re-evaluation) a
     member below their tier moves down once the program's grace days have passed. Returns the
     `TierChange` or None when nothing changed. Locks the member row (a no-op when the caller holds
-    it already). `value` lets a set-based caller pass the metric it computed."""
+    it already). `value` lets a set-based caller pass the metric it computed. `immediate` (with
+    `allow_downgrade`: a refund took the qualifying value back) skips the grace days."""
     # no savepoint for a member the caller declared locked (a purchase): its errors abort it all
     with transaction.atomic(savepoint=not holds_lock(member)):
         locked = _lock_member(member)
@@ -181,7 +183,7 @@ def member_tier_evaluate(
             return None
         if not allow_downgrade:
             return None
-        grace = timedelta(days=locked.program.tier_downgrade_grace_days)
+        grace = timedelta(days=0 if immediate else locked.program.tier_downgrade_grace_days)
         if grace:
             state, _ = MemberTierState.objects.get_or_create(member=locked)
             if state.below_since is None or state.below_since > at:
@@ -340,3 +342,27 @@ def program_tier_gifts(*, program, at: datetime) -> dict[str, int]:
             except LoyaltyError:
                 skipped += 1  # e.g. a member blocked by the fraud rules: no gift this period
     return {"given": given, "skipped": skipped}
+
+
+# --- personal managers ---------------------------------------------------------------------------
+
+
+def personal_manager_assign(*, member: Member, manager, at: datetime, user=None):
+    """Make staff member `manager` the personal manager of `member` (replacing any). Raises
+    InvalidInput when the member's tier gives no personal manager or the staff member belongs to
+    another merchant."""
+    from .models import PersonalManager
+
+    errors: dict[str, list[str]] = {}
+    tier = member_tier_of(member=member)
+    if tier is None or not tier.personal_manager:
+        errors["member"] = ["This member's tier does not include a personal manager."]
+    if manager.merchant_id != member.program.merchant_id:
+        errors["manager"] = ["Choose a staff member of the member's merchant."]
+    if errors:
+        raise InvalidInput("The personal manager cannot be assigned.", fields=errors)
+    with transaction.atomic():
+        row, _ = PersonalManager.objects.update_or_create(
+            member=member, defaults={"manager": manager, "assigned_at": at, "assigned_by": user}
+        )
+    return row
