@@ -131,10 +131,12 @@ def test_reversal_by_refund_lowers_qualifying_points(bronze, now):
 
     purchase_refund(purchase=purchase, at=now + timedelta(hours=1), reference="refund-1")
     later = now + timedelta(days=1)
+    # the refund took the member below Silver: back to Bronze at once, progress towards Silver
+    assert tier_of(bronze) == "bronze"
     assert member_tier_progress(member=bronze, at=later) == {
         "qualifying_points": 0,
-        "next_tier": "gold",
-        "points_to_next": 3000,
+        "next_tier": "silver",
+        "points_to_next": 1000,
     }
     reevaluate_tiers(at=later)
     assert tier_of(bronze) == "bronze"
