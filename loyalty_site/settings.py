@@ -13,10 +13,15 @@
 | CACHE_URL           | per-process memory (set redis:// in prod)  |
 | DATABASE_PREPARE    | on: server-side binding, prepared statements (PostgreSQL) |
 | DATABASE_PREPARE_THRESHOLD | 1: runs of a statement before psycopg prepares it |
+| LOG_FORMAT          | `plain`; `json`: one JSON object a line    |
+| METRICS_TOKEN       | none: `/metrics` for staff logins only     |
+| READINESS_TIMEOUT   | 2 (seconds per check of `/readyz/`)        |
+| SENTRY_DSN          | none: Sentry off                          |
 """
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -72,11 +77,14 @@ INSTALLED_APPS = [
     "cashier",
     "reports",
     "rewards",
+    "axes",
+    "ops",
 ]
 
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
 MIDDLEWARE = [
+    "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,7 +93,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes, ops/throttling.py): AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address (REMOTE_ADDR: behind a proxy, have the proxy set it) lock that pair out of
+# the admin and till logins for AXES_COOLOFF_MINUTES, or until a superuser unlocks it in the admin.
+# Axes' backend goes first and needs the request: log in through login forms (they pass it), and in
+# tests with client.force_login.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT") or "10")
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES") or "30"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ops.throttling.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row written for every successful login
+AXES_ENABLE_ADMIN = False  # ops/admin.py registers the attempts for superusers, with an unlock action
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "loyalty_site.urls"
 
@@ -201,7 +228,8 @@ SECURE_HTTPS = env_bool("SECURE_HTTPS", not (DEBUG or TESTING))
 if SECURE_HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    # Probes and the metrics scraper talk to the web process directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
@@ -259,14 +287,44 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Logs go to stderr, one line a record: plain text, or JSON objects with LOG_FORMAT=json. A 4xx
+# answer (an ordinary 403 or 404) logs its one warning line without a traceback.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.logging.json_formatter"},
+    },
+    "filters": {"client_error_without_traceback": {"()": "ops.logging.ClientErrorWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["client_error_without_traceback"]},
+        "django.security": {"filters": ["client_error_without_traceback"]},
+    },
 }
+
+# Operators (the ops app): /healthz/ (liveness), /readyz/ (database and broker, each check bounded by
+# READINESS_TIMEOUT seconds), /metrics (Prometheus; a bearer of METRICS_TOKEN or a staff login).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+READINESS_TIMEOUT = float(os.environ.get("READINESS_TIMEOUT") or "2")
+
+# Sentry, when SENTRY_DSN is set: errors of web processes and Celery tasks (no personal data sent).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT") or ("development" if DEBUG else "production"),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or "0"),
+        send_default_pii=False,
+    )
 
 # Cache: throttling counters (API keys, card pages) must be shared by every web process in
 # production, so set CACHE_URL to Redis there (redis://127.0.0.1:6379/1); per-process memory otherwise.

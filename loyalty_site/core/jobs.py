@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ from datetime import datetime
 from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
+
+from loyalty_site.core import hooks
 
 logger = logging.getLogger("loyalty.jobs")
 
@@ -83,7 +86,14 @@ def run_job(name: str, *, at: datetime | None = None) -> dict:
         raise KeyError(name)
     at = at or timezone.now()
     logger.info("job %s starting at=%s", name, at.isoformat())
-    summary = jobs[name].func(at=at) or {}
+    started, outcome = time.perf_counter(), "error"
+    try:
+        summary = jobs[name].func(at=at) or {}
+        outcome = "ok"
+    finally:
+        # Observers (the ops app's metrics): job_finished(job=, at=, seconds=, outcome="ok"|"error").
+        seconds = time.perf_counter() - started
+        hooks.run_hooks("job_finished", job=name, at=at, seconds=seconds, outcome=outcome)
     logger.info("job %s done: %s", name, summary)
     return summary
 

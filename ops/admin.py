@@ -1,0 +1,45 @@
+"""Login lockouts in the admin, for superusers only (a lockout names any user of any merchant)."""
+
+from axes.models import AccessAttempt
+from django.contrib import admin
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(admin.ModelAdmin):
+    list_display = ["username", "ip_address", "failures_since_start", "attempt_time", "path_info"]
+    list_filter = ["path_info"]
+    search_fields = ["username", "ip_address"]
+    readonly_fields = [
+        "username",
+        "ip_address",
+        "user_agent",
+        "path_info",
+        "failures_since_start",
+        "attempt_time",
+        "http_accept",
+        "get_data",
+        "post_data",
+    ]
+    fields = readonly_fields
+    ordering = ["-attempt_time"]
+    actions = ["unlock"]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Unlock: forget these failed logins", permissions=["change"])
+    def unlock(self, request, queryset):
+        count, _ = queryset.delete()
+        self.message_user(request, f"Unlocked {count} username and address pair(s).")
