@@ -190,8 +190,8 @@ def expiring_soon(member, at) -> list[dict]:
 
 
 class MemberSerializer(serializers.Serializer):
-    """The member object of API.md. Context: `request`, `at`; lists add `tier_progress` and
-    `expiring_soon` maps (member id -> value) computed for the whole page at once."""
+    """The API's member object (see the OpenAPI schema). Context: `request`, `at`; lists add
+    `tier_progress` and `expiring_soon` maps (member id -> value) computed for the whole page at once."""
 
     id = serializers.IntegerField()
     external_id = serializers.CharField(allow_null=True)

@@ -353,7 +353,9 @@ class Purchase(models.Model):
     points_reversed = models.BigIntegerField(default=0, help_text="Earned points taken back by refunds.")
     points_returned = models.BigIntegerField(default=0, help_text="Spent points given back by refunds.")
     occurred_at = models.DateTimeField()
-    applied = models.JSONField(default=list, blank=True, help_text="The pricing lines (API.md `applied`).")
+    applied = models.JSONField(
+        default=list, blank=True, help_text="The pricing lines (the `applied` list of the quote answer)."
+    )
     coupon_code = models.CharField(max_length=64, blank=True)
     request_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Hash of the request, to tell a replay from a conflict."

@@ -11,7 +11,7 @@ from loyalty_site.core.presets import PRESETS, preset_apply
 
 class Command(BaseCommand):
     help = (
-        "Create a merchant (or reuse one by name), a program with the default rules of PRODUCT.md §2 "
+        "Create a merchant (or reuse one by name), a program with the platform's default rules "
         "and an API key. Prints one JSON line last: {merchant_id, program_id, api_key}."
     )
 
