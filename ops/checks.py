@@ -9,6 +9,21 @@ from django.conf import settings
 from django.db import connection
 
 
+def _redis_ping(url: str, timeout: float) -> None:
+    """One PING, no retry (redis-py retries a failed connection three times with back-off by default)."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
 def _timed(check, timeout: float) -> dict:
     started = time.perf_counter()
     try:
@@ -40,13 +55,7 @@ def broker_check(timeout: float) -> None:
     """Redis: PING; RabbitMQ: an AMQP handshake; anything else (the embedded broker): kombu connects."""
     url = str(settings.CELERY_BROKER_URL)
     if url.startswith(("redis://", "rediss://")):
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-        try:
-            client.ping()
-        finally:
-            client.close()
+        _redis_ping(url, timeout)
         return
     from kombu import Connection
 
@@ -61,13 +70,7 @@ def cache_check(timeout: float) -> None:
     location = settings.CACHES["default"].get("LOCATION", "")
     if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
         return
-    import redis
-
-    client = redis.Redis.from_url(location, socket_connect_timeout=timeout, socket_timeout=timeout)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    _redis_ping(location, timeout)
 
 
 def readiness(timeout: float | None = None) -> dict:

@@ -7,8 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+from time import monotonic
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -70,14 +70,15 @@ def test_readyz_answers_503_in_bounded_time_when_the_broker_is_down(client, db, 
         "black_hole_redis": f"redis://127.0.0.1:{black_hole}/0",
         "black_hole_amqp": f"amqp://guest:guest@127.0.0.1:{black_hole}//",
     }[broker]
-    started = time.monotonic()
+    started = monotonic()
     with override_settings(CELERY_BROKER_URL=url, READINESS_TIMEOUT=0.5):
         response = client.get("/readyz/")
-    assert time.monotonic() - started < 3
+    assert monotonic() - started < 10  # the whole request, on a loaded machine
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["error"]
+    assert body["checks"]["broker"]["seconds"] < 0.5 + 1.5  # the check gives up after its timeout
     assert body["checks"]["database"]["ok"] is True
 
 
@@ -86,14 +87,16 @@ def test_readyz_answers_503_when_the_database_is_unreachable(client, db, black_h
     monkeypatch.setattr(
         connection, "get_connection_params", lambda: {**params, "host": "127.0.0.1", "port": black_hole}
     )
-    started = time.monotonic()
+    started = monotonic()
     with override_settings(
         CELERY_BROKER_URL=f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}", READINESS_TIMEOUT=1
     ):
         response = client.get("/readyz/")
-    assert time.monotonic() - started < 4
+    assert monotonic() - started < 10
     assert response.status_code == 503
-    assert response.json()["checks"]["database"]["ok"] is False
+    database = response.json()["checks"]["database"]
+    assert database["ok"] is False
+    assert database["seconds"] < 1 + 1.5
 
 
 @override_settings(METRICS_TOKEN="s3cret-token")
