@@ -3,9 +3,11 @@
 from axes.models import AccessAttempt
 from django.contrib import admin
 
+from loyalty_site.core.admin import SuperuserOnlyAdmin
+
 
 @admin.register(AccessAttempt)
-class AccessAttemptAdmin(admin.ModelAdmin):
+class AccessAttemptAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
     list_display = ["username", "ip_address", "failures_since_start", "attempt_time", "path_info"]
     list_filter = ["path_info"]
     search_fields = ["username", "ip_address"]
@@ -23,18 +25,6 @@ class AccessAttemptAdmin(admin.ModelAdmin):
     fields = readonly_fields
     ordering = ["-attempt_time"]
     actions = ["unlock"]
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
 
     def has_add_permission(self, request):
         return False

@@ -43,6 +43,7 @@ SUPERUSER_ONLY = {
     "django_celery_beat.crontabschedule",
     "django_celery_beat.solarschedule",
     "django_celery_beat.intervalschedule",
+    "axes.accessattempt",  # login lockouts (ops/admin.py): they name users of every merchant
 }
 STANDARD_VIEWS = ("changelist", "add", "history", "delete", "change", "autocomplete")
 # Rows that change by merely being logged in or served, not by an action.

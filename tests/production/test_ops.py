@@ -78,7 +78,9 @@ def test_readyz_answers_503_in_bounded_time_when_the_broker_is_down(client, db, 
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["error"]
-    assert body["checks"]["broker"]["seconds"] < 0.5 + 1.5  # the check gives up after its timeout
+    # The check gives up after its timeout (0.5 s; the margin is for a loaded machine: never answering
+    # would take until the test's own limit).
+    assert body["checks"]["broker"]["seconds"] < 5
     assert body["checks"]["database"]["ok"] is True
 
 
@@ -96,7 +98,7 @@ def test_readyz_answers_503_when_the_database_is_unreachable(client, db, black_h
     assert response.status_code == 503
     database = response.json()["checks"]["database"]
     assert database["ok"] is False
-    assert database["seconds"] < 1 + 1.5
+    assert database["seconds"] < 5
 
 
 @override_settings(METRICS_TOKEN="s3cret-token")
