@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.utils import timezone
 
 from accounts.models import Member
 from loyalty_site.core.errors import InvalidInput
@@ -122,6 +123,7 @@ def opening_balances_post(
                 "user_id": getattr(user, "pk", None),
                 "data": {"reason": reason.strip(), "user": getattr(user, "pk", None)},
                 "created_at": at,
+                "recorded_at": timezone.now(),  # when the ledger wrote it (the fraud rules count this)
             },
             returning="id, member_id",
         )
