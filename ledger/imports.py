@@ -26,12 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.utils import timezone
 
 from accounts.models import Member
 from loyalty_site.core.errors import InvalidInput
 
-from .engine import fingerprint
+from .engine import fingerprint, recorded_moment
 from .models import Account, Entry, EntryKind, Lot, Posting, PostingKind
 
 OPENING_REASON = "Opening balance imported"
@@ -123,7 +122,7 @@ def opening_balances_post(
                 "user_id": getattr(user, "pk", None),
                 "data": {"reason": reason.strip(), "user": getattr(user, "pk", None)},
                 "created_at": at,
-                "recorded_at": timezone.now(),  # when the ledger wrote it (the fraud rules count this)
+                "recorded_at": recorded_moment(at),
             },
             returning="id, member_id",
         )
