@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("api.urls")),
     path("", include("cashier.urls")),
     path("", include("ops.urls")),
+    path("", include("rewards.urls")),
 ]

@@ -137,6 +137,11 @@ class Reward(models.Model):
             raise ValidationError({"active_to": "The end must come after the start."})
 
     @property
+    def kind_label(self) -> str:
+        """The kind in a word, for the till and the card."""
+        return {"voucher": "Voucher code", "coupon": "Coupon", "bonus": "Bonus", "gift": "Gift"}[self.kind]
+
+    @property
     def stock_left(self) -> int | None:
         if self.stock_total is None:
             return None

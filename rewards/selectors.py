@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Member, Program
 
-from .models import Redemption, Reward
+from .models import Redemption, Reward, RewardCode
 
 #: Which rewards each way of redeeming may redeem.
 CHANNEL_REWARDS = {
@@ -141,3 +141,45 @@ def redemptions_list(*, program: Program, member: Member | None = None) -> Query
     if member is not None:
         redemptions = redemptions.filter(member_id=member.pk)
     return redemptions.order_by("-created_at", "-id")
+
+
+def rewards_report(*, rewards) -> list[dict]:
+    """Per reward: redemptions not cancelled, cancelled ones, points spent, their cost (points x the
+    program's point value, base currency), co-payments collected, stock and codes left."""
+    rows = []
+    stats = {
+        row["reward_id"]: row
+        for row in Redemption.objects.filter(reward__in=rewards)
+        .exclude(status=Redemption.Status.CANCELLED)
+        .values("reward_id")
+        .annotate(n=Count("id"), points=Sum("points"), co_payment=Sum("co_payment"))
+    }
+    cancelled = dict(
+        Redemption.objects.filter(reward__in=rewards, status=Redemption.Status.CANCELLED)
+        .values("reward_id")
+        .annotate(n=Count("id"))
+        .values_list("reward_id", "n")
+    )
+    codes_left = dict(
+        RewardCode.objects.filter(reward__in=rewards, redemption__isnull=True)
+        .values("reward_id")
+        .annotate(n=Count("id"))
+        .values_list("reward_id", "n")
+    )
+    for reward in rewards:
+        row = stats.get(reward.pk, {})
+        points = int(row.get("points") or 0)
+        rows.append(
+            {
+                "reward": reward,
+                "redemptions": row.get("n", 0),
+                "cancelled": cancelled.get(reward.pk, 0),
+                "points": points,
+                "cost": reward.program.points_value(points),
+                "co_payments": row.get("co_payment") or 0,
+                "currency": reward.program.base_currency,
+                "stock_left": reward.stock_left,
+                "codes_left": codes_left.get(reward.pk, 0) if reward.kind == Reward.Kind.VOUCHER else None,
+            }
+        )
+    return rows

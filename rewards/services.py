@@ -245,3 +245,71 @@ def redemption_fulfil(*, redemption: Redemption, at: datetime) -> Redemption:
     current.save(update_fields=["status", "fulfilled_at"])
     _emit(current, locked, "reward.fulfilled", at)
     return current
+
+
+# --- code pools -----------------------------------------------------------------------------------
+
+
+def codes_from_csv(data: bytes) -> list[str]:
+    """The codes of an uploaded CSV: the first column of each row, stripped; a header cell `code`
+    and empty rows are skipped. Raises InvalidInput for a file that is not UTF-8 text."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput("The file is not UTF-8 text.") from error
+    codes = []
+    for index, row in enumerate(csv.reader(io.StringIO(text))):
+        cell = row[0].strip() if row else ""
+        if not cell or (index == 0 and cell.lower() == "code"):
+            continue
+        codes.append(cell)
+    return codes
+
+
+@atomic_with_retry
+def reward_codes_add(*, reward: Reward, codes: list[str]) -> dict:
+    """Add `codes` to a voucher reward's pool. Codes repeated in the list or already in the pool
+    are left out and reported. Returns {"added", "duplicates_in_file", "already_in_pool"} (the last
+    two lists of codes). Raises InvalidInput (not a voucher reward, a code over 64 characters,
+    nothing to add)."""
+    if reward.kind != Reward.Kind.VOUCHER:
+        raise InvalidInput("Only voucher rewards have a code pool.")
+    too_long = [code for code in codes if len(code) > 64]
+    if too_long:
+        raise InvalidInput(f"Codes are at most 64 characters: {too_long[0][:70]}…")
+    seen: set[str] = set()
+    unique, repeated = [], []
+    for code in codes:
+        if code in seen:
+            repeated.append(code)
+        else:
+            seen.add(code)
+            unique.append(code)
+    if not unique:
+        raise InvalidInput("There are no codes in the file.")
+    existing = set(RewardCode.objects.filter(reward=reward, code__in=unique).values_list("code", flat=True))
+    new = [code for code in unique if code not in existing]
+    # a code added meanwhile by a concurrent upload is skipped by the unique constraint
+    created = RewardCode.objects.bulk_create(
+        [RewardCode(reward=reward, code=code) for code in new], ignore_conflicts=True
+    )
+    return {
+        "added": len(created),
+        "duplicates_in_file": sorted(set(repeated)),
+        "already_in_pool": sorted(existing),
+    }
+
+
+def reward_codes_generate(*, reward: Reward, count: int, prefix: str = "") -> dict:
+    """Add `count` random codes (`PREFIX-XXXXXXXX`, unambiguous letters and digits) to the pool."""
+    import secrets
+
+    if not 1 <= count <= 10000:
+        raise InvalidInput("Generate 1 to 10 000 codes at a time.", fields={"count": ["1 to 10000."]})
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    head = f"{prefix.strip().upper()}-" if prefix.strip() else ""
+    codes = {head + "".join(secrets.choice(alphabet) for _ in range(8)) for _ in range(count)}
+    return reward_codes_add(reward=reward, codes=sorted(codes))

@@ -23,7 +23,11 @@ from django.db import transaction
 
 from .config_cache import config_refresh
 
-PRESETS = ("seed", "none")  # "demo" is applied by load_demo only
+PRESETS = ("seed", "betting", "none")  # "demo" is applied by load_demo only
+
+#: A preset that starts from another: the base's steps run with its own, in `order`, less the base
+#: steps one of its steps `replaces` (the betting preset is the seed with a betting catalogue).
+PRESET_BASES = {"betting": "seed"}
 
 
 @dataclass(frozen=True)
@@ -31,16 +35,19 @@ class Step:
     preset: str
     order: int
     func: Callable[..., object]
+    replaces: Callable[..., object] | None = None
 
 
 _STEPS: list[Step] = []
 _discovered = False
 
 
-def preset_step(preset: str, *, order: int) -> Callable[[Callable[..., object]], Callable[..., object]]:
+def preset_step(
+    preset: str, *, order: int, replaces: Callable[..., object] | None = None
+) -> Callable[[Callable[..., object]], Callable[..., object]]:
     def decorator(func: Callable[..., object]) -> Callable[..., object]:
         if not any(step.func is func for step in _STEPS):
-            _STEPS.append(Step(preset=preset, order=order, func=func))
+            _STEPS.append(Step(preset=preset, order=order, func=func, replaces=replaces))
         return func
 
     return decorator
@@ -62,7 +69,10 @@ def _autodiscover() -> None:
 def preset_apply(*, program, preset: str, at: datetime) -> list[str]:
     """Apply every step of `preset` to `program`; returns the names of the steps run."""
     _autodiscover()
-    steps = sorted((s for s in _STEPS if s.preset == preset), key=lambda s: s.order)
+    names = {preset, PRESET_BASES.get(preset)}
+    chosen = [s for s in _STEPS if s.preset in names]
+    replaced = {s.replaces for s in chosen if s.replaces is not None}
+    steps = sorted((s for s in chosen if s.func not in replaced), key=lambda s: s.order)
     with transaction.atomic():
         for step in steps:
             step.func(program=program, at=at)

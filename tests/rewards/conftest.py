@@ -36,3 +36,12 @@ def ledger_clean(now):
         assert report["mismatches"] == 0 and report["unbalanced_postings"] == 0, report
 
     return check
+
+
+@pytest.fixture
+def seeded_program(program, now):
+    """A program with the seed preset: tiers, the café catalogue, the reward templates."""
+    from loyalty_site.core.presets import preset_apply
+
+    preset_apply(program=program, preset="seed", at=now)
+    return program
