@@ -6,12 +6,14 @@
 - betting (`bootstrap_program --preset betting`: the seed with this catalogue instead): a free bet
   of 10 (base currency) for 1 000 points, a bonus credited by the integration (`reward.redeemed`
   webhook, then `fulfil`), once a week.
-- demo: the café catalogue plus a voucher with a code pool (cinema tickets, 20 codes).
+- demo: the café catalogue plus a voucher with a code pool (cinema tickets, 20 codes), and the first
+  demo member's free coffee waiting at the till.
 - seed and betting: an e-mail and a chat template for reward.redeemed / fulfilled / cancelled.
 """
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from loyalty_site.core.presets import preset_step
@@ -142,3 +144,22 @@ def demo_rewards(*, program, at) -> None:
     RewardCode.objects.bulk_create(
         [RewardCode(reward=reward, code=code) for code in codes], ignore_conflicts=True
     )
+    _demo_redemption(program, at)
+
+
+def _demo_redemption(program, at) -> None:
+    """The first demo member's free coffee, waiting to be handed over (the till shows it)."""
+    from accounts.models import Member
+    from loyalty_site.core.errors import LoyaltyError
+
+    from .services import reward_redeem
+
+    member = Member.objects.filter(program=program, external_id="demo-1").first()
+    coffee = Reward.objects.filter(program=program, name="Free coffee").first()
+    if member is None or coffee is None:
+        return
+    # the same reference on every run: a replay; a member short of points gets none
+    with contextlib.suppress(LoyaltyError):
+        reward_redeem(
+            program=program, member=member, reward=coffee, reference="demo-free-coffee", at=at, channel="till"
+        )
