@@ -10,6 +10,7 @@ from tiers.admin import MemberTierChangeInline
 
 from . import services
 from .models import ApiKey, Member, Merchant, Program, StaffMember
+from .staff_admin import StaffMemberAdmin
 
 
 @admin.register(Merchant)
@@ -25,17 +26,7 @@ class MerchantAdmin(ScopedAdmin):
         return request.user.is_superuser
 
 
-@admin.register(StaffMember)
-class StaffMemberAdmin(ScopedAdmin):
-    list_display = ["user", "merchant", "role", "is_active", "created_at"]
-    list_filter = ["role", "is_active", "merchant"]
-    search_fields = ["user__username", "user__email", "merchant__name"]
-    autocomplete_fields = ["merchant"]
-    raw_id_fields = ["user"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.staff_member_set(user=obj.user, merchant=obj.merchant, role=obj.role)
+admin.site.register(StaffMember, StaffMemberAdmin)
 
 
 class ApiKeyInline(ScopedTabularInline):

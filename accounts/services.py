@@ -100,10 +100,37 @@ def staff_member_set(*, user, merchant: Merchant, role: str) -> StaffMember:
     return profile
 
 
-def staff_user_create(*, merchant: Merchant, username: str, password: str, role: str, email: str = ""):
-    user = get_user_model().objects.create_user(username=username, password=password, email=email)
-    staff_member_set(user=user, merchant=merchant, role=role)
+def staff_user_create(
+    *,
+    merchant: Merchant,
+    username: str,
+    password: str | None,
+    role: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+):
+    """A new user with `role` at `merchant` in one transaction; `password=None` leaves the password
+    unusable until the user follows a reset link."""
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(
+            username=username, password=password, email=email, first_name=first_name, last_name=last_name
+        )
+        staff_member_set(user=user, merchant=merchant, role=role)
     return user
+
+
+def staff_member_activate(*, profile: StaffMember, is_active: bool) -> StaffMember:
+    """Suspend (or reactivate) a merchant's staff member: the role and the login together, so a
+    suspended cashier cannot open the till either. A superuser's login is left alone."""
+    with transaction.atomic():
+        StaffMember.objects.filter(pk=profile.pk).update(is_active=is_active)
+        profile.is_active = is_active
+        user = profile.user
+        if user.is_active != is_active and not user.is_superuser:
+            user.is_active = is_active
+            user.save(update_fields=["is_active"])
+    return profile
 
 
 # --- members ----------------------------------------------------------------------------------

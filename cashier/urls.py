@@ -8,6 +8,7 @@ urlpatterns = [
     path("cashier/", views.till_home, name="home"),
     path("cashier/login/", views.TillLoginView.as_view(), name="login"),
     path("cashier/logout/", views.TillLogoutView.as_view(), name="logout"),
+    path("cashier/password/", views.till_password_change, name="password"),
     path("cashier/program/", views.program_choose, name="program"),
     path("cashier/members/new/", views.member_enrol, name="enrol"),
     path("cashier/members/<int:member_id>/", views.member_panel, name="member"),

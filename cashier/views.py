@@ -56,6 +56,23 @@ class TillLogoutView(auth_views.LogoutView):
 SEARCH_LIMIT = 8  # names shown for a search by name; more asks the cashier to type more
 
 
+class TillPasswordChangeView(auth_views.PasswordChangeView):
+    """A cashier changes their own password on the till (cashiers have no admin)."""
+
+    template_name = "cashier/password.html"
+
+    def get_success_url(self):
+        return reverse("cashier:home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password is changed.")
+        return response
+
+
+till_password_change = till_required(TillPasswordChangeView.as_view())
+
+
 def _new_reference(prefix: str) -> str:
     """A receipt / posting reference drawn when a form is shown: 64 random bits (short enough to
     read on a receipt); the ledger's unique constraint per program backs it."""
