@@ -61,7 +61,7 @@ def test_batch_generated_from_admin_exported_and_deactivated(client, staff_user,
     assert batch.coupons.count() == 25
     export = client.post(
         reverse("admin:campaigns_couponbatch_changelist"),
-        {"action": "export_batch_csv", "_selected_action": [batch.pk]},
+        {"action": "export_selected_csv", "_selected_action": [batch.pk]},
     )
     assert export["Content-Type"].startswith("text/csv")
     lines = export.content.decode().strip().splitlines()

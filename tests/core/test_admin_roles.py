@@ -326,3 +326,32 @@ def test_report_pages_follow_the_role(client, world, role):
     if role in ("cashier", "analyst"):
         assert response.status_code in (302, 403)
         assert changed_tables(before, database_state()) == []
+
+
+def test_one_export_action_per_format(world):
+    """Issue 18: no two near-identical exports side by side; coupons and batches export their codes
+    through the one "Export selected to CSV"."""
+    request = _request(world["users"]["superuser"])
+    for model, model_admin in _registry():
+        descriptions = [str(description).lower() for _f, _n, description in model_admin._get_base_actions()]
+        exports = [d for d in descriptions if "export" in d]
+        for fmt in ("csv", "xlsx"):
+            assert len([d for d in exports if fmt in d]) <= 1, (model._meta.label, exports)
+        assert set(model_admin.get_actions(request)) >= {"export_selected_csv"}
+
+
+def test_coupon_export_gives_codes(client, world):
+    from campaigns.models import Coupon, CouponBatch
+
+    client.force_login(world["users"]["analyst"])
+    batch = CouponBatch.objects.filter(program=world["program"]).first()
+    response = client.post(
+        _url(CouponBatch, "changelist"), {"action": "export_selected_csv", "_selected_action": [batch.pk]}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and batch.coupons.first().code in body
+    coupon = Coupon.objects.filter(program=world["program"]).first()
+    response = client.post(
+        _url(Coupon, "changelist"), {"action": "export_selected_csv", "_selected_action": [coupon.pk]}
+    )
+    assert coupon.code in response.content.decode()
