@@ -198,7 +198,7 @@ def test_admin_actions_fulfil_cancel_and_export(client, staff_user, program, now
     url = reverse("admin:rewards_redemption_changelist")
 
     client.force_login(staff_user(program.merchant, "analyst"))
-    export = client.post(url, {"action": "export_csv", "_selected_action": [one.pk, two.pk]})
+    export = client.post(url, {"action": "export_selected_csv", "_selected_action": [one.pk, two.pk]})
     assert export.status_code == 200 and export.content.decode().count("Mug") == 2
     client.post(url, {"action": "cancel", "_selected_action": [one.pk]})
     assert Redemption.objects.get(pk=one.pk).status == "pending"  # analysts only read
