@@ -22,7 +22,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
 # Installs, migrates, loads the demo, seeds the job schedules and runs web + worker + beat.
-# With no DATABASE_URL / CELERY_BROKER_URL: SQLite and an embedded broker in the project folder.
+# With no DATABASE_URL / CELERY_BROKER_URL: an embedded PostgreSQL in .pgdata/ and a broker on that database.
 run: install
 	export DEBUG=$${DEBUG:-1}; \
 	$(PY) manage.py migrate --noinput -v0 && \

@@ -9,8 +9,6 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
-from loyalty_site.core import config_cache
-
 from .models import ApiKey, Member, Program
 from .services import api_key_hash
 
@@ -33,7 +31,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     if not raw_key or not raw_key.startswith("lk_") or "." not in raw_key:
         return None
     prefix = raw_key[3:].split(".", 1)[0]
-    cached = _KEYS.get(prefix) if config_cache.enabled() else None  # (no version triggers on SQLite)
+    cached = _KEYS.get(prefix)
     if cached is not None and _still_valid(*cached):
         key, program = copy.copy(cached[0]), copy.copy(cached[1])
         key.program = program
@@ -46,10 +44,9 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
         )
         if key is None:
             return None
-        if config_cache.enabled():
-            if len(_KEYS) >= _KEYS_MAX:
-                _KEYS.clear()
-            _KEYS[prefix] = (copy.copy(key), copy.copy(key.program))
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        _KEYS[prefix] = (copy.copy(key), copy.copy(key.program))
     if not hmac.compare_digest(key.hashed_key, api_key_hash(raw_key)):
         return None
     now = timezone.now()

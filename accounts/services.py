@@ -358,18 +358,6 @@ def _members_insert(
 
     columns = list(values) + list(constants)
     head = f"INSERT INTO {Member._meta.db_table} ({', '.join(fields[n].column for n in columns)}) "
-    if connection.vendor != "postgresql":  # the SQLite demo database: row by row
-        found: dict[tuple[str, str], int] = {}
-        with connection.cursor() as cursor:
-            for row in zip(*values.values(), strict=True):
-                cursor.execute(
-                    head + "VALUES (" + ", ".join(["%s"] * len(columns)) + ") "
-                    "ON CONFLICT DO NOTHING RETURNING id, card_number, card_token",
-                    [*row, *constants.values()],
-                )
-                found.update({(card, token): pk for pk, card, token in cursor.fetchall()})
-        return found
-
     def cast(name: str) -> str:  # varchar(100) -> varchar: lengths are checked on INSERT, not cut
         return fields[name].db_type(connection).split("(")[0]
 

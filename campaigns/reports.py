@@ -79,8 +79,6 @@ def _revenue(
     id is in `exclude_refs`. One grouped query (each member's window a row of an unnested array)."""
     from django.db import connection
 
-    from ledger.models import Purchase
-
     member_ids = list(member_ids)
     totals: dict[str, Decimal] = {}
     buyers: set[int] = set()
@@ -88,24 +86,10 @@ def _revenue(
         return _to_base(program, totals, at), 0
     span = timedelta(days=days)
     refs = sorted(set(exclude_refs))
-    if connection.vendor == "postgresql":
-        starts = [since_by_member[member_id] for member_id in member_ids]
-        with connection.cursor() as cursor:
-            cursor.execute(REVENUE_SQL, [member_ids, starts, [start + span for start in starts], refs])
-            rows = cursor.fetchall()
-    else:  # the SQLite demo database
-        rows = []
-        for member_id in member_ids:
-            since = since_by_member[member_id]
-            found = (
-                Purchase.objects.filter(
-                    member_id=member_id, occurred_at__gte=since, occurred_at__lt=since + span
-                )
-                .exclude(external_id__in=refs)
-                .values("currency")
-                .annotate(due=Sum("amount_due"), refunded=Sum("refunded_amount"), n=Count("id"))
-            )
-            rows += [(member_id, r["currency"], r["due"] - r["refunded"], r["n"]) for r in found]
+    starts = [since_by_member[member_id] for member_id in member_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(REVENUE_SQL, [member_ids, starts, [start + span for start in starts], refs])
+        rows = cursor.fetchall()
     for member_id, currency, total, count in rows:
         totals[currency] = totals.get(currency, Decimal("0")) + Decimal(total)
         if count:

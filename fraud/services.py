@@ -145,8 +145,6 @@ def _member_window_totals(*, member: Member, program: Program, rules: list[Fraud
     Written in SQL: it runs on every posting, and building it with the ORM cost more than running it.
     The money of a posting is `_amount_expression`'s: its amount, else its purchase's amount due in
     the base currency, else its points at the point value."""
-    if connection.vendor != "postgresql":
-        return _member_window_totals_orm(member=member, program=program, rules=rules, at=at)
     columns, params = [], []
     for index, rule in enumerate(rules):
         inside = "p.kind = ANY(%s) AND p.recorded_at > %s"
@@ -182,7 +180,8 @@ def _member_window_totals(*, member: Member, program: Program, rules: list[Fraud
 def _member_window_totals_orm(
     *, member: Member, program: Program, rules: list[FraudRule], at: datetime
 ) -> dict:
-    """`_member_window_totals` through the ORM, for the demo's SQLite."""
+    """`_member_window_totals` through the ORM: the monitor's definition (`_amount_expression`,
+    `_last_review`), kept as the reference a test holds the statement to."""
     earliest = at - timedelta(minutes=max(rule.window_minutes for rule in rules))
     postings = (
         Posting.objects.filter(program_id=program.pk, member_id=member.pk, recorded_at__gt=earliest)

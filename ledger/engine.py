@@ -36,10 +36,7 @@ from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
 
-from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind
-
-LOT_FIELDS = ["remaining", "state", "expires_at", "grace_until", "warned_at"]
-
+from .models import Account, EntryKind, Lot, Posting, PostingKind
 
 _FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
@@ -113,12 +110,10 @@ def member_lock(member: Member) -> Member:
 
 
 def in_values(queryset, field: str, values, *, type: str = "bigint"):
-    """`queryset` filtered on `field` IN `values`: on PostgreSQL `<column> = ANY(<one array
+    """`queryset` filtered on `field` IN `values` as `<column> = ANY(<one array
     parameter>)`, so a job's chunk of thousands of ids is one parameter, not thousands of
-    placeholders to compile and bind; elsewhere the ordinary `__in` lookup."""
+    placeholders to compile and bind."""
     values = list(values)
-    if connection.vendor != "postgresql":
-        return queryset.filter(**{f"{field}__in": values})
     model = queryset.model
     column = model._meta.get_field(field).column
     return queryset.extra(
@@ -337,7 +332,7 @@ class Plan:
             self.balance != self.start_balance or self.pending != self.start_pending or bool(self.activity_at)
         )
         one_statement = not self.draws and not self.touched and len(self.new_lots) < 2
-        write = _posting_write if one_statement and connection.vendor == "postgresql" else _posting_write_each
+        write = _posting_write if one_statement else _posting_write_each
         skip = False if new_reference else "posting_unique_reference"
         written = write(self, posting, skip_conflict=skip, member=member_changed)
         if not written:
@@ -447,13 +442,7 @@ def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool | str, m
 
 def _member_update(member: Member, *, balance: int, pending: int, activity_at: datetime | None) -> None:
     """Write one member's cached balances (and its new last activity, when given): one plain
-    statement on PostgreSQL (every posting runs it), the ORM's update elsewhere."""
-    if connection.vendor != "postgresql":
-        values = {"balance": balance, "pending_points": pending}
-        if activity_at is not None:
-            values["last_activity_at"] = activity_at
-        Member.objects.filter(pk=member.pk).update(**values)
-        return
+    statement (every posting runs it)."""
     with connection.cursor() as cursor:
         cursor.execute(MEMBER_UPDATE_SQL, [balance, pending, activity_at, member.pk])
 
@@ -505,35 +494,18 @@ RETURNING id, program_id, reference
 
 
 def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
-    """Entries, new lots, changed lots and allocations of already saved postings, in bulk: on
-    PostgreSQL each kind of row is one `INSERT ... SELECT FROM unnest(<arrays>)` (no model
-    instances, parameters bound server-side); elsewhere (the SQLite demo) Django's bulk_create."""
+    """Entries, new lots, changed lots and allocations of already saved postings, in bulk: entries
+    and allocations each one `INSERT ... SELECT FROM unnest(<arrays>)` (no model instances,
+    parameters bound server-side); new lots through bulk_create (their primary keys are needed)."""
     new_lots, touched, allocations = [], {}, []
     for plan, posting in items:
         for lot in plan.new_lots:
             lot.posting = posting
         new_lots.extend(plan.new_lots)
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        columns = _entry_columns(items)
-        if columns[0]:
-            with _pg_cursor() as cursor:
-                cursor.execute(ENTRIES_INSERT_SQL, [pg_array(column) for column in columns])
-    else:
-        Entry.objects.bulk_create(
-            Entry(
-                posting=posting,
-                program_id=plan.member.program_id,
-                member_id=member_id,
-                account=account,
-                kind=kind,
-                points=points,
-                balance_after=after,
-                created_at=plan.at,
-            )
-            for plan, posting in items
-            for account, kind, points, member_id, after in plan.entries
-        )
+    columns = _entry_columns(items)
+    if columns[0]:
+        with _pg_cursor() as cursor:
+            cursor.execute(ENTRIES_INSERT_SQL, [pg_array(column) for column in columns])
     if new_lots:
         Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
     for plan, posting in items:
@@ -546,19 +518,14 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
         lots_update(list(touched.values()))
     if not allocations:
         return
-    if postgres:
-        with _pg_cursor() as cursor:
-            cursor.execute(
-                ALLOCATIONS_INSERT_SQL,
-                [
-                    pg_array([p.pk for p, _l, _n in allocations]),
-                    pg_array([lot.pk for _p, lot, _n in allocations]),
-                    pg_array([n for _p, _l, n in allocations]),
-                ],
-            )
-    else:
-        Allocation.objects.bulk_create(
-            Allocation(posting=posting, lot=lot, points=part) for posting, lot, part in allocations
+    with _pg_cursor() as cursor:
+        cursor.execute(
+            ALLOCATIONS_INSERT_SQL,
+            [
+                pg_array([p.pk for p, _l, _n in allocations]),
+                pg_array([lot.pk for _p, lot, _n in allocations]),
+                pg_array([n for _p, _l, n in allocations]),
+            ],
         )
 
 
@@ -569,20 +536,12 @@ def lots_update(lots: list[Lot] | list[SpendableLot]) -> None:
     spendable = [lot for lot in lots if type(lot) is SpendableLot]
     if spendable:
         lots = [lot for lot in lots if type(lot) is not SpendableLot]
-        if connection.vendor != "postgresql":
-            Lot.objects.bulk_update(
-                [Lot(pk=lot.pk, remaining=lot.remaining) for lot in spendable], ["remaining"]
+        with _pg_cursor() as cursor:
+            cursor.execute(
+                LOTS_REMAINING_UPDATE_SQL,
+                [pg_array([lot.pk for lot in spendable]), pg_array([lot.remaining for lot in spendable])],
             )
-        else:
-            with _pg_cursor() as cursor:
-                cursor.execute(
-                    LOTS_REMAINING_UPDATE_SQL,
-                    [pg_array([lot.pk for lot in spendable]), pg_array([lot.remaining for lot in spendable])],
-                )
     if not lots:
-        return
-    if connection.vendor != "postgresql":
-        Lot.objects.bulk_update(lots, LOT_FIELDS)
         return
     with _pg_cursor() as cursor:
         cursor.execute(
@@ -602,12 +561,8 @@ def lots_update(lots: list[Lot] | list[SpendableLot]) -> None:
 
 
 def _postings_insert(postings: list[Posting]) -> None:
-    """Insert `postings` (new references) and set their primary keys: bulk_create, or on
-    PostgreSQL one INSERT ... SELECT FROM unnest(<arrays>) RETURNING the ids (matched back by
-    program and reference, which are unique)."""
-    if connection.vendor != "postgresql":
-        Posting.objects.bulk_create(postings)
-        return
+    """Insert `postings` (new references) and set their primary keys: one INSERT ... SELECT FROM
+    unnest(<arrays>) RETURNING the ids (matched back by program and reference, which are unique)."""
     dumps = DjangoJSONEncoder().encode
     with _pg_cursor() as cursor:
         cursor.execute(
@@ -679,14 +634,8 @@ class Batch:
         _postings_insert([posting for _plan, posting, _events in self.items])
         _write_legs([(plan, posting) for plan, posting, _events in self.items])
         rows = [(m.pk, m.balance, m.pending_points) for m in self.members.values()]
-        if connection.vendor != "postgresql":  # the SQLite demo database
-            for pk, balance, pending in rows:
-                Member.objects.filter(pk=pk).update(balance=balance, pending_points=pending)
-        else:
-            with _pg_cursor() as cursor:
-                cursor.execute(
-                    MEMBERS_UPDATE_SQL, [pg_array(list(column)) for column in zip(*rows, strict=True)]
-                )
+        with _pg_cursor() as cursor:
+            cursor.execute(MEMBERS_UPDATE_SQL, [pg_array(list(column)) for column in zip(*rows, strict=True)])
         grouped: dict[tuple, list[dict[str, Any]]] = {}
         for plan, posting, events in self.items:
             run_hooks("points_posted", member=plan.member, posting=posting, at=plan.at)

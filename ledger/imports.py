@@ -188,19 +188,7 @@ def rows_insert(
     names = list(columns) + list(constants)
     head = f"INSERT INTO {model._meta.db_table} ({', '.join(fields[n].column for n in names)}) "
     tail = f" RETURNING {returning}" if returning else ""
-    rows: list[Any] = []
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":  # the SQLite demo database: row by row
-            values = "VALUES (" + ", ".join(["%s"] * len(names)) + ")"
-            for row in zip(*columns.values(), strict=True):
-                params = [
-                    fields[n].get_db_prep_save(v, connection)
-                    for n, v in zip(names, [*row, *constants.values()], strict=True)
-                ]
-                cursor.execute(head + values + tail, params)
-                rows += cursor.fetchall() if returning else []
-            return rows
-
         def cast(name: str) -> str:  # varchar(100) -> varchar: a long value fails, never cut
             return fields[name].db_type(connection).split("(")[0]
 
@@ -214,10 +202,6 @@ def rows_insert(
 
 def _balances_update(member_ids: list[int], balances: list[int]) -> None:
     """Set the members' cached balances (the members are locked by the caller), one statement."""
-    if connection.vendor != "postgresql":  # the SQLite demo database
-        for pk, balance in zip(member_ids, balances, strict=True):
-            Member.objects.filter(pk=pk).update(balance=balance)
-        return
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE accounts_member AS m SET balance = v.balance "

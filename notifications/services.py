@@ -192,10 +192,7 @@ def _events_store(*, events: list[dict[str, Any]], program=None, type=None, at=N
         for i, (item, text) in enumerate(zip(events, texts, strict=True))
     ]
     uids = [str(row.uid) for row in rows]
-    if connection.vendor == "postgresql":
-        inserted, config = _events_insert_pg(rows=rows, uids=uids, texts=texts)
-    else:
-        inserted, config = _events_insert_portable(rows=rows)
+    inserted, config = _events_insert_pg(rows=rows, uids=uids, texts=texts)
     stored = []
     for uid, row in zip(uids, rows, strict=True):
         if uid in inserted:
@@ -234,36 +231,6 @@ def _events_insert_pg(*, rows: list[Event], uids: list[str], texts: list[str]) -
     config = [
         (kind, json.loads(text)) for kind, _pk, text, _moment in fetched if kind not in ("event", "created")
     ]
-    return inserted, config
-
-
-def _events_insert_portable(*, rows: list[Event]) -> Inserted:
-    """What EVENTS_INSERT_SQL gives, row by row through the ORM, for the SQLite demo database (no
-    arrays there). A key that exists already is skipped, as ON CONFLICT DO NOTHING does."""
-    inserted: dict[str, tuple[int, datetime]] = {}
-    for row in rows:
-        if row.key is not None and Event.objects.filter(program_id=row.program_id, key=row.key).exists():
-            continue
-        row.created_at = timezone.now()
-        Event.objects.bulk_create([row])
-        saved = Event.objects.get(uid=row.uid)
-        inserted[str(saved.uid)] = (saved.pk, saved.created_at)
-    program_ids = {row.program_id for row in rows}
-    config: list[tuple[str, dict]] = [
-        ("subscription", {"id": s.pk, "program_id": s.program_id, "events": s.events})
-        for s in WebhookSubscription.objects.filter(program_id__in=program_ids, is_active=True)
-    ]
-    for kind, queryset in (
-        (
-            "template",
-            NotificationTemplate.objects.filter(
-                program_id__in=program_ids, event_type__in={row.type for row in rows}, is_active=True
-            ),
-        ),
-        ("settings", ChannelSettings.objects.filter(program_id__in=program_ids)),
-    ):
-        for obj in queryset:
-            config.append((kind, {f.column: getattr(obj, f.attname) for f in obj._meta.concrete_fields}))
     return inserted, config
 
 

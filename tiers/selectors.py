@@ -141,7 +141,7 @@ def member_override_tier_id(*, member, at: datetime) -> int | None:
     overlap), or None. One plain statement: it runs in the upgrade check of every earning posting."""
     from django.db import connection
 
-    moment = connection.ops.adapt_datetimefield_value(at)  # as stored (SQLite: naive UTC text)
+    moment = at
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT o.tier_id FROM tiers_tieroverride o JOIN tiers_tier t ON t.id = o.tier_id "

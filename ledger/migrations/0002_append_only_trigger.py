@@ -27,15 +27,13 @@ DROP FUNCTION IF EXISTS ledger_refuse_change();
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(CREATE)  # no params: the % of RAISE must reach PostgreSQL as is
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(CREATE)  # no params: the % of RAISE must reach PostgreSQL as is
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(DROP)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(DROP)
 
 
 class Migration(migrations.Migration):

@@ -24,8 +24,6 @@ Rules for callers: load everything the version covers, independent of the moment
 program, not the one in force at `at`) and filter in Python; treat what `program_config` returns as
 read-only (it is shared by the requests of the process); never cache what a request writes
 (balances, grants, counters).
-
-On SQLite (the local demo database) there are no triggers and nothing is cached.
 """
 
 from __future__ import annotations
@@ -34,8 +32,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-from django.db import connection
 
 T = TypeVar("T")
 
@@ -46,15 +42,11 @@ _lock = threading.Lock()
 _entries: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
 
 
-def enabled() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def program_config(program: Any, name: str, load: Callable[[], T]) -> T:
     """The value `load()` returns for `program`, cached in this process under the program's
     `config_version`. `program` is a Program instance; anything else (an id, None) is not cached."""
     version = getattr(program, "config_version", None)
-    if version is None or not enabled():
+    if version is None:
         return load()
     with _lock:
         entry = _entries.get(program.pk)
@@ -80,7 +72,7 @@ def config_refresh(program: Any) -> None:
     """After a service changed the program's configuration: give the caller's Program instance the
     version the triggers wrote, so code that goes on with that instance sees the change. (A new
     request reads its program row anyway.)"""
-    if getattr(program, "config_version", None) is not None and enabled():
+    if getattr(program, "config_version", None) is not None:
         program.refresh_from_db(fields=["config_version"])
 
 
@@ -145,18 +137,16 @@ def drop_trigger_sql(table: str) -> str:
 
 
 def run_on_postgresql(sql: str, reverse_sql: str):
-    """A migration operation running `sql` on PostgreSQL only (the demo's SQLite has no triggers)."""
+    """A migration operation running `sql` (and `reverse_sql` backwards)."""
     from django.db import migrations
 
     def forwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(sql)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(sql)
 
     def backwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(reverse_sql)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(reverse_sql)
 
     return migrations.RunPython(forwards, backwards)
 

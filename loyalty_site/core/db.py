@@ -122,7 +122,7 @@ def stale_plan_guard(execute, sql, params, many, context):
 def stale_plan_guard_install(sender, connection, **kwargs) -> None:
     """`connection_created` receiver: every PostgreSQL connection runs its statements through
     `stale_plan_guard`."""
-    if connection.vendor == "postgresql" and stale_plan_guard not in connection.execute_wrappers:
+    if stale_plan_guard not in connection.execute_wrappers:
         # first in the list: `connection.execute_wrapper()` blocks remove the last one when they end
         connection.execute_wrappers.insert(0, stale_plan_guard)
 
@@ -190,20 +190,7 @@ def row_insert(instance: Any, *, skip_conflict: bool | str = False) -> bool:
     purchase path inserts a row into five tables). No signals are sent (the project has no model
     signal receivers). Raises IntegrityError like `save()`; with `skip_conflict` a row that
     would break a unique constraint (True: any; a name: that constraint only, the others still
-    raise) is not written and False is returned (no savepoint needed). On PostgreSQL one cached
-    statement; elsewhere `save()` in a savepoint, any unique conflict skipped."""
-    if connection.vendor != "postgresql":
-        if not skip_conflict:
-            instance.save(force_insert=True)
-            return True
-        from django.db import IntegrityError
-
-        try:
-            with transaction.atomic():
-                instance.save(force_insert=True)
-        except IntegrityError:
-            return False
-        return True
+    raise) is not written and False is returned (no savepoint needed). One cached statement."""
     sql, params = row_insert_sql(instance, skip_conflict=skip_conflict)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -224,11 +211,8 @@ def _update_statement(model: type, names: tuple[str, ...]) -> tuple[str, list]:
 
 
 def row_update(instance: Any, fields: list[str]) -> None:
-    """`instance.save(update_fields=fields)` for a row known to exist: on PostgreSQL one cached
-    statement (no ORM update to build), elsewhere `save()`."""
-    if connection.vendor != "postgresql":
-        instance.save(update_fields=fields)
-        return
+    """`instance.save(update_fields=fields)` for a row known to exist: one cached statement (no ORM
+    update to build)."""
     sql, model_fields = _update_statement(type(instance), tuple(fields))
     params = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in model_fields]
     with connection.cursor() as cursor:

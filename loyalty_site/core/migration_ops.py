@@ -1,8 +1,8 @@
 """Operations the project's migrations share. On PostgreSQL, in a migration with `atomic = False`,
 they build and drop indexes CONCURRENTLY: a running platform keeps writing the table meanwhile
 (a plain CREATE INDEX blocks its writes for the whole build, and in one transaction with a DROP
-INDEX of a busy table, its reads and writes until the end). Elsewhere (SQLite), or inside a
-transaction, they run as the plain operations do."""
+INDEX of a busy table, its reads and writes until the end). Inside a transaction they run as the
+plain operations do."""
 
 import copy
 
@@ -11,7 +11,7 @@ from django.db import migrations
 
 def _concurrently(schema_editor) -> bool:
     connection = schema_editor.connection
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    return not connection.in_atomic_block
 
 
 def _index_add(schema_editor, model, index) -> None:

@@ -28,16 +28,6 @@ pytestmark = pytest.mark.django_db
 EVENTS_INSERT = "INSERT INTO notifications_event"
 
 
-@pytest.fixture(params=["postgresql", "portable"])
-def store_path(request, monkeypatch):
-    """Run a test with the PostgreSQL statement and with the SQLite demo database's ORM path."""
-    if request.param == "portable":
-        monkeypatch.setattr(
-            services, "_events_insert_pg", lambda *, rows, **_: services._events_insert_portable(rows=rows)
-        )
-    return request.param
-
-
 @pytest.fixture
 def configured(program, now):
     """A program with the seed templates (none for points.earned), email and chat on, a member
@@ -117,7 +107,7 @@ def _event_inserts(queries):
 
 
 def test_three_events_of_a_block_are_stored_like_separate_emits_with_one_statement(
-    program, now, configured, store_path
+    program, now, configured
 ):
     member, everything, tiers_only = configured
     with CaptureQueriesContext(connection) as one_by_one:
@@ -148,12 +138,11 @@ def test_three_events_of_a_block_are_stored_like_separate_emits_with_one_stateme
         "You are now Silver",
         f"Hello Ada, your {program.name} level changed from Bronze to Silver.",
     )
-    if store_path == "postgresql":
-        assert len(_event_inserts(one_by_one.captured_queries)) == 3
-        assert len(one_by_one.captured_queries) == 3 + 3 + 2 * 2  # + deliveries, + chat ids, notifications
-        # one statement stores the three events; then the deliveries, the chat ids, the notifications
-        assert len(_event_inserts(batched.captured_queries)) == 1
-        assert len(batched.captured_queries) == 4
+    assert len(_event_inserts(one_by_one.captured_queries)) == 3
+    assert len(one_by_one.captured_queries) == 3 + 3 + 2 * 2  # + deliveries, + chat ids, notifications
+    # one statement stores the three events; then the deliveries, the chat ids, the notifications
+    assert len(_event_inserts(batched.captured_queries)) == 1
+    assert len(batched.captured_queries) == 4
 
 
 def test_a_block_without_outbox_rows_is_one_statement(program, member, now):
@@ -176,7 +165,7 @@ def test_a_block_without_outbox_rows_is_one_statement(program, member, now):
     ]
 
 
-def test_a_block_mixes_programs_and_moments(program, now, store_path):
+def test_a_block_mixes_programs_and_moments(program, now):
     seed_notification_templates(program=program, at=now)
     other = ProgramFactory()
     ada = MemberFactory(program=program, at=now, email="ada@example.com")
@@ -222,12 +211,11 @@ def test_a_block_mixes_programs_and_moments(program, now, store_path):
         (events[0].pk, program.pk, "ada@example.com", "A reward for you"),
         (events[3].pk, program.pk, "ada@example.com", "You are now Gold"),
     ]
-    if store_path == "postgresql":
-        assert len(_event_inserts(queries.captured_queries)) == 1
-        assert len(queries.captured_queries) == 3  # events, deliveries, notifications
+    assert len(_event_inserts(queries.captured_queries)) == 1
+    assert len(queries.captured_queries) == 3  # events, deliveries, notifications
 
 
-def test_a_repeated_key_keeps_the_first_event(program, member, now, store_path):
+def test_a_repeated_key_keeps_the_first_event(program, member, now):
     other = ProgramFactory()
     event_emit(program=program, type="points.expiring", at=now, member=member, data={"n": 0}, key="k:0")
     with events_batched():
@@ -247,7 +235,7 @@ def test_a_repeated_key_keeps_the_first_event(program, member, now, store_path):
     ]
 
 
-def test_the_store_returns_the_events_it_stored_in_order(program, member, now, store_path):
+def test_the_store_returns_the_events_it_stored_in_order(program, member, now):
     event_emit(program=program, type="points.expiring", at=now, member=member, data={}, key="k:0")
     item = {"program": program, "at": now, "member": member}
     stored = events_store_mixed(
