@@ -144,12 +144,10 @@ _UNIQUE_FIELDS = {
 
 def _duplicate_from(error: IntegrityError) -> Duplicate | None:
     """The Duplicate a member insert's unique violation means, or None (a random card number,
-    token or referral code collided). PostgreSQL names the constraint; SQLite (the development
-    database) names the columns instead: "UNIQUE constraint failed: accounts_member.program_id,
-    accounts_member.phone"."""
+    token or referral code collided): PostgreSQL names the constraint."""
     text = str(error)
     for constraint, field in _UNIQUE_FIELDS.items():
-        if constraint in text or text.endswith(f"accounts_member.program_id, accounts_member.{field}"):
+        if constraint in text:
             return Duplicate(
                 f"A member with this {field.replace('_', ' ')} already exists.",
                 fields={field: ["Already used by another member of this program."]},

@@ -26,8 +26,6 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import F, Q
-from django.utils import timezone
 
 from . import outgoing, signing
 from .channels import channel_get
@@ -81,38 +79,11 @@ def _claim_next(
     if skip_subscriptions and model is WebhookDelivery:
         skip = "AND NOT (subscription_id = ANY(%(skip)s))"
         params["skip"] = sorted(skip_subscriptions)
-    if connection.vendor != "postgresql":
-        return _claim_next_portable(model, at=at, event_ids=event_ids, skip_subscriptions=skip_subscriptions)
     sql = _CLAIM_SQL.format(table=model._meta.db_table, which=which, skip=skip)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
     return (found[0], params["token"]) if found else None
-
-
-def _claim_next_portable(
-    model, *, at: datetime, event_ids: list[int] | None, skip_subscriptions: set[int]
-) -> tuple[int, uuid.UUID] | None:
-    """`_claim_next` for a database without SKIP LOCKED (SQLite, development): a candidate is
-    claimed by an UPDATE that repeats every condition, so of two senders only one gets it."""
-    now = timezone.now()
-    sendable = model.objects.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), status=OutboxStatus.PENDING
-    )
-    if event_ids is None:
-        sendable = sendable.filter(next_attempt_at__lte=at)
-    else:
-        sendable = sendable.filter(event_id__in=event_ids, attempts=0)
-    if skip_subscriptions and model is WebhookDelivery:
-        sendable = sendable.exclude(subscription_id__in=skip_subscriptions)
-    token = uuid.uuid4()
-    for row_id in sendable.order_by("next_attempt_at", "id").values_list("id", flat=True)[:20]:
-        claimed = sendable.filter(pk=row_id).update(
-            claim_token=token, claimed_until=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=at
-        )
-        if claimed:
-            return row_id, token
-    return None
 
 
 def _record(row, *, token: uuid.UUID, at: datetime, ok: bool, error: str = "", **fields: Any) -> bool:

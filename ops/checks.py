@@ -37,10 +37,6 @@ def _timed(check, timeout: float) -> dict:
 
 def database_check(timeout: float) -> None:
     """A fresh connection (so a dead persistent one cannot hang the probe) and `SELECT 1`."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return
     import psycopg
 
     params = connection.get_connection_params()
