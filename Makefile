@@ -7,14 +7,27 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: install run test lint chromium services
+.PHONY: install install-test run test lint chromium services
 
+# Two locks: requirements.lock is what the platform runs on (the production install), and
+# requirements-test.lock adds the test tools (pytest, Playwright, schemathesis, ruff, ...).
+# Regenerate both after changing pyproject.toml:
+#   uv pip compile pyproject.toml -o requirements.lock
+#   uv pip compile pyproject.toml --extra test -o requirements-test.lock
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock
+install-test: $(VENV)/.installed-test
+
+$(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv
+
+$(VENV)/.installed: requirements.lock | $(VENV)/bin/uv
 	$(VENV)/bin/uv pip install -q -p $(PY) -r requirements.lock
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.lock | $(VENV)/bin/uv
+	$(VENV)/bin/uv pip install -q -p $(PY) -r requirements-test.lock
 	touch $@
 
 # Debian's Chromium for the Playwright tests (no browser downloads).
@@ -33,11 +46,12 @@ run: install
 	echo "Till:  http://127.0.0.1:$${WEB_PORT:-8000}/cashier/   API docs: http://127.0.0.1:$${WEB_PORT:-8000}/api/docs/" && \
 	$(VENV)/bin/honcho start -f Procfile
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check .
 
-# Installs everything and runs the whole suite against PostgreSQL (default: the local server;
+# Installs everything and runs the whole suite against PostgreSQL (DATABASE_URL, else the local server
+# when it listens, else an embedded one;
 # pytest-django creates the test database itself).
-test: install chromium
+test: install-test chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
