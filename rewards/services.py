@@ -304,12 +304,11 @@ def reward_codes_add(*, reward: Reward, codes: list[str]) -> dict:
 
 
 def reward_codes_generate(*, reward: Reward, count: int, prefix: str = "") -> dict:
-    """Add `count` random codes (`PREFIX-XXXXXXXX`, unambiguous letters and digits) to the pool."""
-    import secrets
+    """Add `count` random codes (`PREFIX-XXXXXXXX`, the coupons' unambiguous alphabet) to the pool."""
+    from accounts.services import code_generate
 
     if not 1 <= count <= 10000:
         raise InvalidInput("Generate 1 to 10 000 codes at a time.", fields={"count": ["1 to 10000."]})
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     head = f"{prefix.strip().upper()}-" if prefix.strip() else ""
-    codes = {head + "".join(secrets.choice(alphabet) for _ in range(8)) for _ in range(count)}
+    codes = {head + code_generate(8) for _ in range(count)}
     return reward_codes_add(reward=reward, codes=sorted(codes))
