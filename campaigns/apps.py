@@ -9,3 +9,4 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # hook registrations: pricing_coupon, pricing_bonuses, member_created
         from . import coupons, services  # noqa: F401
+        from .kinds import conditions, rewards  # noqa: F401  the built-in condition and reward kinds

@@ -18,40 +18,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
 
-from loyalty_site.core.db import holds_lock, row_insert, row_update
+from loyalty_site.core.db import holds_lock, row_insert
 from loyalty_site.core.events import event_emit
-from loyalty_site.core.money import points_floor
+from loyalty_site.core.periods import period_key
 
+from .kinds import condition_kinds, reward_kinds
 from .models import Campaign, CampaignCondition, CampaignGrant, CampaignReward, SegmentMembership
-from .selectors import (
-    longest_streak,
-    member_amount_spent,
-    member_grant_counts,
-    member_login_days,
-    member_purchase_count,
-    member_purchase_counts_prefetch,
-)
-
-Kind = CampaignCondition.Kind
-RewardKind = CampaignReward.Kind
-# conditions decided from the context and prefetched rows alone (no query)
-_NO_QUERY_KINDS = frozenset(
-    {
-        Kind.MIN_AMOUNT,
-        Kind.TIER_IN,
-        Kind.WEEKDAY_IN,
-        Kind.HOUR_BETWEEN,
-        Kind.CURRENCY_IN,
-        Kind.EVENT_DATA,
-        Kind.MIN_SCORE,
-    }
-)
+from .selectors import member_grant_counts, member_purchase_counts_prefetch
 
 
 @dataclass
@@ -87,42 +66,7 @@ class Planned:
     extra: dict = field(default_factory=dict)
 
 
-# --- periods ------------------------------------------------------------------------------------
-
-
-def period_window(period: str, at: datetime, tz) -> tuple[datetime, datetime] | None:
-    """[start, end) of the day / ISO week / month / year containing `at` in time zone `tz`."""
-    local = at.astimezone(tz)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == Campaign.Period.DAY:
-        start, end = day, day + timedelta(days=1)
-    elif period == Campaign.Period.WEEK:
-        start = day - timedelta(days=local.isoweekday() - 1)
-        end = start + timedelta(days=7)
-    elif period == Campaign.Period.MONTH:
-        start = day.replace(day=1)
-        end = (start + timedelta(days=32)).replace(day=1)
-    elif period == Campaign.Period.YEAR:
-        start = day.replace(month=1, day=1)
-        end = start.replace(year=start.year + 1)
-    else:
-        return None
-    # re-attach the zone so DST changes inside the window are honoured
-    return start.replace(tzinfo=tz), end.replace(tzinfo=tz)
-
-
-def period_key(period: str, at: datetime, tz) -> str:
-    local = at.astimezone(tz)
-    if period == Campaign.Period.DAY:
-        return local.date().isoformat()
-    if period == Campaign.Period.WEEK:
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == Campaign.Period.MONTH:
-        return f"{local.year}-{local.month:02d}"
-    if period == Campaign.Period.YEAR:
-        return str(local.year)
-    return "once"
+# --- periods, targeting and conditions -----------------------------------------------------
 
 
 def _key(campaign: Campaign, ctx: Context) -> str | None:
@@ -132,9 +76,6 @@ def _key(campaign: Campaign, ctx: Context) -> str | None:
         return ctx.occurrence  # None in a quote: nothing to collide with yet
     moment = ctx.window[0] if ctx.window else ctx.at
     return period_key(campaign.period, moment, campaign.program.tz)
-
-
-# --- targeting and conditions -------------------------------------------------------------------
 
 
 def in_holdout(campaign: Campaign, member) -> bool:
@@ -160,92 +101,21 @@ def is_targeted(campaign: Campaign, member) -> bool:
     return not segments or SegmentMembership.objects.filter(segment_id__in=segments, member=member).exists()
 
 
-def _values(text: str) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def _window(condition: CampaignCondition, campaign: Campaign, ctx: Context):
-    """The time range [since, until) an in-window condition counts over. For a purchase or an
-    event `until` includes the moment itself (another purchase at the same instant counts; the
-    purchase being priced is excluded and counted once by the caller)."""
-    now = ctx.at + timedelta(microseconds=1)
-    if condition.days:
-        end = ctx.window[1] if ctx.window else now
-        return end - timedelta(days=condition.days), end
-    if ctx.window:
-        return ctx.window
-    window = period_window(campaign.period, ctx.at, campaign.program.tz)
-    if window is None:
-        return None, now
-    return window[0], now if ctx.is_purchase else window[1]
-
-
 def condition_holds(condition: CampaignCondition, campaign: Campaign, ctx: Context) -> bool:
-    member = ctx.member
-    tz = campaign.program.tz
-    kind = condition.kind
-    current = 1 if ctx.is_purchase else 0  # the purchase being priced counts for itself
-    if kind == Kind.MIN_AMOUNT:
-        return ctx.amount is not None and ctx.amount >= (condition.amount or 0)
-    before = ctx.at + timedelta(microseconds=1) if ctx.replay else None
-    if kind == Kind.NTH_PURCHASE:
-        if not ctx.is_purchase:
-            return False
-        count = member_purchase_count(member=member, exclude=ctx.purchase, until=before)
-        return count + 1 == (condition.count or 0)
-    if kind == Kind.FIRST_ORDER:
-        return (
-            ctx.is_purchase and member_purchase_count(member=member, exclude=ctx.purchase, until=before) == 0
-        )
-    if kind == Kind.PURCHASES_IN_WINDOW:
-        since, until = _window(condition, campaign, ctx)
-        count = member_purchase_count(member=member, exclude=ctx.purchase, since=since, until=until)
-        return count + current >= (condition.count or 0)
-    if kind == Kind.SPENT_IN_WINDOW:
-        since, until = _window(condition, campaign, ctx)
-        spent = member_amount_spent(member=member, since=since, until=until, exclude=ctx.purchase)
-        if ctx.is_purchase and ctx.amount and ctx.currency:
-            from ledger.pricing import money_to_base
+    """Whether `condition` holds for `ctx`: its kind's `evaluate`, or `simulate` for a past
+    occurrence the simulation replays. A condition of an unknown kind never holds."""
+    kind = condition_kinds.get(condition.kind)
+    if kind is None:
+        return False
+    if ctx.replay:
+        return kind.simulate(condition, campaign, ctx)
+    return kind.evaluate(condition, campaign, ctx)
 
-            program = campaign.program
-            spent += money_to_base(program=program, amount=ctx.amount, currency=ctx.currency, at=ctx.at) or 0
-        return spent >= (condition.amount or 0)
-    if kind == Kind.TIER_IN:
-        return member.tier_id is not None and member.tier.code in _values(condition.value)
-    if kind == Kind.SEGMENT_IN:
-        return SegmentMembership.objects.filter(
-            member=member, segment__code__in=_values(condition.value), segment__program=campaign.program_id
-        ).exists()
-    if kind == Kind.CONSECUTIVE_LOGINS:
-        since, until = _window(condition, campaign, ctx)
-        if since is None:
-            return False
-        days = member_login_days(member=member, since=since, until=until, tz=tz)
-        return longest_streak(days) >= (condition.count or 0)
-    if kind == Kind.WEEKDAY_IN:
-        return str(ctx.at.astimezone(tz).isoweekday()) in _values(condition.value)
-    if kind == Kind.HOUR_BETWEEN:
-        try:
-            start, end = (int(part) for part in condition.value.split("-", 1))
-        except ValueError:
-            return False
-        hour = ctx.at.astimezone(tz).hour
-        return start <= hour < end if start <= end else (hour >= start or hour < end)
-    if kind == Kind.CURRENCY_IN:
-        return ctx.currency is not None and ctx.currency in [v.upper() for v in _values(condition.value)]
-    if kind == Kind.EVENT_DATA:
-        if ctx.event is None or "=" not in condition.value:
-            return False
-        key, expected = condition.value.split("=", 1)
-        return str((ctx.event.data or {}).get(key.strip())) == expected.strip()
-    if kind == Kind.MIN_SCORE:
-        if ctx.event is None:
-            return False
-        try:
-            return int((ctx.event.data or {}).get("score")) >= (condition.count or 0)
-        except (TypeError, ValueError):
-            return False
-    return False
+
+def _queries(condition: CampaignCondition) -> bool:
+    """Whether evaluating the condition may read the database (unknown kinds read nothing)."""
+    kind = condition_kinds.get(condition.kind)
+    return kind is not None and kind.queries
 
 
 def rate_risen(campaign: Campaign, ctx: Context) -> bool:
@@ -285,20 +155,8 @@ def rate_risen(campaign: Campaign, ctx: Context) -> bool:
 
 
 def reward_points(reward: CampaignReward, ctx: Context) -> int:
-    if reward.kind == RewardKind.POINTS:
-        return int(reward.points)
-    if reward.kind == RewardKind.MULTIPLIER:
-        return max(0, points_floor(Decimal(ctx.base_points) * (reward.value - 1)))
-    if reward.kind == RewardKind.PERCENT_POINTS:
-        if not ctx.amount or not ctx.currency:
-            return 0
-        from ledger.pricing import point_value_in
-
-        value = point_value_in(program=ctx.member.program, currency=ctx.currency, at=ctx.at)
-        if not value:
-            return 0
-        return points_floor(ctx.amount * reward.value / Decimal(100) / value)
-    return 0
+    kind = reward_kinds.get(reward.kind)
+    return kind.evaluate(reward, ctx) if kind is not None else 0
 
 
 def _describe(campaign: Campaign, rewards: list[CampaignReward], points: int) -> str:
@@ -306,18 +164,42 @@ def _describe(campaign: Campaign, rewards: list[CampaignReward], points: int) ->
     if points:
         parts.append(f"+{points} points")
     for reward in rewards:
-        if reward.kind == RewardKind.COUPON:
-            unit = "%" if reward.coupon_kind == "percent" else ""
-            parts.append(f"{reward.value.normalize():f}{unit} coupon")
-        elif reward.kind == RewardKind.EXTEND_EXPIRY:
-            parts.append(f"points extended by {reward.days} days")
+        kind = reward_kinds.get(reward.kind)
+        text = kind.summary(reward) if kind is not None else ""
+        if text:
+            parts.append(text)
     return f"{campaign.name}: {', '.join(parts)}" if parts else campaign.name
 
 
-def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Recipient.MEMBER):
+class GrantBook:
+    """What `plan` asks about the grants made so far: the member's grants of the campaign (all of
+    them, those of a period key) and the points the campaign has granted. Reads the database;
+    the simulation's book adds the grants it planned (campaigns.reports)."""
+
+    def member_counts(self, campaign: Campaign, member, period_key: str) -> tuple[int, int]:
+        return member_grant_counts(campaign=campaign, member=member, period_key=period_key)
+
+    def points_granted(self, campaign: Campaign) -> int:
+        # the counter moves with every grant: read it now (the campaign row may come from the
+        # configuration cache); `grant` takes the budget with a conditional UPDATE anyway
+        granted = Campaign.objects.filter(pk=campaign.pk).values_list("points_granted", flat=True).first()
+        return granted or 0
+
+
+GRANTS = GrantBook()
+
+
+def plan(
+    campaign: Campaign,
+    ctx: Context,
+    *,
+    recipient: str = CampaignReward.Recipient.MEMBER,
+    grants: GrantBook = GRANTS,
+):
     """The grant `campaign` would make to `recipient` (the member who acted, or their referrer)
     for `ctx` now, or None. Targeting, holdout and conditions are about the member who acted; the
-    referrer is rewarded for it. Reads only."""
+    referrer is rewarded for it. `grants` answers the period, per-member and budget limits (the
+    database's grants; the simulation passes its own book). Reads only."""
     rewards = [r for r in campaign.rewards.all() if r.recipient == recipient]
     if not rewards or not campaign.is_running(ctx.at):
         return None
@@ -337,23 +219,23 @@ def plan(campaign: Campaign, ctx: Context, *, recipient: str = CampaignReward.Re
         return None
     if not is_targeted(campaign, ctx.member):
         return None
-    if not all(condition_holds(c, campaign, ctx) for c in conditions if c.kind not in _NO_QUERY_KINDS):
+    if not all(condition_holds(c, campaign, ctx) for c in conditions if _queries(c)):
         return None
     key = _key(campaign, ctx)
     if key is not None or campaign.max_per_member:
         # the grant of this period and the member's grant count in one query
-        total, this_period = member_grant_counts(campaign=campaign, member=member, period_key=key or "")
+        total, this_period = grants.member_counts(campaign, member, key or "")
         if key is not None and this_period:
             return None
         if campaign.max_per_member and total >= campaign.max_per_member:
             return None
     points = sum(reward_points(r, ctx) for r in rewards)
-    if campaign.points_budget and points:
-        # the counter moves with every grant: read it now (the campaign row may come from the
-        # configuration cache); `grant` takes the budget with a conditional UPDATE anyway
-        granted = Campaign.objects.filter(pk=campaign.pk).values_list("points_granted", flat=True).first()
-        if (granted or 0) + points > campaign.points_budget:
-            return None
+    if (
+        campaign.points_budget
+        and points
+        and grants.points_granted(campaign) + points > campaign.points_budget
+    ):
+        return None
     return Planned(
         campaign=campaign,
         member=member,
@@ -404,7 +286,9 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
                 campaign=campaign,
             )
         for reward in planned.rewards:
-            _reward_side_effect(reward, row=row, ctx=ctx, reference=reference)
+            kind = reward_kinds.get(reward.kind)
+            if kind is not None:
+                kind.give(reward, row=row, ctx=ctx, reference=reference)
     if row.points or row.coupon_id:
         event_emit(
             program=program,
@@ -438,47 +322,10 @@ def _budget_take(campaign: Campaign, points: int) -> bool:
         return cursor.rowcount == 1
 
 
-def _reward_side_effect(reward: CampaignReward, *, row: CampaignGrant, ctx: Context, reference: str) -> None:
-    from ledger import services as ledger
-
-    from .coupons import coupon_issue
-
-    member, at, campaign = row.member, ctx.at, row.campaign
-    if reward.kind == RewardKind.COUPON:
-        row.coupon = coupon_issue(
-            program=campaign.program,
-            member=member,
-            kind=reward.coupon_kind or "percent",
-            value=reward.value,
-            at=at,
-            valid_days=reward.days,
-            min_purchase=reward.coupon_min_purchase,
-            campaign=campaign,
-        )
-        row_update(row, ["coupon"])
-    elif reward.kind == RewardKind.EXTEND_EXPIRY and reward.days:
-        ledger.points_extend(member=member, days=reward.days, at=at, reference=f"{reference}:extend")
-    elif reward.kind == RewardKind.NOTIFICATION:
-        event_emit(
-            program=campaign.program,
-            type=reward.notify_event or "reward.granted",
-            at=at,
-            member=member,
-            key=f"{reward.notify_event or 'reward.granted'}:{row.pk}",
-            data={
-                "campaign": campaign.code,
-                "campaign_name": campaign.name,
-                "message": reward.message,
-                "coupon": row.coupon.code if row.coupon_id else None,
-                "idle_days": (at - member.last_activity_at).days if member.last_activity_at else None,
-            },
-        )
-
-
 def _cheap_checks_hold(campaign: Campaign, conditions: list[CampaignCondition], ctx: Context) -> bool:
     """The checks that read nothing: the conditions on the amount, currency, tier, time and event
     data, the holdout and the tier targets."""
-    if not all(condition_holds(c, campaign, ctx) for c in conditions if c.kind in _NO_QUERY_KINDS):
+    if not all(condition_holds(c, campaign, ctx) for c in conditions if not _queries(c)):
         return False
     return not in_holdout(campaign, ctx.member) and _tier_targeted(campaign, ctx.member)
 
@@ -496,10 +343,9 @@ def _prefetch_purchase_counts(campaigns: list[Campaign], ctx: Context) -> None:
         if not _cheap_checks_hold(campaign, conditions, ctx):
             continue
         for condition in conditions:
-            if condition.kind in (Kind.NTH_PURCHASE, Kind.FIRST_ORDER):
-                windows.append((None, None))
-            elif condition.kind == Kind.PURCHASES_IN_WINDOW:
-                windows.append(_window(condition, campaign, ctx))
+            kind = condition_kinds.get(condition.kind)
+            if kind is not None:
+                windows += kind.counted_windows(condition, campaign, ctx)
         key = _key(campaign, ctx)
         if key is not None or campaign.max_per_member:  # what `plan` counts for the member's side
             grants.append((campaign.pk, key or ""))

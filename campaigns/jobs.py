@@ -16,9 +16,11 @@ from django.db.models import Exists, OuterRef, Q
 from accounts.models import Member, Program
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.jobs import job
+from loyalty_site.core.periods import period_previous
 
-from .engine import Context, campaigns_apply, period_key, period_window
-from .models import ActivityEvent, Campaign, CampaignCondition, CampaignGrant
+from .engine import Context, campaigns_apply
+from .kinds import condition_kinds
+from .models import Campaign, CampaignGrant
 from .segments import segments_refresh
 from .selectors import campaigns_running
 
@@ -60,23 +62,18 @@ def previous_window(schedule: str, at: datetime, tz) -> tuple[str, tuple[datetim
     period = {"daily": Campaign.Period.DAY, "weekly": Campaign.Period.WEEK, "monthly": Campaign.Period.MONTH}[
         schedule
     ]
-    current = period_window(period, at, tz)
-    previous = period_window(period, current[0] - timedelta(seconds=1), tz)
-    return period_key(period, previous[0], tz), previous
+    return period_previous(period, at, tz)
 
 
 def _schedule_candidates(campaign: Campaign, *, program, window):
-    """Member ids worth evaluating for a schedule campaign: with a login (or purchase) in the window
-    when its conditions need logins (or purchases) in the period, else every active member."""
+    """Member ids worth evaluating for a schedule campaign: the active members each of its
+    conditions lets through (e.g. with a login, or a purchase, in the window when it counts logins
+    or purchases in the period: the kind's `schedule_candidates`)."""
     members = Member.objects.filter(program=program, status=Member.Status.ACTIVE)
-    kinds = {condition.kind for condition in campaign.conditions.all() if not condition.days}
-    if CampaignCondition.Kind.CONSECUTIVE_LOGINS in kinds:
-        logins = ActivityEvent.objects.filter(
-            member__program=program, type="login", occurred_at__gte=window[0], occurred_at__lt=window[1]
-        ).values("member_id")
-        members = members.filter(pk__in=logins)
-    if CampaignCondition.Kind.PURCHASES_IN_WINDOW in kinds or CampaignCondition.Kind.SPENT_IN_WINDOW in kinds:
-        members = members.filter(purchases__occurred_at__gte=window[0], purchases__occurred_at__lt=window[1])
+    for condition in campaign.conditions.all():
+        kind = condition_kinds.get(condition.kind)
+        if kind is not None:
+            members = kind.schedule_candidates(condition, members, program=program, window=window)
     return members.values_list("pk", flat=True).distinct()
 
 

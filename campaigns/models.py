@@ -9,6 +9,7 @@ measurable.
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -16,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+
+from .kinds import condition_choices, condition_kinds, reward_choices, reward_kinds
 
 BUILTIN_EVENT_TYPES = ("login", "review", "task_completed", "nps", "profile_completed")
 
@@ -248,23 +251,26 @@ class CampaignCondition(models.Model):
 
     MERCHANT_LOOKUP = "campaign__program__merchant"
 
-    class Kind(models.TextChoices):
-        MIN_AMOUNT = "min_amount", "Purchase amount paid ≥ amount"
-        NTH_PURCHASE = "nth_purchase", "It is the member's Nth purchase (count)"
-        PURCHASES_IN_WINDOW = "purchases_in_window", "Purchases in the last N days ≥ count"
-        SPENT_IN_WINDOW = "spent_in_window", "Amount spent in the last N days ≥ amount (base currency)"
-        TIER_IN = "tier_in", "Member's tier is one of (codes in value)"
-        SEGMENT_IN = "segment_in", "Member is in one of the segments (codes in value)"
-        CONSECUTIVE_LOGINS = "consecutive_logins", "Logins on ≥ count consecutive days in the period"
-        WEEKDAY_IN = "weekday_in", "Day of week is one of (value: 1=Mon … 7=Sun, e.g. '6,7')"
-        HOUR_BETWEEN = "hour_between", "Local hour between (value: '9-18', end excluded)"
-        FIRST_ORDER = "first_order", "It is the member's first purchase"
-        CURRENCY_IN = "currency_in", "Purchase currency is one of (value, e.g. 'USD,EUR')"
-        EVENT_DATA = "event_data", "Event data value equals (value 'key=value', e.g. 'task=quiz')"
-        MIN_SCORE = "min_score", "NPS score ≥ count"
+    class Kind(StrEnum):
+        """The codes of the built-in kinds; each kind's label, fields and behaviour are its class in
+        campaigns.kinds.conditions (a new kind is a new class there, not a new name here)."""
+
+        MIN_AMOUNT = "min_amount"
+        NTH_PURCHASE = "nth_purchase"
+        PURCHASES_IN_WINDOW = "purchases_in_window"
+        SPENT_IN_WINDOW = "spent_in_window"
+        TIER_IN = "tier_in"
+        SEGMENT_IN = "segment_in"
+        CONSECUTIVE_LOGINS = "consecutive_logins"
+        WEEKDAY_IN = "weekday_in"
+        HOUR_BETWEEN = "hour_between"
+        FIRST_ORDER = "first_order"
+        CURRENCY_IN = "currency_in"
+        EVENT_DATA = "event_data"
+        MIN_SCORE = "min_score"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="conditions")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    kind = models.CharField(max_length=24, choices=condition_choices)
     count = models.PositiveIntegerField(
         null=True, blank=True, help_text="N for Nth purchase, purchases, consecutive days or score."
     )
@@ -284,21 +290,9 @@ class CampaignCondition(models.Model):
     def __str__(self) -> str:
         return self.get_kind_display()
 
-    NEEDS = {
-        "count": {"nth_purchase", "purchases_in_window", "consecutive_logins", "min_score"},
-        "amount": {"min_amount", "spent_in_window"},
-        "value": {"tier_in", "segment_in", "weekday_in", "hour_between", "currency_in", "event_data"},
-    }
-
     def clean(self) -> None:
-        errors = {}
-        for field, kinds in self.NEEDS.items():
-            if self.kind in kinds and getattr(self, field) in (None, ""):
-                errors[field] = f"Required for “{self.get_kind_display()}”."
-        if self.kind == self.Kind.HOUR_BETWEEN and self.value and "-" not in self.value:
-            errors["value"] = "Write the hours as start-end, e.g. 9-18."
-        if self.kind == self.Kind.EVENT_DATA and self.value and "=" not in self.value:
-            errors["value"] = "Write key=value, e.g. task=quiz."
+        kind = condition_kinds.get(self.kind)  # an unknown kind is refused by the field's choices
+        errors = kind.validate(self) if kind is not None else {}
         if errors:
             raise ValidationError(errors)
 
@@ -308,20 +302,23 @@ class CampaignReward(models.Model):
 
     MERCHANT_LOOKUP = "campaign__program__merchant"
 
-    class Kind(models.TextChoices):
-        POINTS = "points", "Fixed points"
-        MULTIPLIER = "multiplier", "Multiply the purchase's points (value = factor, e.g. 2)"
-        PERCENT_POINTS = "percent_points", "Percent of the amount paid as points (value = %)"
-        COUPON = "coupon", "A personal one-time coupon"
-        EXTEND_EXPIRY = "extend_expiry", "Extend the member's points by N days"
-        NOTIFICATION = "notification", "A notification only"
+    class Kind(StrEnum):
+        """The codes of the built-in kinds; each kind's label, fields and behaviour are its class in
+        campaigns.kinds.rewards."""
+
+        POINTS = "points"
+        MULTIPLIER = "multiplier"
+        PERCENT_POINTS = "percent_points"
+        COUPON = "coupon"
+        EXTEND_EXPIRY = "extend_expiry"
+        NOTIFICATION = "notification"
 
     class Recipient(models.TextChoices):
         MEMBER = "member", "The member"
         REFERRER = "referrer", "The member who referred them"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewards")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=reward_choices)
     recipient = models.CharField(
         max_length=8, choices=Recipient.choices, default=Recipient.MEMBER, help_text="Referral: both sides."
     )
@@ -357,20 +354,8 @@ class CampaignReward(models.Model):
         return self.get_kind_display()
 
     def clean(self) -> None:
-        errors = {}
-        if self.kind == self.Kind.POINTS and not self.points:
-            errors["points"] = "Give the number of points."
-        if self.kind in (self.Kind.MULTIPLIER, self.Kind.PERCENT_POINTS) and not self.value:
-            errors["value"] = "Give the factor or the percent."
-        if self.kind == self.Kind.COUPON:
-            if not self.coupon_kind:
-                errors["coupon_kind"] = "Choose the coupon's kind."
-            if not self.value:
-                errors["value"] = "Give the coupon's percent, amount or points."
-            if self.coupon_kind == CouponKind.PERCENT and self.value and self.value > 100:
-                errors["value"] = "A percent coupon takes at most 100 %."
-        if self.kind == self.Kind.EXTEND_EXPIRY and not self.days:
-            errors["days"] = "Give the number of days."
+        kind = reward_kinds.get(self.kind)  # an unknown kind is refused by the field's choices
+        errors = kind.validate(self) if kind is not None else {}
         if errors:
             raise ValidationError(errors)
 

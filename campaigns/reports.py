@@ -30,9 +30,11 @@ from django.utils import timezone
 
 from accounts.models import Member
 from loyalty_site.core.money import money_round
+from loyalty_site.core.periods import period_window
 
-from .engine import Context, in_holdout, period_window
+from .engine import Context, GrantBook, in_holdout
 from .jobs import _birthday_today, previous_window
+from .kinds import reward_kinds
 from .models import ActivityEvent, Campaign, CampaignGrant, CampaignReward, Coupon, CouponRedemption
 
 SIMULATION_LIMIT = 20000
@@ -237,20 +239,43 @@ def _earn_points(purchase) -> int:
     )
 
 
-class _Estimate:
-    """Adds up the planned grants of a simulation: members, points, coupons and extensions, each
-    valued in the base currency, within the campaign's remaining budget."""
+class SimulatedGrants(GrantBook):
+    """The engine's grant book for a simulation: the database's grants plus those the simulation
+    planned so far, so `plan` applies the period, per-member and budget limits to both."""
+
+    def __init__(self) -> None:
+        self.periods: set[tuple[int, str]] = set()
+        self.per_member: dict[int, int] = {}
+        self.points = 0
+        self._granted: int | None = None
+
+    def member_counts(self, campaign, member, period_key: str) -> tuple[int, int]:
+        total, this_period = super().member_counts(campaign, member, period_key)
+        planned = (member.pk, period_key) in self.periods
+        return total + self.per_member.get(member.pk, 0), this_period + planned
+
+    def points_granted(self, campaign) -> int:
+        if self._granted is None:
+            self._granted = super().points_granted(campaign)
+        return self._granted + self.points
+
+    def record(self, planned) -> None:
+        member_id = planned.member.pk
+        self.periods.add((member_id, planned.period_key))
+        self.per_member[member_id] = self.per_member.get(member_id, 0) + 1
+        self.points += planned.points
+
+
+class Estimate:
+    """Adds up the grants a simulation planned: members, points and, by each reward kind's
+    `simulate` (campaigns.kinds), coupons and extensions, valued in the base currency."""
 
     def __init__(self, campaign: Campaign, at: datetime, since: datetime):
         self.campaign, self.at, self.program = campaign, at, campaign.program
         self.members: set[int] = set()
         self.grants = self.points = self.coupons = self.extended_points = 0
         self.coupon_cost = Decimal("0")
-        self.seen: set[tuple[int, str]] = set()
-        self.per_member: dict[int, int] = {}
-        self.budget_left = (
-            max(0, campaign.points_budget - campaign.points_granted) if campaign.points_budget else None
-        )
+        self.book = SimulatedGrants()
         self.since = since
         self._average: dict[int | None, Decimal] = {}
 
@@ -275,54 +300,17 @@ class _Estimate:
             self._average[member_id] = money_round(average or Decimal("0"))
         return self._average[member_id]
 
-    def coupon_value(self, reward: CampaignReward, member_id: int | None) -> Decimal:
-        if reward.coupon_kind == "fixed":
-            return money_round(reward.value)
-        if reward.coupon_kind == "points":
-            return self.program.points_value(int(reward.value))
-        return money_round(self.average_paid(member_id) * reward.value / 100)
-
-    def expiring_points(self, member_id: int, days: int) -> int:
-        from ledger.models import Lot
-
-        return (
-            Lot.objects.filter(
-                member_id=member_id,
-                state="active",
-                remaining__gt=0,
-                expires_at__gte=self.at,
-                expires_at__lt=self.at + timedelta(days=days),
-            ).aggregate(total=Sum("remaining"))["total"]
-            or 0
-        )
-
     def add(self, planned) -> None:
-        campaign, member_id = self.campaign, planned.member.pk
-        if (member_id, planned.period_key) in self.seen:
-            return  # granted once this period already in the simulation
-        if (
-            campaign.max_per_member
-            and self.per_member.get(member_id, 0)
-            + CampaignGrant.objects.filter(campaign_id=campaign.pk, member_id=member_id).count()
-            >= campaign.max_per_member
-        ):
-            return
-        if self.budget_left is not None and planned.points:
-            if planned.points > self.budget_left:
-                return  # no partial grants, as the engine
-            self.budget_left -= planned.points
-        if planned.period_key not in ("quote",) and not planned.period_key.startswith("simulation:"):
-            self.seen.add((member_id, planned.period_key))
-        self.per_member[member_id] = self.per_member.get(member_id, 0) + 1
+        """Count a grant the engine's `plan` made with this estimate's `book`."""
+        member_id = planned.member.pk
+        self.book.record(planned)
         self.members.add(member_id)
         self.grants += 1
         self.points += planned.points
         for reward in planned.rewards:
-            if reward.kind == CampaignReward.Kind.COUPON:
-                self.coupons += 1
-                self.coupon_cost += self.coupon_value(reward, member_id)
-            elif reward.kind == CampaignReward.Kind.EXTEND_EXPIRY and reward.days:
-                self.extended_points += self.expiring_points(member_id, reward.days)
+            kind = reward_kinds.get(reward.kind)
+            if kind is not None:
+                kind.simulate(reward, self, member_id)
 
 
 def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = LOOKBACK_DAYS) -> dict:
@@ -348,10 +336,11 @@ def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = 
     program = campaign.program
     sim = _simulated(campaign)
     rewards = [r for r in sim.rewards.all() if r.recipient == CampaignReward.Recipient.MEMBER]
-    fixed_points = sum(r.points for r in rewards if r.kind == CampaignReward.Kind.POINTS)
+    kinds = [(reward, reward_kinds.get(reward.kind)) for reward in rewards]
+    fixed_points = sum(kind.fixed_points(reward) for reward, kind in kinds if kind is not None)
     trigger = campaign.trigger
     since = at - timedelta(days=lookback_days)
-    estimate = _Estimate(campaign, at, since)
+    estimate = Estimate(campaign, at, since)
     evaluated = 0
     replayed = 0
     if trigger not in (Campaign.Trigger.REGISTRATION, Campaign.Trigger.REFERRAL):
@@ -408,12 +397,11 @@ def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = 
                 contexts.append(Context(member=member, at=at, window=window, period_key=key))
             for ctx in contexts:
                 replayed += ctx.replay
-                planned = plan(sim, ctx)
+                planned = plan(sim, ctx, grants=estimate.book)
                 if planned is not None:
                     estimate.add(planned)
-    coupon_per_new = sum(
-        (estimate.coupon_value(r, None) for r in rewards if r.kind == CampaignReward.Kind.COUPON),
-        Decimal("0"),
+    cost_per_new = sum(
+        (kind.new_member_cost(reward, estimate) for reward, kind in kinds if kind is not None), Decimal("0")
     )
     points_cost = program.points_value(estimate.points)
     extend_cost = program.points_value(estimate.extended_points)
@@ -432,7 +420,7 @@ def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = 
         "extended_points": estimate.extended_points,
         "extend_cost": extend_cost,
         "estimated_cost": money_round(points_cost + estimate.coupon_cost + extend_cost),
-        "cost_per_new_member": program.points_value(fixed_points) + coupon_per_new,
+        "cost_per_new_member": program.points_value(fixed_points) + cost_per_new,
         "currency": program.base_currency,
         "window": period_window(campaign.period, at, program.tz),
     }

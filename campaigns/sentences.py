@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .models import Campaign, CampaignCondition, CampaignReward, CouponKind
+from django.utils.translation import gettext
 
-WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
-
+from .kinds import condition_kinds, reward_kinds
+from .models import Campaign, CampaignCondition, CampaignReward
 
 EVENTS = {
     "login": "logs in",
@@ -26,10 +26,6 @@ EVENTS = {
 def _number(value) -> str:
     """2.00 -> "2", 2.50 -> "2.5": how a person writes a factor or a percent."""
     return f"{Decimal(value).normalize():f}"
-
-
-def _money(amount, currency: str) -> str:
-    return f"{Decimal(amount):.2f} {currency}".strip()
 
 
 def _join(parts: list[str]) -> str:
@@ -71,71 +67,17 @@ def trigger_phrase(campaign: Campaign) -> str:
 
 
 def condition_phrase(condition: CampaignCondition, *, currency: str = "") -> str:
-    kind, Kind = condition.kind, CampaignCondition.Kind
-    days = f"the last {condition.days} days" if condition.days else "the period"
-    if kind == Kind.MIN_AMOUNT:
-        return f"the amount paid is at least {_money(condition.amount or 0, currency)}"
-    if kind == Kind.NTH_PURCHASE:
-        return f"it is the member's purchase number {condition.count}"
-    if kind == Kind.PURCHASES_IN_WINDOW:
-        return f"the member made at least {condition.count} purchases in {days}"
-    if kind == Kind.SPENT_IN_WINDOW:
-        return f"the member spent at least {_money(condition.amount or 0, currency)} in {days}"
-    if kind == Kind.TIER_IN:
-        return f"the member's tier is {condition.value.replace(',', ' or ')}"
-    if kind == Kind.SEGMENT_IN:
-        return f"the member is in segment {condition.value.replace(',', ' or ')}"
-    if kind == Kind.CONSECUTIVE_LOGINS:
-        return f"the member logged in on {condition.count} days in a row"
-    if kind == Kind.WEEKDAY_IN:
-        names = []
-        for part in condition.value.split(","):
-            part = part.strip()
-            names.append(WEEKDAYS.get(int(part), part) if part.isdigit() else part)
-        return f"it is a {' or '.join(names)}"
-    if kind == Kind.HOUR_BETWEEN:
-        start, _, end = condition.value.partition("-")
-        return f"it is between {start.strip()}:00 and {end.strip()}:00"
-    if kind == Kind.FIRST_ORDER:
-        return "it is the member's first purchase"
-    if kind == Kind.CURRENCY_IN:
-        return f"the purchase is in {condition.value.replace(',', ' or ')}"
-    if kind == Kind.EVENT_DATA:
-        key, _, value = condition.value.partition("=")
-        return f"the event's {key.strip()} is {value.strip()}"
-    if kind == Kind.MIN_SCORE:
-        return f"the score is at least {condition.count}"
-    return condition.get_kind_display()
+    """The condition in words: its kind's `describe` (campaigns.kinds)."""
+    kind = condition_kinds.get(condition.kind)
+    return kind.describe(condition, currency=currency) if kind is not None else condition.kind
 
 
 def reward_phrase(reward: CampaignReward, *, currency: str = "") -> str:
-    kind, Kind = reward.kind, CampaignReward.Kind
-    if kind == Kind.POINTS:
-        text = f"give {reward.points} points"
-    elif kind == Kind.MULTIPLIER:
-        text = f"multiply the purchase's points by {_number(reward.value)}"
-    elif kind == Kind.PERCENT_POINTS:
-        text = f"give {_number(reward.value)}% of the amount paid as points"
-    elif kind == Kind.COUPON:
-        if reward.coupon_kind == CouponKind.PERCENT:
-            what = f"{_number(reward.value)}% off"
-        elif reward.coupon_kind == CouponKind.FIXED:
-            what = f"{_money(reward.value, currency)} off"
-        else:
-            what = f"{_number(reward.value)} bonus points"
-        text = f"give a coupon for {what}"
-        if reward.coupon_min_purchase:
-            text += f" on {_money(reward.coupon_min_purchase, currency)} or more"
-        if reward.days:
-            text += f", valid {reward.days} days"
-    elif kind == Kind.EXTEND_EXPIRY:
-        text = f"extend the member's points by {reward.days} days"
-    elif kind == Kind.NOTIFICATION:
-        text = "send a message"
-    else:
-        text = reward.get_kind_display()
+    """The reward in words: its kind's `describe` (campaigns.kinds), and who gets it."""
+    kind = reward_kinds.get(reward.kind)
+    text = kind.describe(reward, currency=currency) if kind is not None else reward.kind
     if reward.recipient == CampaignReward.Recipient.REFERRER:
-        text += " to the member who referred them"
+        text += " " + gettext("to the member who referred them")
     return text
 
 
