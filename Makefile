@@ -7,16 +7,20 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: install install-test run test lint chromium services
+.PHONY: install install-test run test lint chromium gettext messages services
 
 # Two locks: requirements.lock is what the platform runs on (the production install), and
 # requirements-test.lock adds the test tools (pytest, Playwright, schemathesis, ruff, ...).
 # Regenerate both after changing pyproject.toml:
 #   uv pip compile pyproject.toml -o requirements.lock
 #   uv pip compile pyproject.toml --extra test -o requirements-test.lock
+# Both also compile the translation catalogues (<app>/locale/, locale/; the .mo files are not in git)
+# in pure Python (Babel), so running the platform needs no GNU gettext.
 install: $(VENV)/.installed
+	$(PY) -P loyalty_site/core/catalogues.py -q
 
 install-test: $(VENV)/.installed-test
+	$(PY) -P loyalty_site/core/catalogues.py -q
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +37,15 @@ $(VENV)/.installed-test: requirements-test.lock | $(VENV)/bin/uv
 # Debian's Chromium for the Playwright tests (no browser downloads).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
+
+# GNU gettext (xgettext, msgmerge) for extracting strings: `make messages` and the catalogue test.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 && command -v msgmerge >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq gettext >/dev/null)
+
+# Extracts every translatable string into its catalogue (az, ru, kk), fills what the project already
+# translated elsewhere, compiles; then translate the empty msgstr "" entries it reports.
+messages: install-test gettext
+	$(PY) manage.py update_catalogues
 
 # Installs, migrates, loads the demo, seeds the job schedules and runs web + worker + beat.
 # With no DATABASE_URL / CELERY_BROKER_URL: an embedded PostgreSQL in .pgdata/ and a broker on that database.
@@ -52,6 +65,6 @@ lint: install-test
 # Installs everything and runs the whole suite against PostgreSQL (DATABASE_URL, else the local server
 # when it listens, else an embedded one;
 # pytest-django creates the test database itself).
-test: install-test chromium
+test: install-test chromium gettext
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -56,7 +56,10 @@ class ProgramAdmin(ScopedAdmin):
     autocomplete_fields = ["merchant"]
     inlines = [ApiKeyInline]
     fieldsets = [
-        (None, {"fields": ["merchant", "name", "is_active", "base_currency", "time_zone"]}),
+        (
+            None,
+            {"fields": ["merchant", "name", "is_active", "default_language", "base_currency", "time_zone"]},
+        ),
         ("Earning", {"fields": ["earn_mode", "point_value", "earn_percent", "pending_days"]}),
         (
             "Points lifecycle",
@@ -191,6 +194,7 @@ class MemberAdmin(ScopedAdmin):
         "email",
         "external_id",
         "birth_date",
+        "language",
         "referred_by",
         "status",
         "blocked_reason",

@@ -12,6 +12,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty_site.core.i18n import default_language
 
 CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. AZN.")
 
@@ -70,6 +73,13 @@ class StaffMember(models.Model):
         help_text="Owner and manager configure everything; analysts only read; cashiers use the till.",
     )
     is_active = models.BooleanField(default=True, help_text="Untick to suspend without deleting.")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The admin and the till in this language; empty: the browser's."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -103,6 +113,16 @@ class Program(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs", db_index=False)
     name = models.CharField(max_length=200, help_text="Shown to members on their card.")
+    default_language = models.CharField(
+        _("default language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=default_language,
+        help_text=_(
+            "Members who chose no language read their card and messages in this one, and texts "
+            "missing in a member's language fall back to it."
+        ),
+    )
     is_active = models.BooleanField(default=True, help_text="Inactive programs refuse new activity.")
     base_currency = models.CharField(
         max_length=3,
@@ -289,6 +309,13 @@ class Member(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     birth_date = models.DateField(null=True, blank=True, help_text="For the birthday gift.")
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The card page and every message in this language; empty: the program's default."),
+    )
     card_number = models.CharField(
         max_length=19, unique=True, editable=False, help_text="13 digits, the last a Luhn check digit."
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 import dj_database_url
 import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -88,6 +89,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # after the session (the chosen language is remembered there and in a cookie), before
+    # CommonMiddleware; it picks the language from the cookie, then Accept-Language, then LANGUAGE_CODE.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -184,7 +188,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Languages (README "Languages", notes in loyalty_site/core/catalogues.py): the strings are written in
+# English and translated into az, ru, kk; each app's catalogue is <app>/locale/, templates/ and
+# loyalty_site/ use the root locale/. LANGUAGE_CODE is what a request with no preference gets and the
+# fallback for a string a catalogue lacks.
+LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
+LANGUAGES = [
+    ("az", _("Azerbaijani")),
+    ("ru", _("Russian")),
+    ("kk", _("Kazakh")),
+    ("en", _("English")),
+]
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured("LANGUAGE_CODE must be one of " + ", ".join(dict(LANGUAGES)) + ".")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Number and date formats per language: Django's own (az, ru, en) and ours where Django has none (kk).
+FORMAT_MODULE_PATH = ["loyalty_site.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 urlpatterns = [
     path("admin/reports/", include("reports.urls")),
@@ -14,6 +15,10 @@ urlpatterns = [
     path(
         "password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
+    # languages: the switcher posts to i18n/setlang/ (name "set_language"); the till's and the
+    # dashboard's JavaScript take their strings from jsi18n/ (gettext(), ngettext(), interpolate())
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("api.urls")),
     path("", include("cashier.urls")),
     path("", include("ops.urls")),

@@ -15,6 +15,14 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('REDIS_DB', '9')}")
 
 
+def pytest_sessionstart(session):
+    """The compiled catalogues are not in git: compile the stale ones (make install-test does too, but
+    a test run straight after editing a .po must see it)."""
+    from loyalty_site.core.catalogues import compile_all
+
+    compile_all()
+
+
 @pytest.fixture
 def redis_url():
     """TEST_REDIS_URL, checked to answer; the keys a test adds are deleted after it (keys that were
