@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import Duplicate, InvalidInput, NotFound
 
 from .models import ApiKey, Member, Merchant, Program, StaffMember
@@ -243,7 +244,7 @@ def members_bulk_create(*, program: Program, rows: list[dict[str, Any]], at: dat
     validated, normalised profiles (`external_id`, `phone` in E.164, `email` in lower case,
     `first_name`, `last_name`, `birth_date`, optional `tier_id`); each has at least one identifier.
 
-    One `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING` per call: a row whose
+    One `bulk.rows_insert` (INSERT ... ON CONFLICT DO NOTHING RETURNING) per call: a row whose
     phone, email or external id already belongs to a member of the program (an earlier run, a till
     enrolment, a concurrent import, or an earlier row of the same call) is not created and not
     returned, so re-runs and races are safe. A row that lost only on a random card number, card
@@ -324,10 +325,9 @@ def _unique_codes(count: int) -> list[tuple[str, str, str]]:
 def _members_insert(
     *, program: Program, rows: list[dict[str, Any]], codes: list[tuple[str, str, str]], at: datetime
 ) -> dict[tuple[str, str], int]:
-    """INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING: a fixed number of
-    parameters whatever the row count. Returns the new ids by (card number, card token)."""
-    from django.db import connection
-
+    """`bulk.rows_insert` with ON CONFLICT DO NOTHING: a fixed number of parameters whatever the
+    row count; the columns not named here take the model's defaults. Returns the new ids by
+    (card number, card token)."""
     values: dict[str, list[Any]] = {
         "external_id": [row.get("external_id") or None for row in rows],
         "phone": [row.get("phone") or None for row in rows],
@@ -342,7 +342,6 @@ def _members_insert(
     }
     constants = {
         "program_id": program.pk,
-        "referred_by_id": None,
         "status": Member.Status.ACTIVE,
         "blocked_reason": "",
         "balance": 0,
@@ -350,24 +349,14 @@ def _members_insert(
         "last_activity_at": at,
         "created_at": at,
     }
-    fields = {f.attname: f for f in Member._meta.concrete_fields if not f.primary_key}
-    missing = set(fields) - set(values) - set(constants)
-    assert not missing, f"members_bulk_create does not fill {missing}"
-
-    columns = list(values) + list(constants)
-    head = f"INSERT INTO {Member._meta.db_table} ({', '.join(fields[n].column for n in columns)}) "
-    def cast(name: str) -> str:  # varchar(100) -> varchar: lengths are checked on INSERT, not cut
-        return fields[name].db_type(connection).split("(")[0]
-
-    select = [f"u.{name}" for name in values] + [f"%s::{cast(name)}" for name in constants]
-    unnest = ", ".join(f"%s::{cast(name)}[]" for name in values)
-    sql = (
-        f"{head}SELECT {', '.join(select)} FROM unnest({unnest}) AS u({', '.join(values)}) "
-        "ON CONFLICT DO NOTHING RETURNING id, card_number, card_token"
+    returned = rows_insert(
+        Member,
+        values,
+        constants=constants,
+        skip_conflict=True,
+        returning=("id", "card_number", "card_token"),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*constants.values(), *values.values()])  # the order of the %s
-        return {(card, token): pk for pk, card, token in cursor.fetchall()}
+    return {(card, token): pk for pk, card, token in returned}
 
 
 def _keys_taken(*, program: Program, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from accounts.models import Member, Program
+from loyalty_site.core.bulk import instances_insert, pg_cursor, rows_insert, rows_insert_sql
 from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
 
-from .models import Account, EntryKind, Lot, Posting, PostingKind
+from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind
 
 _FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
@@ -348,22 +348,22 @@ class Plan:
         return posting
 
 
-# entries as one array per column: posting, then program, member, account, kind, points, balance
-# after, moment (ENTRY_ARRAYS: those seven); `_write_legs` gives the postings' ids in an array,
-# `_posting_write` takes its posting's from the row it inserts
-ENTRY_INSERT = (
-    "INSERT INTO ledger_entry "
-    "(posting_id, program_id, member_id, account, kind, points, balance_after, created_at)"
+ENTRY_COLUMNS = (
+    "posting_id",
+    "program_id",
+    "member_id",
+    "account",
+    "kind",
+    "points",
+    "balance_after",
+    "created_at",
 )
-ENTRY_ARRAYS = (
-    "%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], %s::timestamptz[]"
-)
-ENTRIES_INSERT_SQL = f"{ENTRY_INSERT} SELECT * FROM unnest(%s::bigint[], {ENTRY_ARRAYS})"
 
 
-def _entry_columns(items: list[tuple[Plan, Posting | None]]) -> list[list]:
-    """The entries of `items` as the eight columns of ENTRIES_INSERT_SQL (posting id first)."""
-    columns: list[list] = [[] for _ in range(8)]
+def _entry_columns(items: list[tuple[Plan, Posting | None]]) -> dict[str, list]:
+    """The entries of `items` as one list per column (ENTRY_COLUMNS, posting id first), for
+    `bulk.rows_insert`: the model's other columns take their defaults."""
+    columns: list[list] = [[] for _ in ENTRY_COLUMNS]
     postings, programs, members, accounts, kinds, points_, afters, moments = columns
     for plan, posting in items:  # plain appends: a job's chunk writes hundreds of thousands
         program_id, at, posting_id = plan.member.program_id, plan.at, posting.pk if posting else None
@@ -376,13 +376,13 @@ def _entry_columns(items: list[tuple[Plan, Posting | None]]) -> list[list]:
             points_.append(points)
             afters.append(after)
             moments.append(at)
-    return columns
+    return dict(zip(ENTRY_COLUMNS, columns, strict=True))
 
 
+# the posting, its entries (the posting's id from the row `p` inserts), its lot and the member's
+# balances in one statement: every earning and bonus posting (a purchase's path)
 POSTING_WRITE_SQL = (
-    "WITH p AS ({posting}),\n"
-    f"e AS ({ENTRY_INSERT} SELECT p.id, v.* FROM p, unnest({ENTRY_ARRAYS}) AS v)"
-    "{lot}{member}\nSELECT (SELECT id FROM p), {lot_id}"
+    "WITH p AS ({posting}),\ne AS ({entries}){lot}{member}\nSELECT (SELECT id FROM p), {lot_id}"
 )
 POSTING_WRITE_LOT = ",\nl AS ({lot})"
 # a member's cached balances and (unless NULL) new last activity: `_member_update`, and in
@@ -410,7 +410,12 @@ def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool | str, m
     """`_posting_write_each` as one statement, for a plan with no debit (no allocations, no lot
     changed) and at most one new lot (PostgreSQL: every earning and bonus posting is one)."""
     posting_sql, params = row_insert_sql(posting, skip_conflict=skip_conflict)
-    params += [pg_array(column) for column in _entry_columns([(plan, None)])[1:]]
+    entries = _entry_columns([(plan, None)])
+    del entries["posting_id"]
+    entries_sql, entries_params = rows_insert_sql(
+        Entry, entries, expressions={"posting_id": "p.id"}, source="p"
+    )
+    params += entries_params
     lot_sql = ""
     if plan.new_lots:
         lot = plan.new_lots[0]
@@ -424,6 +429,7 @@ def _posting_write(plan: Plan, posting: Posting, *, skip_conflict: bool | str, m
         params += [plan.balance, plan.pending, plan.activity_at, plan.member.pk]
     sql = POSTING_WRITE_SQL.format(
         posting=posting_sql,
+        entries=entries_sql,
         lot=lot_sql,
         member=member_sql,
         lot_id="(SELECT id FROM l)" if lot_sql else "NULL",
@@ -447,23 +453,8 @@ def _member_update(member: Member, *, balance: int, pending: int, activity_at: d
         cursor.execute(MEMBER_UPDATE_SQL, [balance, pending, activity_at, member.pk])
 
 
-@contextmanager
-def _pg_cursor():
-    """A server-side-binding psycopg cursor on Django's connection (same transaction): the
-    parameters of the bulk statements below are sent apart from the SQL text, not quoted into it.
-    Errors come out as Django's (IntegrityError, OperationalError), so `atomic_with_retry` and the
-    callers' handlers see them as they would through `connection.cursor()`."""
-    import psycopg
+_pg_cursor = pg_cursor  # the bulk statements' cursor (server-side binding)
 
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
-ALLOCATIONS_INSERT_SQL = """
-INSERT INTO ledger_allocation (posting_id, lot_id, points, returned)
-SELECT p, l, n, 0 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(p, l, n)
-"""
 
 LOTS_UPDATE_SQL = """
 UPDATE ledger_lot AS l SET remaining = v.remaining, state = v.state, expires_at = v.expires_at,
@@ -483,29 +474,19 @@ UPDATE accounts_member AS m SET balance = v.balance, pending_points = v.pending
 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, pending) WHERE m.id = v.id
 """
 
-POSTINGS_INSERT_SQL = """
-INSERT INTO ledger_posting (program_id, member_id, kind, reference, fingerprint, points, pending_points,
-    balance_after, purchase_id, campaign_id, amount, fee, description, user_id, data, created_at, recorded_at)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],
-                     %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[],
-                     %s::varchar[], %s::bigint[], %s::jsonb[], %s::timestamptz[], %s::timestamptz[])
-RETURNING id, program_id, reference
-"""
-
 
 def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
     """Entries, new lots, changed lots and allocations of already saved postings, in bulk: entries
-    and allocations each one `INSERT ... SELECT FROM unnest(<arrays>)` (no model instances,
-    parameters bound server-side); new lots through bulk_create (their primary keys are needed)."""
+    and allocations each one `bulk.rows_insert` (no model instances: a chunk writes hundreds of
+    thousands of entries); new lots through bulk_create (few, and their primary keys are needed)."""
     new_lots, touched, allocations = [], {}, []
     for plan, posting in items:
         for lot in plan.new_lots:
             lot.posting = posting
         new_lots.extend(plan.new_lots)
     columns = _entry_columns(items)
-    if columns[0]:
-        with _pg_cursor() as cursor:
-            cursor.execute(ENTRIES_INSERT_SQL, [pg_array(column) for column in columns])
+    if columns["posting_id"]:
+        rows_insert(Entry, columns)
     if new_lots:
         Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
     for plan, posting in items:
@@ -518,15 +499,14 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
         lots_update(list(touched.values()))
     if not allocations:
         return
-    with _pg_cursor() as cursor:
-        cursor.execute(
-            ALLOCATIONS_INSERT_SQL,
-            [
-                pg_array([p.pk for p, _l, _n in allocations]),
-                pg_array([lot.pk for _p, lot, _n in allocations]),
-                pg_array([n for _p, _l, n in allocations]),
-            ],
-        )
+    rows_insert(
+        Allocation,
+        {
+            "posting_id": [p.pk for p, _l, _n in allocations],
+            "lot_id": [lot.pk for _p, lot, _n in allocations],
+            "points": [n for _p, _l, n in allocations],
+        },
+    )
 
 
 def lots_update(lots: list[Lot] | list[SpendableLot]) -> None:
@@ -558,42 +538,6 @@ def lots_update(lots: list[Lot] | list[SpendableLot]) -> None:
                 )
             ],
         )
-
-
-def _postings_insert(postings: list[Posting]) -> None:
-    """Insert `postings` (new references) and set their primary keys: one INSERT ... SELECT FROM
-    unnest(<arrays>) RETURNING the ids (matched back by program and reference, which are unique)."""
-    dumps = DjangoJSONEncoder().encode
-    with _pg_cursor() as cursor:
-        cursor.execute(
-            POSTINGS_INSERT_SQL,
-            [
-                pg_array(column)
-                for column in (
-                    [p.program_id for p in postings],
-                    [p.member_id for p in postings],
-                    [p.kind for p in postings],
-                    [p.reference for p in postings],
-                    [p.fingerprint for p in postings],
-                    [p.points for p in postings],
-                    [p.pending_points for p in postings],
-                    [p.balance_after for p in postings],
-                    [p.purchase_id for p in postings],
-                    [p.campaign_id for p in postings],
-                    [p.amount for p in postings],
-                    [p.fee for p in postings],
-                    [p.description for p in postings],
-                    [p.user_id for p in postings],
-                    [dumps(p.data) for p in postings],
-                    [p.created_at for p in postings],
-                    [p.recorded_at for p in postings],
-                )
-            ],
-        )
-        ids = {(program_id, reference): pk for pk, program_id, reference in cursor.fetchall()}
-    for posting in postings:
-        posting.pk = ids[(posting.program_id, posting.reference)]
-        posting._state.adding, posting._state.db = False, connection.alias
 
 
 def _after_posting(member: Member, posting: Posting, events: tuple[str, ...], *, at: datetime) -> None:
@@ -631,7 +575,7 @@ class Batch:
     def flush(self) -> list[Posting]:
         if not self.items:
             return []
-        _postings_insert([posting for _plan, posting, _events in self.items])
+        instances_insert([posting for _plan, posting, _events in self.items])
         _write_legs([(plan, posting) for plan, posting, _events in self.items])
         rows = [(m.pk, m.balance, m.pending_points) for m in self.members.values()]
         with _pg_cursor() as cursor:

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 
 from accounts.models import Member
+from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import InvalidInput
 
 from .engine import fingerprint, recorded_moment
@@ -57,7 +57,7 @@ def opening_balances_post(
 ) -> OpeningResult:
     """Post an opening balance for each (member, points, expires_at or None) in one transaction
     (joining the caller's): one posting, two entries and one lot per member, written with one
-    statement per table (INSERT ... SELECT FROM unnest). Members of one program only, each once,
+    statement per table (`loyalty_site.core.bulk.rows_insert`). Members of one program only, each once,
     points > 0. Returns the new postings' points and ids and, for members whose reference already
     exists, the points posted earlier (nothing is written for them).
     Raises InvalidInput (bad points, mixed programs, repeated member, expiry not after `at`)."""
@@ -124,7 +124,7 @@ def opening_balances_post(
                 "created_at": at,
                 "recorded_at": recorded_moment(at),
             },
-            returning="id, member_id",
+            returning=("id", "member_id"),
         )
         posting_of = {member_id: posting_id for posting_id, member_id in returned}
         posting_ids = [posting_of[pk] for pk in todo]
@@ -168,36 +168,6 @@ def opening_balances_post(
         if member.pk in balance_after:
             member.balance = balance_after[member.pk]
     return result
-
-
-def rows_insert(
-    model: type[models.Model],
-    columns: dict[str, list[Any]],
-    *,
-    constants: dict[str, Any] | None = None,
-    returning: str | None = None,
-) -> list[Any]:
-    """INSERT INTO <model's table> SELECT FROM unnest(one array per column): any number of rows in
-    one statement with a fixed number of parameters. `columns` and `constants` are by attname and
-    together must name every column but the primary key. Returns the `returning` columns' rows
-    (in no promised order: map them back by a returned column)."""
-    constants = constants or {}
-    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
-    missing = set(fields) - set(columns) - set(constants)
-    assert not missing, f"rows_insert({model.__name__}) does not fill {missing}"
-    names = list(columns) + list(constants)
-    head = f"INSERT INTO {model._meta.db_table} ({', '.join(fields[n].column for n in names)}) "
-    tail = f" RETURNING {returning}" if returning else ""
-    with connection.cursor() as cursor:
-        def cast(name: str) -> str:  # varchar(100) -> varchar: a long value fails, never cut
-            return fields[name].db_type(connection).split("(")[0]
-
-        select = [f"u.{name}" for name in columns] + [f"%s::{cast(name)}" for name in constants]
-        unnest = ", ".join(f"%s::{cast(name)}[]" for name in columns)
-        sql = f"{head}SELECT {', '.join(select)} FROM unnest({unnest}) AS u({', '.join(columns)}){tail}"
-        fixed = [fields[n].get_db_prep_save(v, connection) for n, v in constants.items()]
-        cursor.execute(sql, [*fixed, *columns.values()])
-        return cursor.fetchall() if returning else []
 
 
 def _balances_update(member_ids: list[int], balances: list[int]) -> None:

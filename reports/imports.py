@@ -46,7 +46,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts import services as account_services
 from accounts.models import Member, Program
-from ledger.imports import opening_balances_post, rows_insert
+from ledger.imports import opening_balances_post
+from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import InvalidInput
 from tiers.models import TierChange, TierOverride
 from tiers.selectors import tier_for_value, tier_list

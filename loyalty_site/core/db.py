@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import NotSupportedError, OperationalError, connection, transaction
+from django.db.models.expressions import DatabaseDefault
+from django.db.models.fields import NOT_PROVIDED
 
 logger = logging.getLogger("loyalty.db")
 
@@ -140,14 +142,23 @@ def select_columns(model: type, alias: str | None = None) -> str:
 
 @functools.cache
 def _insert_statement(
-    model: type, skip_conflict: bool | str, expressions: tuple[tuple[str, str], ...] = (), source: str = ""
+    model: type,
+    skip_conflict: bool | str,
+    expressions: tuple[tuple[str, str], ...] = (),
+    source: str = "",
+    left_out: tuple[str, ...] = (),
 ) -> tuple[str, list]:
-    """The INSERT of one `model` row (every concrete column but an automatic primary key) and the
-    fields whose values are parameters, in order: `VALUES (%s, ...)`, or, with `expressions`
-    ((attname, SQL) pairs taking those columns' values) `SELECT ... FROM <source>`. Built once."""
+    """The INSERT of one `model` row (every concrete column but an automatic primary key and the
+    `left_out` ones, which the database's defaults fill) and the fields whose values are
+    parameters, in order: `VALUES (%s, ...)`, or, with `expressions` ((attname, SQL) pairs taking
+    those columns' values) `SELECT ... FROM <source>`. Built once."""
     quote = connection.ops.quote_name
     meta = model._meta
-    columns = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    columns = [
+        f
+        for f in meta.concrete_fields
+        if not (f.primary_key and f.db_returning) and f.attname not in left_out
+    ]
     given = dict(expressions)
     values = ", ".join(given.get(f.attname, "%s") for f in columns)
     rows = f"SELECT {values} FROM {source}" if given else f"VALUES ({values})"
@@ -162,6 +173,20 @@ def _insert_statement(
     return sql, [f for f in columns if f.attname not in given]
 
 
+@functools.cache
+def _db_defaulted(model: type) -> tuple[str, ...]:
+    """Attnames of the model's fields with a `db_default` (an instance not given a value holds a
+    `DatabaseDefault` there, which the INSERT leaves to the database)."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.db_default is not NOT_PROVIDED)
+
+
+def statements_clear() -> None:
+    """Forget the statements built so far (a test that changes a model's fields at run time)."""
+    _insert_statement.cache_clear()
+    _db_defaulted.cache_clear()
+    _update_statement.cache_clear()
+
+
 def row_insert_sql(
     instance: Any,
     *,
@@ -172,8 +197,12 @@ def row_insert_sql(
     """`row_insert`'s statement for `instance` as (sql, params), to run inside a larger one (a
     `WITH` part; PostgreSQL). `expressions` gives SQL for some columns (by attname) instead of the
     instance's value, e.g. `{"posting_id": "p.id"}` with `source="p"`."""
+    model = type(instance)
+    left_out = tuple(
+        name for name in _db_defaulted(model) if isinstance(getattr(instance, name), DatabaseDefault)
+    )
     sql, fields = _insert_statement(
-        type(instance), skip_conflict, tuple(sorted((expressions or {}).items())), source
+        model, skip_conflict, tuple(sorted((expressions or {}).items())), source, left_out
     )
     return sql, [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
 
