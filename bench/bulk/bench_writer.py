@@ -87,8 +87,14 @@ def way_bulk_create(program, member, n, tag):
     Entry.objects.bulk_create(
         [
             Entry(
-                posting_id=r[0], program_id=r[1], member_id=r[2], account=r[3], kind=r[4],
-                points=r[5], balance_after=r[6], created_at=r[7],
+                posting_id=r[0],
+                program_id=r[1],
+                member_id=r[2],
+                account=r[3],
+                kind=r[4],
+                points=r[5],
+                balance_after=r[6],
+                created_at=r[7],
             )
             for r in _entry_rows(program, member, postings)
         ]
@@ -99,7 +105,16 @@ def way_writer(program, member, n, tag):
     postings = _postings(program, member, n, tag)
     instances_insert(postings)
     columns = list(zip(*_entry_rows(program, member, postings), strict=True))
-    names = ("posting_id", "program_id", "member_id", "account", "kind", "points", "balance_after", "created_at")
+    names = (
+        "posting_id",
+        "program_id",
+        "member_id",
+        "account",
+        "kind",
+        "points",
+        "balance_after",
+        "created_at",
+    )
     rows_insert(Entry, dict(zip(names, map(list, columns), strict=True)))
 
 
@@ -112,14 +127,22 @@ def way_hand(program, member, n, tag):
             [
                 pg_array(column)
                 for column in (
-                    [p.program_id for p in postings], [p.member_id for p in postings],
-                    [p.kind for p in postings], [p.reference for p in postings],
-                    [p.fingerprint for p in postings], [p.points for p in postings],
-                    [p.pending_points for p in postings], [p.balance_after for p in postings],
-                    [p.purchase_id for p in postings], [p.campaign_id for p in postings],
-                    [p.amount for p in postings], [p.fee for p in postings],
-                    [p.description for p in postings], [p.user_id for p in postings],
-                    [dumps(p.data) for p in postings], [p.created_at for p in postings],
+                    [p.program_id for p in postings],
+                    [p.member_id for p in postings],
+                    [p.kind for p in postings],
+                    [p.reference for p in postings],
+                    [p.fingerprint for p in postings],
+                    [p.points for p in postings],
+                    [p.pending_points for p in postings],
+                    [p.balance_after for p in postings],
+                    [p.purchase_id for p in postings],
+                    [p.campaign_id for p in postings],
+                    [p.amount for p in postings],
+                    [p.fee for p in postings],
+                    [p.description for p in postings],
+                    [p.user_id for p in postings],
+                    [dumps(p.data) for p in postings],
+                    [p.created_at for p in postings],
                     [p.recorded_at for p in postings],
                 )
             ],
@@ -148,7 +171,10 @@ def main() -> None:
         merchant=merchant, name="bench-bulk", base_currency="AZN"
     )
     member = Member.objects.filter(program=program).first() or Member.objects.create(
-        program=program, external_id="bench-bulk", card_number="999000111", card_token="bench-bulk-token",
+        program=program,
+        external_id="bench-bulk",
+        card_number="999000111",
+        card_token="bench-bulk-token",
         referral_code="BENCHBLK",
     )
     times: dict[str, list[float]] = {name: [] for name in WAYS}
