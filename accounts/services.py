@@ -45,7 +45,9 @@ def luhn_is_valid(number: str) -> bool:
 
 
 def card_number_generate() -> str:
-    body = CARD_PREFIX + "".join(secrets.choice("0123456789") for _ in range(CARD_LENGTH - 4))
+    # one uniform draw of all the random digits (a million-row import draws a million of them)
+    digits = CARD_LENGTH - 4
+    body = CARD_PREFIX + f"{secrets.randbelow(10**digits):0{digits}d}"
     return body + luhn_check_digit(body)
 
 
@@ -55,7 +57,15 @@ def card_token_generate() -> str:
 
 
 def code_generate(length: int = 8) -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+    # one uniform draw, written in base len(CODE_ALPHABET): the same distribution as a choice per
+    # character, one call instead of `length`
+    base = len(CODE_ALPHABET)
+    value = secrets.randbelow(base**length)
+    chars = []
+    for _ in range(length):
+        value, index = divmod(value, base)
+        chars.append(CODE_ALPHABET[index])
+    return "".join(chars)
 
 
 def phone_normalize(raw: str, *, region: str = DEFAULT_PHONE_REGION) -> str:

@@ -1,1 +1,89 @@
-"""Models of this app."""
+"""Member imports as resumable jobs: the command line and the admin upload run the same job.
+
+A job's progress (`lines_done` and the counters) is written in the transaction of each batch it
+commits, so after a crash (kill -9, a worker lost) the next run starts after the last committed
+batch and nothing is written twice. An admin upload keeps its file in the database
+(`ImportFilePart`, about a megabyte a row), so any worker on any machine can run it; the command
+line reads the file from its path.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.BigIntegerField(_("file size"), default=0)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    source_path = models.CharField(
+        max_length=1024, blank=True, help_text=_("Command-line imports: the file's path.")
+    )
+    at = models.DateTimeField(help_text=_("The moment the import is made as of."))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    lines_done = models.PositiveIntegerField(default=0, help_text=_("Last file line committed."))
+    bytes_done = models.BigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    balances = models.PositiveIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+    tiers = models.PositiveIntegerField(default=0)
+    bad_rows = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member import")
+        verbose_name_plural = _("member imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, self.bytes_done * 100 // self.file_size) if self.file_size else 0
+
+
+class ImportFilePart(models.Model):
+    """A piece of an uploaded file, in order (`number` from 0)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="importfilepart_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.number}"
+
+
+class ImportRowError(models.Model):
+    """A bad row of a job, by its line in the file."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField()
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [models.Index(fields=["job", "line"], name="importrowerror_job_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

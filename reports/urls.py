@@ -10,4 +10,5 @@ urlpatterns = [
     path("events/", admin.site.admin_view(views.event_log), name="events"),
     path("export/<str:name>.<str:fmt>", admin.site.admin_view(views.export), name="export"),
     path("import/", admin.site.admin_view(views.import_members), name="import"),
+    path("import/<int:job_id>/", admin.site.admin_view(views.import_job), name="import_job"),
 ]

@@ -7,16 +7,15 @@ a form error, never data. Imports need a write role (owner, manager) as any admi
 
 from __future__ import annotations
 
-import io
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Member, Program
 from campaigns.models import Campaign
@@ -28,17 +27,8 @@ from notifications.models import Event
 
 from . import exports, selectors
 from .forms import EventLogFilterForm, ImportForm, ReportFilterForm
-from .imports import ImportReport, members_import, rows_from_csv
-
-# Every imported member runs the enrolment hooks (entry tier, registration campaigns, events):
-# tens of queries a row, so a web request takes at most this many rows; the command takes any.
-ADMIN_IMPORT_MAX_ROWS = 2000
-ADMIN_IMPORT_MAX_BYTES = 2 * 1024 * 1024
-
-
-def _count_lines(upload) -> int:
-    upload.seek(0)
-    return sum(chunk.count(b"\n") for chunk in upload.chunks())
+from .import_jobs import import_job_upload
+from .models import ImportJob
 
 
 def _programs(request):
@@ -183,45 +173,51 @@ def export(request, name, fmt):
 
 
 def import_members(request):
-    """Upload a CSV of members with opening balances (see reports.imports for the columns)."""
+    """Upload a CSV of members with opening balances (see reports.imports for the columns): the
+    file, of any size, is stored and imported by a background job (`reports.import_jobs`); the
+    page redirects to the job's progress."""
     if not can_write(request):
-        raise PermissionDenied("Importing members needs the owner or manager role.")
+        raise PermissionDenied(_("Importing members needs the owner or manager role."))
     programs = _programs(request).filter(is_active=True)
     form = ImportForm(request.POST or None, request.FILES or None, programs=programs)
-    report: ImportReport | None = None
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        too_big = upload.size > ADMIN_IMPORT_MAX_BYTES or _count_lines(upload) > ADMIN_IMPORT_MAX_ROWS + 1
-        if too_big:
-            form.add_error(
-                "file",
-                f"The admin imports up to {ADMIN_IMPORT_MAX_ROWS} rows in one request; "
-                "for larger files use `manage.py import_members FILE --program ID`.",
-            )
-        else:
-            upload.seek(0)
-            text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
-            try:
-                report = members_import(
-                    program=form.cleaned_data["program"],
-                    rows=rows_from_csv(text),
-                    at=timezone.now(),
-                    user=request.user,
-                )
-            except LoyaltyError as error:
-                form.add_error("file", error.message)
-            except UnicodeDecodeError:
-                form.add_error("file", "The file is not UTF-8 text.")
-            else:
-                messages.success(
-                    request,
-                    f"{report.created} member(s) created, {report.skipped} already imported, "
-                    f"{report.balances} opening balance(s) posted, {len(report.errors)} bad row(s).",
-                )
+        job = import_job_upload(
+            program=form.cleaned_data["program"],
+            upload=form.cleaned_data["file"],
+            at=timezone.now(),
+            user=request.user,
+        )
+        return redirect("reports:import_job", job_id=job.pk)
+    jobs = ImportJob.objects.filter(program__in=_programs(request)).select_related("program")[:20]
     return render(
         request,
         "reports/import.html",
-        _context(request, title="Import members", form=form, report=report, columns=IMPORT_COLUMNS_HELP),
+        _context(request, title=_("Import members"), form=form, jobs=jobs, columns=IMPORT_COLUMNS_HELP),
+    )
+
+
+IMPORT_JOB_ERRORS_SHOWN = 500
+
+
+def import_job(request, job_id: int):
+    """A member import's progress (the page reloads itself while the job runs) and its bad rows
+    by line (the first 500 here, all of them as CSV)."""
+    job = get_object_or_404(
+        ImportJob.objects.select_related("program", "created_by"), pk=job_id, program__in=_programs(request)
+    )
+    if request.GET.get("format") == "csv":
+        rows = job.row_errors.order_by("line").values_list("line", "reason").iterator(chunk_size=2000)
+        response = StreamingHttpResponse(
+            exports.csv_lines(headers=["line", "reason"], rows=rows), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-bad-rows.csv"'
+        return response
+    running = job.status in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+    errors = list(job.row_errors.order_by("line")[:IMPORT_JOB_ERRORS_SHOWN])
+    return render(
+        request,
+        "reports/import_job.html",
+        _context(request, title=_("Member import"), job=job, running=running, errors=errors),
     )
 
 

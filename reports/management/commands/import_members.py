@@ -1,11 +1,13 @@
 """`manage.py import_members FILE --program ID [--batch-size N] [--errors FILE]`
 
-Streams the CSV (see reports.imports for the columns and the rules) in batches, one transaction per
-batch (members, opening balances and tier history written set-based: a few statements per batch),
-with a progress bar on stderr. Measured: 100 000 rows in about a minute on the shared 2-core machine
-(bench/import/, bench/README.md). Re-running the same file imports nothing twice. Every bad row
-is printed (or written to --errors) as `line N: reason`; the last line of stdout is a JSON summary.
-Exit status 0 even with bad rows (they are reported); 1 when the file or program cannot be used.
+Runs the file as a member import job (reports.import_jobs; the columns and the rules are in
+reports.imports): batches of rows, one transaction each, with the job's progress committed in the
+same transaction. Killed at any point (kill -9 included), the same command with the same file
+resumes after the last committed batch and writes nothing twice; run again after it finished, it
+imports nothing twice (every member is "skipped"). A progress bar on stderr; every bad row is
+printed (or written to --errors) as `line N: reason`; the last line of stdout is a JSON summary
+of the whole job. Exit status 0 even with bad rows (they are reported); 1 when the file or program
+cannot be used. Measured: bench/import/, bench/README.md.
 """
 
 import json
@@ -17,8 +19,8 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from accounts.models import Program
-from loyalty_site.core.errors import LoyaltyError
-from reports.imports import members_import, rows_from_csv
+from reports.import_jobs import BATCH_SIZE, import_job_for_file, import_job_run
+from reports.models import ImportJob
 
 
 class Command(BaseCommand):
@@ -28,10 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("file", help="CSV file with a header row (UTF-8)")
         parser.add_argument("--program", type=int, required=True, help="Program id")
         parser.add_argument(
-            "--batch-size", type=int, default=2000, help="Rows per transaction (default 2000)"
+            "--batch-size", type=int, default=BATCH_SIZE, help=f"Rows per transaction (default {BATCH_SIZE})"
         )
         parser.add_argument("--errors", help="Write bad rows to this file instead of stdout")
-        parser.add_argument("--at", help="ISO date-time of the import (default now)")
+        parser.add_argument(
+            "--at", help="ISO date-time of the import (default now; a resumed job keeps its own)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar")
 
     def handle(self, *args, **options):
@@ -45,38 +49,37 @@ class Command(BaseCommand):
         path = options["file"]
         if not os.path.exists(path):
             raise CommandError(f"No file {path}.")
-        size = os.path.getsize(path)
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            bar = tqdm(
-                total=size,
-                unit="B",
-                unit_scale=True,
-                desc="import",
-                disable=options["no_progress"],
-                file=self.stderr._out,
-            )
+        job, resumed = import_job_for_file(program=program, path=path, at=at)
+        if resumed:
+            self.stderr.write(f"resuming import job {job.pk} after line {job.lines_done}")
+        bar = tqdm(
+            total=job.file_size,
+            initial=job.bytes_done,
+            unit="B",
+            unit_scale=True,
+            desc="import",
+            disable=options["no_progress"],
+            file=self.stderr._out,
+        )
 
-            def progress(report, _count):
-                bar.n = handle.buffer.tell() if hasattr(handle, "buffer") else bar.n
-                bar.set_postfix(rows=report.rows, created=report.created, errors=len(report.errors))
-                bar.refresh()
+        def progress(current: ImportJob) -> None:
+            bar.n = current.bytes_done
+            bar.set_postfix(rows=current.rows, created=current.created, errors=current.bad_rows)
+            bar.refresh()
+            if options["verbosity"] >= 2:
+                self.stdout.write(f"committed line {current.lines_done}")
+                self.stdout.flush()
 
-            try:
-                report = members_import(
-                    program=program,
-                    rows=rows_from_csv(handle),
-                    at=at,
-                    batch_size=max(1, options["batch_size"]),
-                    progress=progress,
-                )
-            except LoyaltyError as error:
-                raise CommandError(error.message)
-            except UnicodeDecodeError:
-                raise CommandError("The file is not UTF-8 text.")
-            finally:
-                bar.n = bar.total
-                bar.close()
-        lines = [str(error) for error in report.errors] + [f"warning {w}" for w in report.warnings]
+        try:
+            job = import_job_run(job.pk, batch_size=max(1, options["batch_size"]), progress=progress)
+        finally:
+            bar.n = bar.total
+            bar.close()
+        if job.status == ImportJob.Status.FAILED:
+            raise CommandError(job.failure)
+        if job.status != ImportJob.Status.DONE:
+            raise CommandError(f"Import job {job.pk} is being run by another process.")
+        lines = [str(error) for error in job.row_errors.order_by("line")]
         if options["errors"]:
             with open(options["errors"], "w", encoding="utf-8") as out:
                 out.writelines(line + "\n" for line in lines)
@@ -84,13 +87,14 @@ class Command(BaseCommand):
             for line in lines:
                 self.stdout.write(line)
         summary = {
-            "rows": report.rows,
-            "created": report.created,
-            "skipped": report.skipped,
-            "balances": report.balances,
-            "points": report.points,
-            "tiers": report.tiers,
-            "errors": len(report.errors),
-            "warnings": len(report.warnings),
+            "rows": job.rows,
+            "created": job.created,
+            "skipped": job.skipped,
+            "balances": job.balances,
+            "points": job.points,
+            "tiers": job.tiers,
+            "errors": job.bad_rows,
+            "warnings": 0,
+            "job": job.pk,
         }
         self.stdout.write(json.dumps(summary))
