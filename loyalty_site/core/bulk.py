@@ -6,9 +6,10 @@ purchase), of the member import (members, tier changes, manual tiers, opening ba
 through `rows_insert` / `rows_insert_sql` / `instances_insert`. A column the caller does not name
 is filled the way `Model.save()` fills it: left to the database when the field has a `db_default`
 (or is nullable and has no default), else given the field's `default` (a callable default is
-called once per row). So a migration adding a defaulted column (`default=` drops the database
-default after filling the old rows, `db_default=` keeps it) breaks no writer; a new column with
-neither raises a clear error naming it instead of a NOT NULL violation.
+called once per row); a text field with no default gets "" (as `Member.language` came). So a
+migration adding a defaulted column (`default=` drops the database default after filling the old
+rows, `db_default=` keeps it) breaks no writer; a new non-text column with neither raises a clear
+error naming it instead of a NOT NULL violation.
 
 Why not `QuerySet.bulk_create` (Django 5.2 also inserts through UNNEST on PostgreSQL): it needs a
 model instance per row and prepares every value through its field, and psycopg then adapts every
@@ -94,9 +95,12 @@ def _statement(
     for field in meta.concrete_fields:
         if field.attname in named or _is_auto_pk(field) or _left_to_database(field):
             continue
-        if not field.has_default():
+        if field.has_default():
+            (row_defaults if callable(field.default) else fixed_defaults).append(field)
+        elif field.empty_strings_allowed:  # a text field with no default: save() writes ""
+            fixed_defaults.append(field)
+        else:
             raise ValueError(f"{model.__name__}.{field.attname} has no value, no default and no db_default")
-        (row_defaults if callable(field.default) else fixed_defaults).append(field)
     array_names = list(arrays) + [f.attname for f in row_defaults]
     select: dict[str, str] = {}
     for name in constants:

@@ -4,9 +4,11 @@ The fixture does, inside the test's transaction, what a migration adding two fie
 `db_default` (the column keeps its DEFAULT) and one with only Django's `default=` (AddField fills
 the existing rows and drops the DEFAULT again, so an INSERT that leaves the column out fails with
 a NOT NULL violation unless the writer fills it from the model). Then the purchase, the refund,
-the expiry, warning and decay jobs, a redemption and the member import run, and every row they
-wrote carries both defaults. The transaction's rollback removes the columns; the fixture removes
-the fields from the model classes and forgets the statements built meanwhile."""
+the expiry, warning and decay jobs, a spend and the member import run, and every row they
+wrote carries both defaults (and "" in a third, text column with no default at all, which
+`save()` fills with "" too, as `Member.language` was added). The transaction's rollback removes
+the columns; the fixture removes the fields from the model classes and forgets the statements
+built meanwhile."""
 
 import io
 from datetime import timedelta
@@ -45,21 +47,23 @@ def new_columns(db):
             for name, field in (
                 ("extra_db", models.IntegerField(db_default=7)),
                 ("extra_py", models.CharField(max_length=8, default="py")),
+                ("extra_text", models.CharField(max_length=8, blank=True)),  # as Member.language came
             ):
                 field.contribute_to_class(model, name)
                 added.append((model, field))
             _caches_clear()
-            for _model, field in added[-2:]:
+            for _model, field in added[-3:]:
                 editor.add_field(model, field)
     with connection.cursor() as cursor:  # as the migration leaves them: only extra_db has a DEFAULT
         cursor.execute(
             "SELECT table_name, column_name, column_default IS NOT NULL FROM information_schema.columns "
-            "WHERE column_name IN ('extra_db', 'extra_py') AND table_name = %s",
+            "WHERE column_name IN ('extra_db', 'extra_py', 'extra_text') AND table_name = %s",
             [Posting._meta.db_table],
         )
         assert sorted(cursor.fetchall()) == [
             ("ledger_posting", "extra_db", True),
             ("ledger_posting", "extra_py", False),
+            ("ledger_posting", "extra_text", False),
         ]
     yield NEW_COLUMNS_ON
     for model, field in added:
@@ -76,7 +80,8 @@ def _defaults_everywhere(models_):
         for model in models_:
             table = model._meta.db_table
             cursor.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE extra_db = 7 AND extra_py = 'py') FROM {table}"
+                "SELECT count(*), count(*) FILTER "
+                f"(WHERE extra_db = 7 AND extra_py = 'py' AND extra_text = '') FROM {table}"
             )
             seen[table] = cursor.fetchone()
     return seen
@@ -142,5 +147,5 @@ def test_every_writer_fills_new_defaulted_columns(new_columns, program, now):
 
 
 def test_a_new_column_without_any_default_is_named(db):
-    with pytest.raises(ValueError, match=r"Entry\.account has no value, no default and no db_default"):
-        bulk.rows_insert_sql(Entry, {"posting_id": [1]}, constants={"program_id": 1})
+    with pytest.raises(ValueError, match=r"Entry\.points has no value, no default and no db_default"):
+        bulk.rows_insert_sql(Entry, {"posting_id": [1]}, constants={"program_id": 1, "account": "member"})
