@@ -253,6 +253,8 @@ def members_bulk_create(*, program: Program, rows: list[dict[str, Any]], at: dat
     """Enrol many members at once (an import: members moving from another program). `rows` are
     validated, normalised profiles (`external_id`, `phone` in E.164, `email` in lower case,
     `first_name`, `last_name`, `birth_date`, optional `tier_id`); each has at least one identifier.
+    A row's optional `balance` becomes the new member's cached balance: only for a caller that
+    posts exactly those points to it in the same transaction (the import's opening balances).
 
     One `bulk.rows_insert` (INSERT ... ON CONFLICT DO NOTHING RETURNING) per call: a row whose
     phone, email or external id already belongs to a member of the program (an earlier run, a till
@@ -268,6 +270,9 @@ def members_bulk_create(*, program: Program, rows: list[dict[str, Any]], at: dat
         return []
     pending = list(enumerate(rows))
     created: dict[int, Member] = {}
+    names = [f.attname for f in Member._meta.concrete_fields]
+    base = {f.attname: f.get_default() for f in Member._meta.concrete_fields}
+    base.update(program_id=program.pk, status=Member.Status.ACTIVE, created_at=at, last_activity_at=at)
     for _attempt in range(5):
         codes = _unique_codes(len(pending))
         returned = _members_insert(program=program, rows=[row for _i, row in pending], codes=codes, at=at)
@@ -277,24 +282,24 @@ def members_bulk_create(*, program: Program, rows: list[dict[str, Any]], at: dat
             if pk is None:
                 lost.append((index, row))
                 continue
-            member = Member(
-                id=pk,
-                program=program,
-                external_id=row.get("external_id") or None,
-                phone=row.get("phone") or None,
-                email=row.get("email") or None,
-                first_name=row.get("first_name") or "",
-                last_name=row.get("last_name") or "",
-                birth_date=row.get("birth_date"),
-                tier_id=row.get("tier_id"),
-                card_number=card,
-                card_token=token,
-                referral_code=referral,
-                created_at=at,
-                last_activity_at=at,
-            )
-            member._state.adding = False
-            member._state.db = "default"
+            values = {
+                **base,
+                "id": pk,
+                "external_id": row.get("external_id") or None,
+                "phone": row.get("phone") or None,
+                "email": row.get("email") or None,
+                "first_name": row.get("first_name") or "",
+                "last_name": row.get("last_name") or "",
+                "birth_date": row.get("birth_date"),
+                "tier_id": row.get("tier_id"),
+                "balance": row.get("balance") or 0,
+                "card_number": card,
+                "card_token": token,
+                "referral_code": referral,
+            }
+            # positional, as a loaded row (a million-row import builds a million of them)
+            member = Member.from_db("default", names, [values[name] for name in names])
+            member.program = program
             created[index] = member
         if not lost:
             break
@@ -346,6 +351,7 @@ def _members_insert(
         "last_name": [row.get("last_name") or "" for row in rows],
         "birth_date": [row.get("birth_date") for row in rows],
         "tier_id": [row.get("tier_id") for row in rows],
+        "balance": [row.get("balance") or 0 for row in rows],
         "card_number": [card for card, _token, _code in codes],
         "card_token": [token for _card, token, _code in codes],
         "referral_code": [code for _card, _token, code in codes],
@@ -354,7 +360,6 @@ def _members_insert(
         "program_id": program.pk,
         "status": Member.Status.ACTIVE,
         "blocked_reason": "",
-        "balance": 0,
         "pending_points": 0,
         "last_activity_at": at,
         "created_at": at,

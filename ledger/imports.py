@@ -54,12 +54,15 @@ def opening_balances_post(
     reference_prefix: str = "import-opening",
     reason: str = OPENING_REASON,
     user=None,
+    included: frozenset[int] | set[int] = frozenset(),
 ) -> OpeningResult:
     """Post an opening balance for each (member, points, expires_at or None) in one transaction
     (joining the caller's): one posting, two entries and one lot per member, written with one
     statement per table (`loyalty_site.core.bulk.rows_insert`). Members of one program only, each once,
     points > 0. Returns the new postings' points and ids and, for members whose reference already
-    exists, the points posted earlier (nothing is written for them).
+    exists, the points posted earlier (nothing is written for them). `included`: ids of members the
+    caller created in this transaction with these points already as their cached balance (the
+    import: no second write of each new member row).
     Raises InvalidInput (bad points, mixed programs, repeated member, expiry not after `at`)."""
     result = OpeningResult()
     if not members_points:
@@ -97,7 +100,10 @@ def opening_balances_post(
         if not todo:
             return result
         points_of = [wanted[pk][0] for pk in todo]
-        after = [balances[pk] + points for pk, points in zip(todo, points_of, strict=True)]
+        after = [
+            balances[pk] + (0 if pk in included else points)
+            for pk, points in zip(todo, points_of, strict=True)
+        ]
         returned = rows_insert(
             Posting,
             {
@@ -159,7 +165,9 @@ def opening_balances_post(
                 "warned_at": None,
             },
         )
-        _balances_update(todo, after)
+        moved = [(pk, balance) for pk, balance in zip(todo, after, strict=True) if pk not in included]
+        if moved:
+            _balances_update([pk for pk, _b in moved], [balance for _pk, balance in moved])
         for pk, points, posting_id in zip(todo, points_of, posting_ids, strict=True):
             result.posted[pk] = points
             result.postings[pk] = posting_id

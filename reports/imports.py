@@ -320,7 +320,10 @@ def _import_batch(parsed: list[ParsedRow], *, context: _Context, report: ImportR
     entry_id = context.entry_tier.pk if context.entry_tier is not None else None
     created = account_services.members_bulk_create(
         program=program,
-        rows=[{**item.profile, "tier_id": _start_tier_id(item, entry_id)} for item in new],
+        rows=[
+            {**item.profile, "tier_id": _start_tier_id(item, entry_id), "balance": item.balance}
+            for item in new
+        ],
         at=at,
     )
     members: dict[str, Member] = dict(existing)
@@ -364,12 +367,15 @@ def _import_batch(parsed: list[ParsedRow], *, context: _Context, report: ImportR
             continue
         first_balance[member.pk] = item.balance
         to_post.append((member, item.balance, item.expires_at))
+    # the members created above hold their opening balance already (`members_bulk_create`'s
+    # `balance`); one whose row turned out bad was not created, so every created one is posted
     result = opening_balances_post(
         members_points=to_post,
         at=at,
         reference_prefix="import-opening",
         reason=OPENING_REASON,
         user=context.user,
+        included={member.pk for member in created},
     )
     counted: set[int] = set()
     for item in parsed:
