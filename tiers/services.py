@@ -41,7 +41,14 @@ _TICK = timedelta(microseconds=1)
 
 
 def _emit_change(*, change: TierChange, member: Member, at: datetime) -> None:
-    from_tier, to_tier = change.from_tier, change.to_tier
+    change_emit(change=change, member=member, from_tier=change.from_tier, to_tier=change.to_tier, at=at)
+
+
+def change_emit(
+    *, change: TierChange, member: Member, from_tier: Tier | None, to_tier: Tier | None, at
+) -> None:
+    """The `tier.changed` event of `change` (its tiers given: a job that makes many changes has
+    them at hand)."""
     direction = "up"
     if from_tier is not None and to_tier is not None and to_tier.rank < from_tier.rank:
         direction = "down"

@@ -214,3 +214,56 @@ def test_one_members_qualifying_points_match_the_set_based_count(bronze, now):
     before, after = (member_qualifying_value(member=bronze, at=now + timedelta(minutes=m)) for m in (1, 10))
     assert before == kept.points_earned + refunded.points_earned + 70
     assert 0 < before - after < refunded.points_earned
+
+
+def test_one_reevaluation_applies_every_rule_to_many_members_with_queries_per_chunk_not_per_member(
+    seeded, now, events, django_assert_max_num_queries
+):
+    from tiers.services import tier_override_set
+
+    seeded.tier_downgrade_grace_days = 7
+    seeded.save()
+    gold = Tier.objects.get(program=seeded, code="gold")
+    make = lambda points: _member_with(seeded, now, points)  # noqa: E731
+    later = now + timedelta(days=366)
+    stays = make(0)  # silver on fresh points, still qualifies: untouched
+    points_earn(member=stays, points=1500, at=later - timedelta(days=10), reference="stays")
+    floored = make(0)  # bronze points, gold by hand until now + 400 days: stays gold
+    tier_override_set(member=floored, tier=gold, reason="VIP", ends_at=now + timedelta(days=400), at=now)
+    in_grace = [make(1500) for _ in range(5)]  # silver, the points leave the window: grace starts
+    gone = [make(3500) for _ in range(5)]  # gold, grace already over: straight to bronze
+    for member in gone:
+        MemberTierState.objects.update_or_create(
+            member=member, defaults={"below_since": later - timedelta(days=8), "evaluated_at": later}
+        )
+    back = make(1200)  # in grace, but qualifies again with fresh points: grace cleared
+    MemberTierState.objects.update_or_create(member=back, defaults={"below_since": later - timedelta(days=2)})
+    points_earn(member=back, points=1000, at=later - timedelta(days=1), reference="fresh")
+    events.clear()
+
+    with django_assert_max_num_queries(16):  # one chunk, whatever its number of members
+        summary = reevaluate_tiers(at=later)
+
+    assert summary == {"programs": 1, "evaluated": 11, "upgraded": 0, "downgraded": 5}
+    assert tier_of(stays) == "silver" and tier_of(floored) == "gold" and tier_of(back) == "silver"
+    assert [tier_of(m) for m in in_grace] == ["silver"] * 5
+    assert [tier_of(m) for m in gone] == ["bronze"] * 5
+    states = dict(MemberTierState.objects.values_list("member_id", "below_since"))
+    assert [states[m.pk] for m in in_grace] == [later] * 5
+    assert [states[m.pk] for m in gone] == [None] * 5 and states[back.pk] is None
+    downs = TierChange.objects.filter(reason="reevaluation").order_by("member_id")
+    assert list(
+        downs.values_list("member_id", "from_tier__code", "to_tier__code", "qualifying_value", "at")
+    ) == [(m.pk, "gold", "bronze", 0, later) for m in gone]
+    assert [
+        (e["type"], e["member"].pk, e["data"]["direction"], e["data"]["from"], e["key"]) for e in events
+    ] == [("tier.changed", change.member_id, "down", "gold", f"tier.changed:{change.pk}") for change in downs]
+    # a second run the same day changes nothing more
+    assert reevaluate_tiers(at=later) == {"programs": 1, "evaluated": 5, "upgraded": 0, "downgraded": 0}
+
+
+def _member_with(program, now, points):
+    member = MemberFactory(program=program, at=now)
+    if points:
+        points_earn(member=member, points=points, at=now, reference=f"start-{member.pk}")
+    return member
