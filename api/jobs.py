@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from loyalty_site.core.jobs import job
+from loyalty_site.core.retention import rows_purge
 
 from .idempotency import RETENTION
-from .models import IdempotencyRecord
 
 
 @job("idempotency_purge", schedule="daily", description="Delete idempotency keys older than 24 hours.")
 def idempotency_purge(*, at: datetime) -> dict:
-    """Delete claims older than the replay window. Idempotent: a second run finds nothing."""
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lte=at - RETENTION).delete()
+    """Delete claims older than the replay window, in chunks (`rows_purge`). Idempotent: a second
+    run finds nothing."""
+    deleted = rows_purge(table="api_idempotencyrecord", condition="created_at <= %s", params=[at - RETENTION])
     return {"deleted": deleted}

@@ -301,6 +301,12 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # URL may reach anyway (comma-separated host:port, http allowed), and the bounded publish after commit.
 WEBHOOK_PRIVATE_ALLOWLIST = os.environ.get("WEBHOOK_PRIVATE_ALLOWLIST", "")
 NOTIFICATIONS_PUBLISH_TIMEOUT = float(os.environ.get("NOTIFICATIONS_PUBLISH_TIMEOUT") or 0.25)
+# Retention of operational rows (loyalty_site/core/retention.py, the *_purge jobs), in days: delivered or
+# failed notifications and webhook deliveries are deleted that long after they were queued; expired
+# sessions that long after they expired. Idempotency claims follow the API's 24-hour replay window.
+RETENTION_NOTIFICATIONS_DAYS = int(os.environ.get("RETENTION_NOTIFICATIONS_DAYS") or "90")
+RETENTION_WEBHOOK_DELIVERIES_DAYS = int(os.environ.get("RETENTION_WEBHOOK_DELIVERIES_DAYS") or "30")
+RETENTION_SESSIONS_DAYS = int(os.environ.get("RETENTION_SESSIONS_DAYS") or "0")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
