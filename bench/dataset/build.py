@@ -535,16 +535,21 @@ def program_setup(*, at: datetime, members: int) -> dict:
     }
 
 
-def _steps(members: int, chunk: int):
-    for first in range(1, members + 1, chunk):
+def _steps(members: int, chunk: int, shard: tuple[int, int] = (0, 1)):
+    for number, first in enumerate(range(1, members + 1, chunk)):
+        if number % shard[1] != shard[0]:
+            continue
         last = min(members, first + chunk - 1)
         yield f"enrol:{first}-{last}", ENROL_SQL, {"first": first, "last": last}
         yield f"purchases:{first}-{last}", PURCHASE_SQL, {"first": first, "last": last}
 
 
-def build(*, members: int, at: datetime = AT, chunk: int = CHUNK, log=print) -> dict:
+def build(
+    *, members: int, at: datetime = AT, chunk: int = CHUNK, log=print, shard: tuple[int, int] = (0, 1)
+) -> dict:
     """Build (or continue building) the data set in the current database (migrated). Returns the
-    parameters and the seconds this call spent."""
+    parameters and the seconds this call spent. `shard` (i, n): this process builds every n-th chunk
+    from the i-th (several processes build one set at once; the last to finish analyses it)."""
     import psycopg
     from django.db import connection, transaction
 
@@ -553,7 +558,7 @@ def build(*, members: int, at: datetime = AT, chunk: int = CHUNK, log=print) -> 
         cursor.execute("SELECT name FROM bench_build_step")
         done = {row[0] for row in cursor.fetchall()}
     started = time.monotonic()
-    for name, statements, step in _steps(members, chunk):
+    for name, statements, step in _steps(members, chunk, shard):
         if name in done:
             continue
         first_chunk = step["first"] == 1
@@ -579,7 +584,11 @@ def build(*, members: int, at: datetime = AT, chunk: int = CHUNK, log=print) -> 
             seconds = time.monotonic() - step_started
             cursor.execute("UPDATE bench_build_step SET seconds = %s WHERE name = %s", [seconds, name])
         log(f"{name}: {seconds:.1f} s")
-    if "analyze" not in done and not connection.in_atomic_block:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM bench_build_step")
+        done = {row[0] for row in cursor.fetchall()}
+    complete = all(name in done for name, _statements, _step in _steps(members, chunk))
+    if complete and "analyze" not in done and not connection.in_atomic_block:
         connection.set_autocommit(True)
         with connection.cursor() as cursor:
             for table in TABLES:
@@ -619,6 +628,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=CHUNK)
     parser.add_argument("--fresh", action="store_true", help="Drop the database and start over.")
     parser.add_argument("--no-reconcile", action="store_true")
+    parser.add_argument(
+        "--shard", default="0/1", help="i/n: build every n-th chunk from the i-th (parallel runs)"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty_bench_million")
     os.environ["DATABASE_URL"] = url
@@ -633,9 +645,19 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
 
     call_command("migrate", verbosity=0)
-    result = build(members=args.members, chunk=args.chunk, log=lambda text: print(text, flush=True))
+    shard = tuple(int(part) for part in args.shard.split("/"))
+    result = build(
+        members=args.members, chunk=args.chunk, log=lambda text: print(text, flush=True), shard=shard
+    )
+    if shard != (0, 1):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_build_step WHERE name = 'analyze'")
+            if not cursor.fetchone()[0]:
+                print("other shards are still building")
+                return
     stats = dataset_stats()
     print(json.dumps(stats, indent=2))
     if not args.no_reconcile:
