@@ -148,10 +148,10 @@ ENROL_SQL = [
     """
     INSERT INTO accounts_member (id, program_id, external_id, phone, email, first_name, last_name, birth_date,
         card_number, card_token, referral_code, status, blocked_reason, balance, pending_points,
-        last_activity_at, created_at, referred_by_id, tier_id)
+        last_activity_at, created_at, referred_by_id, tier_id, language)
     SELECT member_id, %(program)s, NULL, '+99455' || lpad(i::text, 7, '0'), NULL, 'Member', i::text, birth_date,
         card_body || pg_temp.bench_luhn(card_body), md5('bench-card-' || i), 'BN' || i, 'active', '',
-        %(welcome_points)s, 0, at, at, NULL, %(entry_tier)s
+        %(welcome_points)s, 0, at, at, NULL, %(entry_tier)s, ''
     FROM bench_enrol
     """,
     """

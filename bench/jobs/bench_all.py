@@ -437,7 +437,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import connection
+
+    call_command("migrate", verbosity=0)  # the data set may predate the code's last migrations
 
     from accounts.models import Program
     from bench.dataset.build import AT
