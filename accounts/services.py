@@ -8,9 +8,11 @@ from datetime import date, datetime
 from typing import Any
 
 import phonenumbers
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import Duplicate, InvalidInput, NotFound
@@ -177,6 +179,19 @@ def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
         cleaned["email"] = email_normalize(cleaned["email"])
     if cleaned.get("external_id"):
         cleaned["external_id"] = str(cleaned["external_id"]).strip()
+    if "language" in cleaned:  # "" or None: the program's default language
+        cleaned["language"] = str(cleaned["language"] or "").strip()
+        if cleaned["language"] and cleaned["language"] not in dict(django_settings.LANGUAGES):
+            choices = ", ".join(dict(django_settings.LANGUAGES))
+            raise InvalidInput(
+                gettext("Unknown language; use one of %(choices)s.") % {"choices": choices},
+                fields={
+                    "language": [
+                        gettext("Use one of %(choices)s, or empty for the program's default.")
+                        % {"choices": choices}
+                    ]
+                },
+            )
     return cleaned
 
 
@@ -191,11 +206,13 @@ def member_create(
     last_name: str = "",
     birth_date: date | None = None,
     referred_by: str | Member | None = None,
+    language: str | None = "",
 ) -> Member:
     """Enrol a member. Raises InvalidInput (no identifier, bad phone, unknown referral code) and
     Duplicate (phone, email or external id already used in this program)."""
     at = at or timezone.now()
     profile = _clean_profile({"external_id": external_id, "phone": phone, "email": email})
+    preferred = _clean_profile({"language": language})["language"]
     if not any(profile.values()):
         raise InvalidInput(
             "Give at least one of external_id, phone or email.",
@@ -218,6 +235,7 @@ def member_create(
             first_name=first_name or "",
             last_name=last_name or "",
             birth_date=birth_date,
+            language=preferred,
             referred_by=referrer,
             card_number=card_number_generate(),
             card_token=card_token_generate(),
@@ -391,7 +409,7 @@ def _keys_taken(*, program: Program, rows: list[dict[str, Any]]) -> set[tuple[st
     return taken
 
 
-PROFILE_FIELDS = ("external_id", "phone", "email", "first_name", "last_name", "birth_date")
+PROFILE_FIELDS = ("external_id", "phone", "email", "first_name", "last_name", "birth_date", "language")
 
 
 def member_update(*, member: Member, data: dict[str, Any]) -> Member:
@@ -404,7 +422,7 @@ def member_update(*, member: Member, data: dict[str, Any]) -> Member:
         )
     cleaned = _clean_profile(data)
     for field, value in cleaned.items():
-        if value is None and field in ("first_name", "last_name"):
+        if value is None and field in ("first_name", "last_name", "language"):
             value = ""
         setattr(member, field, value)
     if not (member.external_id or member.phone or member.email):

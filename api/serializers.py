@@ -200,6 +200,11 @@ class MemberSerializer(serializers.Serializer):
     first_name = serializers.CharField(allow_blank=True)
     last_name = serializers.CharField(allow_blank=True)
     birth_date = serializers.DateField(allow_null=True)
+    language = serializers.CharField(
+        allow_blank=True,
+        help_text="Preferred language of the card page and messages (az, ru, kk, en); empty: the "
+        "program's default language.",
+    )
     card_number = serializers.CharField(help_text="13 digits, Luhn-checked.")
     card_url = serializers.SerializerMethodField(help_text="The member's card page.")
     referral_code = serializers.CharField()
@@ -250,6 +255,9 @@ class MemberSerializer(serializers.Serializer):
         return expiring_soon(member, self.context["at"])
 
 
+MEMBER_LANGUAGES = [code for code, _name in settings.LANGUAGES]
+
+
 class MemberInputSerializer(StrictFieldsMixin, serializers.Serializer):
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
     phone = serializers.CharField(
@@ -259,6 +267,13 @@ class MemberInputSerializer(StrictFieldsMixin, serializers.Serializer):
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     birth_date = serializers.DateField(required=False, allow_null=True)
+    language = serializers.ChoiceField(
+        choices=MEMBER_LANGUAGES,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Preferred language of the card page and messages; empty: the program's default.",
+    )
 
     def validate_birth_date(self, value):
         if value is not None and not (date(1900, 1, 1) <= value <= date.today()):

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from loyalty_site.core.money import MAX_AMOUNT
 from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text, points_text
@@ -72,6 +74,17 @@ class RefundForm(forms.Form):
     reference = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
 
+def member_language_choices():
+    """A member's language at the till: one of ours, or the program's default (empty)."""
+    return [("", gettext_lazy("Program default")), *settings.LANGUAGES]
+
+
+class MemberLanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        choices=member_language_choices, required=False, label=gettext_lazy("Language")
+    )
+
+
 class EnrolForm(forms.Form):
     phone = forms.CharField(max_length=32, required=False)
     email = forms.EmailField(required=False)
@@ -79,6 +92,9 @@ class EnrolForm(forms.Form):
     last_name = forms.CharField(max_length=100, required=False)
     birth_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     referred_by = forms.CharField(max_length=16, required=False, label="Referral code")
+    language = forms.ChoiceField(
+        choices=member_language_choices, required=False, label=gettext_lazy("Language")
+    )
 
     def clean(self):
         cleaned = super().clean()

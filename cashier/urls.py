@@ -12,6 +12,7 @@ urlpatterns = [
     path("cashier/program/", views.program_choose, name="program"),
     path("cashier/members/new/", views.member_enrol, name="enrol"),
     path("cashier/members/<int:member_id>/", views.member_panel, name="member"),
+    path("cashier/members/<int:member_id>/language/", views.member_language, name="member-language"),
     path("cashier/members/<int:member_id>/quote/", views.member_quote, name="quote"),
     path("cashier/members/<int:member_id>/purchase/", views.member_purchase, name="purchase"),
     path("cashier/members/<int:member_id>/redeem/", views.member_redeem, name="redeem"),

@@ -16,7 +16,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -32,11 +32,12 @@ from ledger.services import (
     purchase_refundable,
 )
 from ledger.services import purchase_refund as ledger_purchase_refund
+from loyalty_site.core import i18n
 from loyalty_site.core.errors import LoyaltyError
 
 from . import selectors
 from .access import till_member_get, till_program_set, till_programs, till_required
-from .forms import EnrolForm, PurchaseForm, RedeemForm, RefundForm, SearchForm
+from .forms import EnrolForm, MemberLanguageForm, PurchaseForm, RedeemForm, RefundForm, SearchForm
 from .qr import qr_svg
 from .throttle import throttled
 
@@ -110,6 +111,26 @@ def till_home(request):
 
 @till_required
 @require_POST
+def member_language(request, member_id):
+    """The member's preferred language (the card page and messages), changed at the till."""
+    if request.program is None:
+        return redirect("cashier:home")
+    member = till_member_get(request.program, member_id)
+    form = MemberLanguageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("language", [])))
+    else:
+        try:
+            account_services.member_update(member=member, data={"language": form.cleaned_data["language"]})
+        except LoyaltyError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, translation.gettext("Language saved."))
+    return redirect("cashier:member", member_id=member.pk)
+
+
+@till_required
+@require_POST
 def program_choose(request):
     till_program_set(request, request.POST.get("program"))
     return redirect("cashier:home")
@@ -132,6 +153,7 @@ def member_enrol(request):
                 last_name=data["last_name"],
                 birth_date=data["birth_date"],
                 referred_by=data["referred_by"] or None,
+                language=data["language"],
             )
         except LoyaltyError as error:
             _form_error(form, error)
@@ -169,6 +191,7 @@ def _member_context(request, member: Member, **extra):
             "redeem_form": RedeemForm(initial={"reference": _new_reference("till-redeem")}),
             "refund_reference": _new_reference("till-refund"),
             "search_form": SearchForm(),
+            "language_form": MemberLanguageForm(initial={"language": member.language}),
         }
     )
     context.update(extra)
@@ -350,21 +373,24 @@ def card_page(request, token):
     """A member's card: no login (the 192-bit token is the secret), throttled per client address.
     Unknown token -> 404; the page is never cached by shared caches (it shows a balance)."""
     member = get_object_or_404(Member.objects.select_related("program", "tier"), card_token=token)
-    at = timezone.now()
-    context = selectors.member_card(member=member, at=at, entries=10)
-    context.update(
-        {
-            "coupons": selectors.member_usable_coupons(member=member, at=at),
-            "points_at_risk": selectors.member_points_at_risk(member=member, at=at),
-            "next_tier": selectors.member_next_tier(member=member, progress=context["progress"]),
-            "ways_to_earn": selectors.program_ways_to_earn(member=member, at=at),
-        }
-    )
-    path = reverse("cashier:card", args=[member.card_token])
-    base = getattr(settings, "PUBLIC_BASE_URL", "")
-    card_url = f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
-    context["qr_svg"] = qr_svg(card_url)
-    response = render(request, "card/card.html", context)
+    # in the member's language (else the program's), whatever the browser asks for
+    with i18n.for_member(member):
+        at = timezone.now()
+        context = selectors.member_card(member=member, at=at, entries=10)
+        context.update(
+            {
+                "coupons": selectors.member_usable_coupons(member=member, at=at),
+                "points_at_risk": selectors.member_points_at_risk(member=member, at=at),
+                "next_tier": selectors.member_next_tier(member=member, progress=context["progress"]),
+                "ways_to_earn": selectors.program_ways_to_earn(member=member, at=at),
+            }
+        )
+        path = reverse("cashier:card", args=[member.card_token])
+        base = getattr(settings, "PUBLIC_BASE_URL", "")
+        card_url = f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
+        context["qr_svg"] = qr_svg(card_url)
+        response = render(request, "card/card.html", context)
+        response["Content-Language"] = translation.get_language()
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
@@ -376,27 +402,28 @@ def card_manifest(request, token):
     """The card's web app manifest: added to a phone's home screen, the card opens as an app at
     this member's card page. Icons are static files (hashed and served by WhiteNoise in production)."""
     member = get_object_or_404(Member.objects.select_related("program"), card_token=token)
-    path = reverse("cashier:card", args=[member.card_token])
-    icon = "cashier/icons/{}".format
-    manifest = {
-        "name": f"{member.program.name} card",
-        "short_name": member.program.name[:12],
-        "start_url": path,
-        "scope": path,
-        "display": "standalone",
-        "background_color": "#f4f6f9",
-        "theme_color": "#1f5fbf",
-        "icons": [
-            {"src": static(icon("icon-192.png")), "sizes": "192x192", "type": "image/png"},
-            {"src": static(icon("icon-512.png")), "sizes": "512x512", "type": "image/png"},
-            {
-                "src": static(icon("maskable-512.png")),
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "maskable",
-            },
-        ],
-    }
+    with i18n.for_member(member):  # the app's name in the member's language
+        path = reverse("cashier:card", args=[member.card_token])
+        icon = "cashier/icons/{}".format
+        manifest = {
+            "name": f"{member.program.name} card",
+            "short_name": member.program.name[:12],
+            "start_url": path,
+            "scope": path,
+            "display": "standalone",
+            "background_color": "#f4f6f9",
+            "theme_color": "#1f5fbf",
+            "icons": [
+                {"src": static(icon("icon-192.png")), "sizes": "192x192", "type": "image/png"},
+                {"src": static(icon("icon-512.png")), "sizes": "512x512", "type": "image/png"},
+                {
+                    "src": static(icon("maskable-512.png")),
+                    "sizes": "512x512",
+                    "type": "image/png",
+                    "purpose": "maskable",
+                },
+            ],
+        }
     response = JsonResponse(manifest, content_type="application/manifest+json")
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"

@@ -19,11 +19,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.template import Context, Template
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty_site.core.db import pg_array
 from loyalty_site.core.errors import InvalidInput, NotFound
 from loyalty_site.core.events import EVENT_TYPES
+from loyalty_site.core.i18n import member_language
 
 from . import outgoing, publisher, signing
 from .channels import channel_get
@@ -39,6 +40,7 @@ from .delivery import (  # noqa: F401 - the delivery names, importable from the 
     webhook_signing_secrets,
 )
 from .models import (
+    Channel,
     ChannelSettings,
     Event,
     Notification,
@@ -324,11 +326,16 @@ def _notifications_build(
                 created_at=event.at,
             )
             context = template_context(event=event, member=event.member, program=event.program)
-            try:
-                row.subject, row.body = template_render(template=template, context=context)
-                row.subject = row.subject[:255]
-            except Exception as error:  # noqa: BLE001 - a broken template must not fail the cause
-                row.status, row.last_error, row.body = OutboxStatus.FAILED, f"template error: {error}", ""
+            # rendered in the member's language (else the program's): the template's text in that
+            # language, and the numbers, dates and words it formats
+            with translation.override(member_language(event.member, program=event.program)):
+                try:
+                    row.subject, row.body = template_render(template=template, context=context)
+                    if not row.subject and template.channel == Channel.EMAIL:  # an e-mail needs one
+                        row.subject = str(event.get_type_display())
+                    row.subject = row.subject[:255]
+                except Exception as error:  # noqa: BLE001 - a broken template must not fail the cause
+                    row.status, row.last_error, row.body = OutboxStatus.FAILED, f"template error: {error}", ""
             rows.append(row)
     return rows
 

@@ -43,9 +43,10 @@ def program_language(program) -> str:
     return supported(getattr(program, "default_language", None)) or settings.LANGUAGE_CODE
 
 
-def member_language(member) -> str:
-    """The member's preferred language, else the program's default, else the site's."""
-    return supported(getattr(member, "language", None)) or program_language(member.program)
+def member_language(member, program=None) -> str:
+    """The member's preferred language, else the program's default, else the site's. `program`:
+    the member's program when the caller has it loaded (saves a query)."""
+    return supported(getattr(member, "language", None)) or program_language(program or member.program)
 
 
 @contextmanager
@@ -53,3 +54,47 @@ def for_member(member):
     """Renders the block in the member's language (translation.override)."""
     with translation.override(member_language(member)):
         yield
+
+
+def staff_language(user) -> str | None:
+    """The language a logged-in staff member chose (StaffMember.language), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        profile = user.staff_profile
+    except AttributeError:  # no profile (a platform superuser): RelatedObjectDoesNotExist is one
+        return None
+    return supported(profile.language)
+
+
+class StaffLanguageMiddleware:
+    """After AuthenticationMiddleware: a staff member who chose a language gets it on every page
+    (the admin, the till), whatever the browser says; everyone else keeps LocaleMiddleware's choice
+    (the switcher's cookie, then Accept-Language). API requests carry no session, so the API keeps
+    following Accept-Language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = staff_language(getattr(request, "user", None))
+        if language and language != translation.get_language():
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
+
+
+def set_language(request):
+    """The language switcher's target (POST language, next): Django's set_language (the cookie,
+    so anyone is remembered on this browser) and, for a staff member, their StaffMember.language,
+    so the choice follows them to other browsers and the till."""
+    from django.views.i18n import set_language as django_set_language
+
+    response = django_set_language(request)
+    language = supported(request.POST.get("language")) if request.method == "POST" else None
+    user = getattr(request, "user", None)
+    if language and getattr(user, "is_authenticated", False):
+        from accounts.models import StaffMember
+
+        StaffMember.objects.filter(user=user).update(language=language)
+    return response

@@ -105,6 +105,46 @@ def fill(base: Path, languages: list[str], snapshots: dict[str, Path]) -> int:
     return filled
 
 
+def update(base: Path, languages: list[str], *, fill_missing: bool = True, verbosity: int = 0) -> int:
+    """Extract, fill from the compendium and compile the catalogues of the project at `base`;
+    returns how many entries the compendium filled. Raises RuntimeError when gettext is missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshots = {}
+        for language in languages:
+            files = [po for po in catalogues.po_files(base) if po.parent.parent.name == language]
+            snapshot = Path(tmp) / f"before-{language}.po"
+            if files and catalogues.build_compendium(files, snapshot):
+                snapshots[language] = snapshot
+        extract(base, languages, verbosity=verbosity)
+        filled = fill(base, languages, snapshots) if fill_missing else 0
+    catalogues.compile_all(base)
+    return filled
+
+
+def missing_translations(base: Path, languages: list[str]) -> dict[str, list[str]]:
+    """A fresh extraction of the sources at `base` into a temporary copy, merged with the committed
+    catalogues (nothing filled, nothing guessed): {catalogue: [msgids without a translation or with a
+    fuzzy one]}. `base` itself is left alone."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.mo", "*.pyc", *catalogues.IGNORE_PATTERNS)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp)
+        for child in base.iterdir():
+            if (
+                child.is_dir()
+                and not child.name.startswith(".")
+                and child.name not in catalogues.IGNORE_PATTERNS
+            ):
+                shutil.copytree(child, copy / child.name, ignore=ignore, symlinks=True)
+        extract(copy, languages)
+        missing = {}
+        for po in catalogues.po_files(copy):
+            if po.parent.parent.name in languages:
+                ids = catalogues.untranslated(po)
+                if ids:
+                    missing[str(po.relative_to(copy))] = ids
+        return missing
+
+
 class Command(BaseCommand):
     requires_system_checks = []
     help = (
@@ -129,8 +169,14 @@ class Command(BaseCommand):
     def handle(self, *args, check=False, languages=None, no_fill=False, verbosity=1, **options):
         languages = languages or list(catalogues.TRANSLATED_LANGUAGES)
         base = Path(settings.BASE_DIR)
+        try:
+            if check:
+                missing = missing_translations(base, languages)
+            else:
+                filled = update(base, languages, fill_missing=not no_fill, verbosity=max(0, verbosity - 1))
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
         if check:
-            missing = self.missing_translations(base, languages)
             if missing:
                 lines = [
                     f"{po}: {len(ids)} untranslated or fuzzy" + "".join(f"\n    {m!r}" for m in ids)
@@ -140,47 +186,10 @@ class Command(BaseCommand):
             if verbosity:
                 self.stdout.write("Every string has a translation in " + ", ".join(languages) + ".")
             return
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                snapshots = {}
-                for language in languages:
-                    files = [po for po in catalogues.po_files(base) if po.parent.parent.name == language]
-                    snapshot = Path(tmp) / f"before-{language}.po"
-                    if files and catalogues.build_compendium(files, snapshot):
-                        snapshots[language] = snapshot
-                extract(base, languages, verbosity=max(0, verbosity - 1))
-                filled = 0 if no_fill else fill(base, languages, snapshots)
-        except RuntimeError as error:
-            raise CommandError(str(error)) from error
-        compiled = catalogues.compile_all(base)
         if verbosity:
             for po in catalogues.po_files(base):
                 if po.parent.parent.name in languages:
                     left = catalogues.untranslated(po)
                     if left:
                         self.stdout.write(f"{po.relative_to(base)}: {len(left)} untranslated or fuzzy")
-            self.stdout.write(f"Filled {filled} from the compendium; compiled {len(compiled)} catalogue(s).")
-
-    def missing_translations(self, base: Path, languages: list[str]) -> dict[str, list[str]]:
-        """Fresh extraction into a copy of the sources; {catalogue: [msgids lacking a translation]}."""
-        ignore = shutil.ignore_patterns("__pycache__", "*.mo", "*.pyc", *catalogues.IGNORE_PATTERNS)
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp)
-            for child in base.iterdir():
-                if (
-                    child.is_dir()
-                    and not child.name.startswith(".")
-                    and child.name not in catalogues.IGNORE_PATTERNS
-                ):
-                    shutil.copytree(child, copy / child.name, ignore=ignore, symlinks=True)
-            try:
-                extract(copy, languages)
-            except RuntimeError as error:
-                raise CommandError(str(error)) from error
-            missing = {}
-            for po in catalogues.po_files(copy):
-                if po.parent.parent.name in languages:
-                    ids = catalogues.untranslated(po)
-                    if ids:
-                        missing[str(po.relative_to(copy))] = ids
-            return missing
+            self.stdout.write(f"Filled {filled} from the compendium; catalogues compiled.")
