@@ -435,6 +435,7 @@ def main() -> None:
         database_from_template(args.members)
         print(f"copied the data set in {time.monotonic() - started:.1f} s", flush=True)
     import django
+    import psycopg
 
     django.setup()
     from django.core.management import call_command
@@ -461,9 +462,11 @@ def main() -> None:
                 params = job_params(kind, program=program, at=AT)
                 cursor.execute("BEGIN")
                 started = time.monotonic()
-                cursor.execute(sql, params)
+                # client-side binding: the parameters' types come from the SQL around them
+                with psycopg.ClientCursor(connection.connection) as client:
+                    client.execute(sql, params)
+                    sql_counts = client.fetchone()
                 sql_seconds = time.monotonic() - started
-                sql_counts = cursor.fetchone()
                 sql_delta = delta(before, state(cursor))
                 cursor.execute("ROLLBACK")
                 for table in ("accounts_member", "ledger_lot", "ledger_posting", "notifications_event"):
