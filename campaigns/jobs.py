@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Member, Program
 from loyalty_site.core.errors import LoyaltyError
+from loyalty_site.core.events import events_batched
 from loyalty_site.core.jobs import job
 from loyalty_site.core.periods import period_previous
 
@@ -35,25 +36,35 @@ def _programs_with(trigger: str):
 
 
 def _grant_each(member_ids, campaigns, make_ctx) -> int:
-    """Grant `campaigns` to each member (one transaction per member, member row locked first).
-    A member the ledger refuses (blocked, a fraud limit) is skipped and logged; the job goes on."""
+    """Grant `campaigns` to each member: one transaction per chunk of CHUNK members, whose events
+    are stored with one statement at its end (`events_batched`), and a savepoint per member (its row
+    locked first). A member the ledger refuses (blocked, a fraud limit) is skipped and logged (its
+    savepoint and its events are dropped); the job goes on."""
     granted = 0
     ids = list(member_ids)
     for start in range(0, len(ids), CHUNK):
-        for member_id in ids[start : start + CHUNK]:
-            try:
-                with transaction.atomic():
-                    member = (
-                        Member.objects.select_for_update(of=("self",))
-                        .select_related("program", "tier", "referred_by")
-                        .get(pk=member_id)
-                    )
-                    ctx = make_ctx(member)
-                    if ctx is None:
-                        continue
-                    granted += len(campaigns_apply(campaigns, ctx, dry_run=False))
-            except LoyaltyError as error:
-                logger.warning("campaign grant skipped for member %s: %s", member_id, error.code)
+        with transaction.atomic(), events_batched():
+            granted += _grant_chunk(ids[start : start + CHUNK], campaigns, make_ctx)
+    return granted
+
+
+def _grant_chunk(member_ids, campaigns, make_ctx) -> int:
+    granted = 0
+    for member_id in member_ids:
+        try:
+            # the nested block drops the member's events with its savepoint
+            with events_batched(), transaction.atomic():
+                member = (
+                    Member.objects.select_for_update(of=("self",))
+                    .select_related("program", "tier", "referred_by")
+                    .get(pk=member_id)
+                )
+                ctx = make_ctx(member)
+                if ctx is None:
+                    continue
+                granted += len(campaigns_apply(campaigns, ctx, dry_run=False))
+        except LoyaltyError as error:
+            logger.warning("campaign grant skipped for member %s: %s", member_id, error.code)
     return granted
 
 
