@@ -13,6 +13,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 
 from accounts.models import Member, Program
 from loyalty_site.core.tenancy import TILL_ROLES, scope_to_user, staff_role
@@ -56,7 +57,7 @@ def till_program_set(request, program_id) -> Program:
     try:
         program = till_programs(request.user).get(pk=int(program_id))
     except (Program.DoesNotExist, TypeError, ValueError):
-        raise Http404("No such program.")
+        raise Http404(gettext("No such program."))
     request.session[SESSION_PROGRAM_KEY] = program.pk
     return program
 
@@ -65,7 +66,7 @@ def till_member_get(program: Program, member_id) -> Member:
     try:
         return Member.objects.select_related("program", "tier").get(program=program, pk=int(member_id))
     except (Member.DoesNotExist, TypeError, ValueError):
-        raise Http404("No such member in this program.")
+        raise Http404(gettext("No such member in this program."))
 
 
 def till_required(view):
@@ -76,7 +77,7 @@ def till_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), login_url="cashier:login")
         if not can_use_till(request.user):
-            raise PermissionDenied("The till is for cashiers, managers and owners.")
+            raise PermissionDenied(gettext("The till is for cashiers, managers and owners."))
         request.program = till_program_get(request)
         return view(request, *args, **kwargs)
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.money import MAX_AMOUNT
 from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text, points_text
@@ -33,19 +34,24 @@ class PointsField(forms.IntegerField):
 class SearchForm(forms.Form):
     q = forms.CharField(
         max_length=300,
-        label="Phone, card number or QR",
-        help_text="Type, scan with a barcode scanner, or use the camera.",
+        label=_("Phone, card number or QR"),
+        help_text=_("Type, scan with a barcode scanner, or use the camera."),
     )
 
 
 class PurchaseForm(forms.Form):
-    amount = AmountField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2)
-    currency = forms.RegexField(
-        regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Use a 3-letter code."}
+    amount = AmountField(
+        min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2, label=_("Amount")
     )
-    coupon_code = forms.CharField(max_length=64, required=False, label="Coupon")
+    currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$",
+        max_length=3,
+        label=_("Currency"),
+        error_messages={"invalid": _("Use a 3-letter currency code.")},
+    )
+    coupon_code = forms.CharField(max_length=64, required=False, label=_("Coupon"))
     redeem_points = PointsField(
-        min_value=0, max_value=10**9, required=False, initial=0, label="Points to redeem"
+        min_value=0, max_value=10**9, required=False, initial=0, label=_("Points to redeem")
     )
     # Drawn when the form is shown: a double click or a resubmitted page repeats the same receipt,
     # which purchase_create answers with the original purchase instead of a second one.
@@ -62,14 +68,19 @@ class PurchaseForm(forms.Form):
 
 
 class RedeemForm(forms.Form):
-    points = PointsField(min_value=1, max_value=10**9)
-    description = forms.CharField(max_length=200, required=False)
+    points = PointsField(min_value=1, max_value=10**9, label=_("Points"))
+    description = forms.CharField(max_length=200, required=False, label=_("What for"))
     reference = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
 
 class RefundForm(forms.Form):
     amount = AmountField(
-        min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=14, decimal_places=2, required=False
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        label=_("Refund amount"),
     )
     reference = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
@@ -86,12 +97,14 @@ class MemberLanguageForm(forms.Form):
 
 
 class EnrolForm(forms.Form):
-    phone = forms.CharField(max_length=32, required=False)
-    email = forms.EmailField(required=False)
-    first_name = forms.CharField(max_length=100, required=False)
-    last_name = forms.CharField(max_length=100, required=False)
-    birth_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    referred_by = forms.CharField(max_length=16, required=False, label="Referral code")
+    phone = forms.CharField(max_length=32, required=False, label=_("Phone"))
+    email = forms.EmailField(required=False, label=_("Email"))
+    first_name = forms.CharField(max_length=100, required=False, label=_("First name"))
+    last_name = forms.CharField(max_length=100, required=False, label=_("Last name"))
+    birth_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Birth date")
+    )
+    referred_by = forms.CharField(max_length=16, required=False, label=_("Referral code"))
     language = forms.ChoiceField(
         choices=member_language_choices, required=False, label=gettext_lazy("Language")
     )
@@ -99,5 +112,5 @@ class EnrolForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not (cleaned.get("phone") or cleaned.get("email")):
-            raise forms.ValidationError("Give a phone number or an email.")
+            raise forms.ValidationError(_("Give a phone number or an email."))
         return cleaned

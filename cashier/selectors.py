@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils import formats
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import Member, Program
 from campaigns.selectors import coupons_for_member
@@ -123,15 +125,19 @@ def member_usable_coupons(*, member: Member, at: datetime) -> list:
 
 def coupon_label(coupon) -> str:
     """What a coupon gives, in words a member and a cashier read."""
-    value = coupon.value.normalize() if coupon.value == coupon.value.to_integral() else coupon.value
     if coupon.kind == "percent":
-        text = f"{value:f}% off"
+        text = gettext("%(percent)s%% off") % {"percent": formats.localize(_plain(coupon.value))}
     elif coupon.kind == "fixed":
-        text = f"{coupon.value} {coupon.currency} off".replace("  ", " ")
+        amount = f"{formats.localize(coupon.value)} {coupon.currency}".strip()
+        text = gettext("%(amount)s off") % {"amount": amount}
     else:
-        text = f"{int(coupon.value)} bonus points"
+        points = int(coupon.value)
+        text = ngettext("%(points)s bonus point", "%(points)s bonus points", points) % {"points": points}
     if coupon.min_purchase:
-        text += f" on {coupon.min_purchase} or more"
+        text = gettext("%(offer)s on %(amount)s or more") % {
+            "offer": text,
+            "amount": formats.localize(coupon.min_purchase),
+        }
     return text
 
 
@@ -162,19 +168,27 @@ def tier_privileges(tier: Tier | None) -> list[str]:
         return []
     privileges = []
     if tier.discount_percent:
-        privileges.append(f"{tier.discount_percent.normalize():f}% off every purchase")
+        percent = formats.localize(_plain(tier.discount_percent))
+        privileges.append(gettext("%(percent)s%% off every purchase") % {"percent": percent})
     if tier.earn_multiplier and tier.earn_multiplier != 1:
-        extra = (tier.earn_multiplier - 1) * 100
-        privileges.append(f"{extra.normalize():f}% more points on every purchase")
+        extra = formats.localize(_plain((tier.earn_multiplier - 1) * 100))
+        privileges.append(gettext("%(percent)s%% more points on every purchase") % {"percent": extra})
     if tier.gift_points:
-        period = tier.get_gift_period_display().lower() if tier.gift_period else ""
-        privileges.append(f"{tier.gift_points} gift points {period}".strip())
+        gift = {"points": tier.gift_points}
+        if tier.gift_period:
+            gift["period"] = tier.get_gift_period_display().lower()
+            text = ngettext(
+                "%(points)s gift point %(period)s", "%(points)s gift points %(period)s", tier.gift_points
+            )
+        else:
+            text = ngettext("%(points)s gift point", "%(points)s gift points", tier.gift_points)
+        privileges.append(text % gift)
     flags = [
-        ("priority_support", "Priority support"),
-        ("fast_processing", "Your requests handled first"),
-        ("personal_manager", "A personal manager"),
-        ("event_invitations", "Invitations to special events"),
-        ("exclusive_campaigns", "Members-only offers"),
+        ("priority_support", gettext("Priority support")),
+        ("fast_processing", gettext("Your requests handled first")),
+        ("personal_manager", gettext("A personal manager")),
+        ("event_invitations", gettext("Invitations to special events")),
+        ("exclusive_campaigns", gettext("Members-only offers")),
     ]
     privileges.extend(text for field, text in flags if getattr(tier, field, False))
     if tier.description and not privileges:  # the merchant's words, when the settings say nothing
@@ -185,17 +199,25 @@ def tier_privileges(tier: Tier | None) -> list[str]:
 def _to_reach(program, missing: int) -> str:
     """How much more of the program's tier metric a member needs, in words."""
     metric = program.tier_metric
+    values = {"count": missing, "currency": program.base_currency, "days": program.tier_window_days}
     if metric == program.TierMetric.AMOUNT_SPENT:
-        text = f"Spend {missing} {program.base_currency} more"
+        text = gettext("Spend %(count)s %(currency)s more") % values
     elif metric == program.TierMetric.PURCHASES:
-        text = f"Make {missing} more purchase{'s' if missing != 1 else ''}"
+        text = ngettext("Make %(count)s more purchase", "Make %(count)s more purchases", missing) % values
     elif metric == program.TierMetric.VISITS:
-        text = f"Visit on {missing} more day{'s' if missing != 1 else ''}"
+        text = ngettext("Visit on %(count)s more day", "Visit on %(count)s more days", missing) % values
     else:
-        text = f"Earn {missing} more points"
+        text = ngettext("Earn %(count)s more point", "Earn %(count)s more points", missing) % values
     if program.tier_window_days:
-        text += f" within {program.tier_window_days} days"
+        window = ngettext("within %(days)s day", "within %(days)s days", program.tier_window_days) % values
+        text = gettext("%(goal)s %(window)s") % {"goal": text, "window": window}
     return text
+
+
+def _plain(number):
+    """A Decimal without its trailing zeros and exponent (10.00 -> 10, 12.50 -> 12.5)."""
+    number = number.normalize()
+    return number.quantize(1) if number == number.to_integral() else number
 
 
 def member_next_tier(*, member: Member, progress: dict[str, Any]) -> dict[str, Any] | None:
@@ -208,7 +230,9 @@ def member_next_tier(*, member: Member, progress: dict[str, Any]) -> dict[str, A
     if tier is None:
         return None
     missing = int(progress.get("points_to_next") or 0)
-    how = _to_reach(member.program, missing) if missing else "Reached: it applies with the next review"
+    how = (
+        _to_reach(member.program, missing) if missing else gettext("Reached: it applies with the next review")
+    )
     return {"name": tier.name, "privileges": tier_privileges(tier), "how": how}
 
 
@@ -228,7 +252,10 @@ def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
         rate = rate_in_force(rates, currency=currency, at=at)
         if rate is not None:
             points = rate.points_per_unit.normalize()
-            ways.append(f"{points:f} points for every 1 {currency} you spend")
+            ways.append(
+                gettext("%(points)s points for every 1 %(currency)s you spend")
+                % {"points": formats.localize(_plain(points)), "currency": currency}
+            )
     tier_id = member.tier_id
     campaigns = (
         Campaign.objects.filter(program=program, is_active=True)
@@ -252,9 +279,9 @@ def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
         text = campaign.description.strip() or campaign_sentence(
             campaign, list(campaign.conditions.all()), rewards
         )
-        ways.append(f"{campaign.name}: {text}")
+        ways.append(gettext("%(campaign)s: %(rules)s") % {"campaign": campaign.name, "rules": text})
     if member.referral_code:
-        ways.append(f"Invite friends with your code {member.referral_code}")
+        ways.append(gettext("Invite friends with your code %(code)s") % {"code": member.referral_code})
     return ways
 
 

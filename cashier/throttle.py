@@ -12,6 +12,7 @@ from functools import wraps
 
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.utils.translation import gettext
 
 
 def throttle_hit(*, scope: str, ident: str, rate: int, period: int, now: float | None = None) -> bool:
@@ -36,7 +37,7 @@ def throttled(*, scope: str, rate: int, period: int):
             ident = request.META.get("REMOTE_ADDR") or "unknown"
             if not throttle_hit(scope=scope, ident=ident, rate=rate, period=period):
                 response = HttpResponse(
-                    "Too many requests. Please wait a minute and try again.",
+                    gettext("Too many requests. Please wait a minute and try again."),
                     status=429,
                     content_type="text/plain; charset=utf-8",
                 )

@@ -8,6 +8,7 @@ the REST API calls) and renders the result. Business errors are LoyaltyError sub
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,7 +17,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -67,7 +69,7 @@ class TillPasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        messages.success(self.request, "Your password is changed.")
+        messages.success(self.request, gettext("Your password is changed."))
         return response
 
 
@@ -94,7 +96,7 @@ def till_home(request):
         if len(results) == 1 and not more:
             return redirect("cashier:member", member_id=results[0].pk)
         if not results:
-            form.add_error("q", f"No member found for “{query}”.")
+            form.add_error("q", gettext("No member found for “%(query)s”.") % {"query": query})
     return render(
         request,
         "cashier/home.html",
@@ -158,7 +160,11 @@ def member_enrol(request):
         except LoyaltyError as error:
             _form_error(form, error)
         else:
-            messages.success(request, f"{member} is enrolled. Card number {member.card_number}.")
+            messages.success(
+                request,
+                gettext("%(member)s is enrolled. Card number %(card)s.")
+                % {"member": member, "card": member.card_number},
+            )
             return redirect("cashier:member", member_id=member.pk)
     return render(request, "cashier/enrol.html", {"program": request.program, "form": form})
 
@@ -233,12 +239,14 @@ def member_panel(request, member_id):
 def member_quote(request, member_id):
     """Live quote while the cashier types: changes nothing; JSON for the page's script."""
     if request.program is None:
-        return JsonResponse({"error": {"code": "invalid", "message": "Choose a program first."}}, status=400)
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": gettext("Choose a program first.")}}, status=400
+        )
     member = till_member_get(request.program, member_id)
     form = PurchaseForm(request.POST)
     if not form.is_valid():
         return JsonResponse(
-            {"error": {"code": "invalid", "message": "Check the purchase.", "fields": form.errors}},
+            {"error": {"code": "invalid", "message": gettext("Check the purchase."), "fields": form.errors}},
             status=400,
         )
     try:
@@ -270,9 +278,17 @@ def member_purchase(request, member_id):
     member.refresh_from_db()
     messages.success(
         request,
-        f"Purchase recorded: {purchase.amount_due} {purchase.currency} due, "
-        f"+{purchase.points_earned} points, -{purchase.points_redeemed} points. "
-        f"Balance {member.balance} points.",
+        gettext(
+            "Purchase recorded: %(amount)s %(currency)s due, +%(earned)s points, -%(redeemed)s points. "
+            "Balance %(balance)s points."
+        )
+        % {
+            "amount": formats.localize(purchase.amount_due),
+            "currency": purchase.currency,
+            "earned": purchase.points_earned,
+            "redeemed": purchase.points_redeemed,
+            "balance": member.balance,
+        },
     )
     return redirect("cashier:member", member_id=member.pk)
 
@@ -292,13 +308,21 @@ def member_redeem(request, member_id):
             points=form.cleaned_data["points"],
             at=timezone.now(),
             reference=form.cleaned_data["reference"],
-            description=form.cleaned_data["description"] or f"Till: {request.user}",
+            description=form.cleaned_data["description"]
+            or gettext("Till: %(cashier)s") % {"cashier": request.user},
         )
     except LoyaltyError as error:
         return _refused(request, member, error, redeem_form=form)
     member.refresh_from_db()
+    points = form.cleaned_data["points"]
     messages.success(
-        request, f"{form.cleaned_data['points']} points redeemed. Balance {member.balance} points."
+        request,
+        ngettext(
+            "%(points)s point redeemed. Balance %(balance)s points.",
+            "%(points)s points redeemed. Balance %(balance)s points.",
+            points,
+        )
+        % {"points": points, "balance": member.balance},
     )
     return redirect("cashier:member", member_id=member.pk)
 
@@ -356,12 +380,25 @@ def purchase_refund(request, purchase_id):
     member.refresh_from_db()
     data = posting.data or {}
     money = data.get("money_returned")
-    handed = f"hand back {money} {purchase.currency}. " if money is not None else ""
-    messages.success(
-        request,
-        f"Refund recorded: {handed}{data.get('points_reversed', 0)} points reversed, "
-        f"{data.get('points_returned', 0)} points returned. Balance {member.balance} points.",
-    )
+    points = {
+        "reversed": data.get("points_reversed", 0),
+        "returned": data.get("points_returned", 0),
+        "balance": member.balance,
+    }
+    if money is not None:
+        text = gettext(
+            "Refund recorded: hand back %(money)s %(currency)s. %(reversed)s points reversed, "
+            "%(returned)s points returned. Balance %(balance)s points."
+        ) % {"money": formats.localize(Decimal(str(money))), "currency": purchase.currency, **points}
+    else:
+        text = (
+            gettext(
+                "Refund recorded: %(reversed)s points reversed, %(returned)s points returned. "
+                "Balance %(balance)s points."
+            )
+            % points
+        )
+    messages.success(request, text)
     return redirect("cashier:member", member_id=member.pk)
 
 
@@ -406,7 +443,7 @@ def card_manifest(request, token):
         path = reverse("cashier:card", args=[member.card_token])
         icon = "cashier/icons/{}".format
         manifest = {
-            "name": f"{member.program.name} card",
+            "name": gettext("%(program)s card") % {"program": member.program.name},
             "short_name": member.program.name[:12],
             "start_url": path,
             "scope": path,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from cashier.access import till_member_get, till_required
@@ -21,18 +22,29 @@ from .services import redemption_fulfil, reward_redeem
 def handover_message(redemption: Redemption) -> str:
     """What the cashier does next, by the reward's kind."""
     reward = redemption.reward
-    collect = (
-        f" Collect {redemption.co_payment} {redemption.program.base_currency}."
-        if redemption.co_payment
-        else ""
-    )
     if redemption.code:
-        return f"{reward.name}: give the member the code {redemption.code}.{collect}"
-    if redemption.coupon_id:
-        return f"{reward.name}: coupon {redemption.coupon.code} is on the member's account.{collect}"
-    if reward.kind == Reward.Kind.GIFT:
-        return f"Hand over the gift: {reward.name}.{collect}"
-    return f"{reward.name} is redeemed; the bonus is credited by the member's account provider.{collect}"
+        text = gettext("%(reward)s: give the member the code %(code)s.") % {
+            "reward": reward.name,
+            "code": redemption.code,
+        }
+    elif redemption.coupon_id:
+        text = gettext("%(reward)s: coupon %(code)s is on the member's account.") % {
+            "reward": reward.name,
+            "code": redemption.coupon.code,
+        }
+    elif reward.kind == Reward.Kind.GIFT:
+        text = gettext("Hand over the gift: %(reward)s.") % {"reward": reward.name}
+    else:
+        text = gettext("%(reward)s is redeemed; the bonus is credited by the member's account provider.") % {
+            "reward": reward.name
+        }
+    if redemption.co_payment:
+        collect = gettext("Collect %(amount)s %(currency)s.") % {
+            "amount": formats.localize(redemption.co_payment),
+            "currency": redemption.program.base_currency,
+        }
+        text = f"{text} {collect}"
+    return text
 
 
 @till_required
@@ -43,7 +55,7 @@ def till_reward_redeem(request, member_id, reward_id):
     member = till_member_get(request.program, member_id)
     reward = Reward.objects.filter(program=request.program, pk=reward_id).first()
     if reward is None:
-        raise Http404("No such reward in this program.")
+        raise Http404(gettext("No such reward in this program."))
     reference = (request.POST.get("reference") or "").strip()[:120]
     try:
         redemption = reward_redeem(
@@ -57,8 +69,13 @@ def till_reward_redeem(request, member_id, reward_id):
     except LoyaltyError as error:
         messages.error(request, error.message)
     else:
-        note = " (already redeemed with this click)" if redemption.replayed else ""
-        messages.success(request, f"{handover_message(redemption)} Balance {member.balance} points.{note}")
+        text = gettext("%(handover)s Balance %(balance)s points.") % {
+            "handover": handover_message(redemption),
+            "balance": member.balance,
+        }
+        if redemption.replayed:
+            text = gettext("%(text)s (already redeemed with this click)") % {"text": text}
+        messages.success(request, text)
     return redirect("cashier:member", member_id=member.pk)
 
 
@@ -73,11 +90,11 @@ def till_redemption_fulfil(request, redemption_id):
         .first()
     )
     if redemption is None:
-        raise Http404("No such redemption in this program.")
+        raise Http404(gettext("No such redemption in this program."))
     try:
         redemption_fulfil(redemption=redemption, at=timezone.now())
     except LoyaltyError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{redemption.reward.name} handed over.")
+        messages.success(request, gettext("%(reward)s handed over.") % {"reward": redemption.reward.name})
     return redirect("cashier:member", member_id=redemption.member_id)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
+
 AMOUNT_TEXT = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 POINTS_TEXT = re.compile(r"^[+-]?[0-9]+$")
-AMOUNT_MESSAGE = (
+AMOUNT_MESSAGE = _(
     'Use digits with an optional decimal point, e.g. "1000.00" (no "_", exponent or other digits).'
 )
-POINTS_MESSAGE = "Use a whole number of points (digits only)."
+POINTS_MESSAGE = _("Use a whole number of points (digits only).")
 
 
 def amount_text(text: str) -> Decimal | None:

@@ -1,6 +1,11 @@
 /* The till page: camera QR scanning (BarcodeDetector, else the vendored jsQR) and the live quote. */
 (function () {
   "use strict";
+  /* Django's JavaScript catalog (/jsi18n/, loaded before this file) translates; without it, English. */
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (match, name) { return String(values[name]); });
+  };
 
   function csrfToken(form) {
     var input = form.querySelector("input[name=csrfmiddlewaretoken]");
@@ -39,7 +44,7 @@
       }).catch(function () { detector = null; requestAnimationFrame(scanFrame); });
       return;
     }
-    if (typeof window.jsQR !== "function") { statusLine.textContent = "No QR decoder is available."; return; }
+    if (typeof window.jsQR !== "function") { statusLine.textContent = gettext("No QR decoder is available."); return; }
     var width = video.videoWidth, height = video.videoHeight;
     canvas.width = width; canvas.height = height;
     var context = canvas.getContext("2d", { willReadFrequently: true });
@@ -51,11 +56,11 @@
 
   function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      alert("This browser cannot use the camera here (it needs HTTPS). Type or scan the number instead.");
+      alert(gettext("This browser cannot use the camera here (it needs HTTPS). Type or scan the number instead."));
       return;
     }
     scanner.classList.remove("hidden");
-    statusLine.textContent = "Point the camera at the member's QR code.";
+    statusLine.textContent = gettext("Point the camera at the member's QR code.");
     var ready = Promise.resolve();
     if ("BarcodeDetector" in window) {
       ready = window.BarcodeDetector.getSupportedFormats().then(function (formats) {
@@ -69,7 +74,7 @@
       video.srcObject = s;
       return video.play();
     }).then(function () { requestAnimationFrame(scanFrame); })
-      .catch(function (error) { statusLine.textContent = "Camera unavailable: " + error.message; });
+      .catch(function (error) { statusLine.textContent = interpolate(gettext("Camera unavailable: %(error)s"), { error: error.message }, true); });
   }
 
   if (scanButton && scanner) {
@@ -100,13 +105,21 @@
     });
   }
 
+  /* the purchase form's labels, for the quote's field errors */
+  var FIELD_LABELS = {
+    amount: gettext("Amount"),
+    currency: gettext("Currency"),
+    coupon_code: gettext("Coupon"),
+    redeem_points: gettext("Points to redeem")
+  };
+
   function renderQuote(q) {
     var rows = [
-      ["Discount", q.discount.amount + " " + q.discount.currency],
-      ["Points used", q.points_to_redeem],
-      ["To pay", q.amount_due.amount + " " + q.amount_due.currency],
-      ["Points earned", "+" + q.points_to_earn],
-      ["Most points usable", q.max_redeemable_points]
+      [gettext("Discount"), q.discount.amount + " " + q.discount.currency],
+      [gettext("Points used"), q.points_to_redeem],
+      [gettext("To pay"), q.amount_due.amount + " " + q.amount_due.currency],
+      [gettext("Points earned"), "+" + q.points_to_earn],
+      [gettext("Most points usable"), q.max_redeemable_points]
     ];
     var html = "<dl>";
     rows.forEach(function (r) { html += "<dt>" + escapeHtml(r[0]) + "</dt><dd>" + escapeHtml(r[1]) + "</dd>"; });
@@ -127,7 +140,7 @@
 
   function requestQuote() {
     var amount = form.querySelector("[name=amount]").value.trim();
-    if (!amount) { box.innerHTML = '<span class="muted">Enter an amount to see the quote.</span>'; box.dataset.state = ""; return; }
+    if (!amount) { box.innerHTML = '<span class="muted">' + escapeHtml(gettext("Enter an amount to see the quote.")) + "</span>"; box.dataset.state = ""; return; }
     var mine = ++sequence;
     box.dataset.state = "loading";
     fetch(form.dataset.quoteUrl, {
@@ -141,13 +154,16 @@
       if (mine !== sequence) { return; }
       if (result.ok) { renderQuote(result.body); } else {
         var error = result.body.error || {};
-        var message = error.message || "The quote failed.";
+        var message = error.message || gettext("The quote failed.");
         if (error.fields) {
-          Object.keys(error.fields).forEach(function (name) { message += " " + name.replace(/_/g, " ") + ": " + error.fields[name].join(" "); });
+          Object.keys(error.fields).forEach(function (name) {
+            var label = FIELD_LABELS[name] || name.replace(/_/g, " ");
+            message += " " + label + ": " + error.fields[name].join(" ");
+          });
         }
         renderError(message);
       }
-    }).catch(function () { if (mine === sequence) { renderError("The quote could not be fetched. Check the connection."); } });
+    }).catch(function () { if (mine === sequence) { renderError(gettext("The quote could not be fetched. Check the connection.")); } });
   }
 
   form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(requestQuote, 250); });
