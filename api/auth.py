@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -26,7 +28,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if header[0].decode("latin-1").lower() != KEYWORD.lower() or len(header) != 2:
             from rest_framework.exceptions import AuthenticationFailed
 
-            raise AuthenticationFailed("Use the header 'Authorization: Api-Key <key>'.")
+            raise AuthenticationFailed(gettext("Use the header 'Authorization: Api-Key <key>'."))
         try:
             raw_key = header[1].decode()
         except UnicodeDecodeError:
@@ -35,7 +37,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None or not key.program.is_live:
             from rest_framework.exceptions import AuthenticationFailed
 
-            raise AuthenticationFailed("Unknown or revoked API key, or a suspended program.")
+            raise AuthenticationFailed(gettext("Unknown or revoked API key, or a suspended program."))
         return (None, key)
 
     def authenticate_header(self, request) -> str:
@@ -43,7 +45,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasApiKey(BasePermission):
-    message = "Send the header 'Authorization: Api-Key <key>'."
+    message = _("Send the header 'Authorization: Api-Key <key>'.")
 
     def has_permission(self, request, view) -> bool:
         return request.auth is not None

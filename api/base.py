@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
@@ -51,7 +52,7 @@ def _check_request(request) -> None:
     )
     if bad:
         raise exceptions.ValidationError(
-            {name.replace("\x00", "\ufffd"): ["Must not contain NUL characters."] for name in bad}
+            {name.replace("\x00", "\ufffd"): [gettext("Must not contain NUL characters.")] for name in bad}
         )
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -81,7 +82,7 @@ def api_exception_handler(exc: Exception, context: dict | None = None) -> Respon
     elif isinstance(exc, RequestDataTooBig):  # Django's own limit, met reading request.body
         exc = RequestTooLarge()
     elif isinstance(exc, SuspiciousOperation):  # e.g. too many query parameters
-        exc = exceptions.ParseError(str(exc) or "The request cannot be read.")
+        exc = exceptions.ParseError(gettext("The request cannot be read."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
@@ -106,7 +107,7 @@ def api_exception_handler(exc: Exception, context: dict | None = None) -> Respon
         return Response(body, status=status_code, headers=headers)
     logger.exception("Unhandled error in the API", exc_info=exc)
     return Response(
-        error_body("server_error", "An unexpected error occurred; it has been logged."),
+        error_body("server_error", gettext("An unexpected error occurred; it has been logged.")),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
 
@@ -115,5 +116,6 @@ def api_exception_handler(exc: Exception, context: dict | None = None) -> Respon
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """Any URL under /api/ that matches no endpoint (API paths end with a slash)."""
     return JsonResponse(
-        error_body("not_found", "No API endpoint at this URL (API paths end with a slash)."), status=404
+        error_body("not_found", gettext("No API endpoint at this URL (API paths end with a slash).")),
+        status=404,
     )

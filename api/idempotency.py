@@ -31,6 +31,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext
 from rest_framework.response import Response
 
 from loyalty_site.core.db import is_retryable, row_insert
@@ -66,8 +67,8 @@ def header_key(request) -> str | None:
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
-            "The Idempotency-Key header must be 1 to 255 characters.",
-            fields={HEADER: ["Use 1 to 255 characters."]},
+            gettext("The Idempotency-Key header must be 1 to 255 characters."),
+            fields={HEADER: [gettext("Use 1 to 255 characters.")]},
         )
     return key
 
@@ -145,7 +146,9 @@ def run_idempotent(view, request, handler, *, scoped_key: str, at: datetime) -> 
     request.idempotency_claimed_at = record.created_at
     if not claimed:
         if record.request_hash != fingerprint:
-            raise IdempotencyConflict("This idempotency key was already used with a different request.")
+            raise IdempotencyConflict(
+                gettext("This idempotency key was already used with a different request.")
+            )
         if record.state == IdempotencyRecord.State.IN_PROGRESS:
             raise InProgress()
         response = Response(record.response_body, status=record.response_status)

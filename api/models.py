@@ -2,6 +2,7 @@
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class IdempotencyRecord(models.Model):
@@ -16,21 +17,21 @@ class IdempotencyRecord(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class State(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
 
     program = models.ForeignKey(
         "accounts.Program", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    key = models.CharField(max_length=300, help_text="Scope prefix plus the client's key.")
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    key = models.CharField(max_length=300, help_text=_("Scope prefix plus the client's key."))
+    request_hash = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body."))
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=255)
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField(help_text="When the key was first used (replays last 24 h).")
-    locked_at = models.DateTimeField(help_text="When the current attempt started.")
+    created_at = models.DateTimeField(help_text=_("When the key was first used (replays last 24 h)."))
+    locked_at = models.DateTimeField(help_text=_("When the current attempt started."))
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -17,6 +17,7 @@ import os
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
@@ -31,7 +32,7 @@ class RequestTooLarge(exceptions.APIException):
 
     def __init__(self, limit: int | None = None):
         limit = max_body_bytes() if limit is None else limit
-        super().__init__(f"The request body is larger than {limit} bytes.")
+        super().__init__(gettext("The request body is larger than %(limit)s bytes.") % {"limit": limit})
 
 
 def max_body_bytes() -> int:
@@ -54,17 +55,19 @@ def check_value(value, path: str = "", depth: int = 1) -> None:
     deeper than MAX_DEPTH or holds a string (or key) with a NUL or a lone surrogate."""
     if isinstance(value, str):
         if _FORBIDDEN.search(value):
-            raise _invalid(path, "Text must not contain NUL characters or unpaired surrogates.")
+            raise _invalid(path, gettext("Text must not contain NUL characters or unpaired surrogates."))
         return
     if not isinstance(value, dict | list):
         return
     if depth > MAX_DEPTH:
-        raise _invalid(path, f"Nested deeper than {MAX_DEPTH} levels.")
+        raise _invalid(path, gettext("Nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH})
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{_printable(key)}" if path else _printable(key)
             if _FORBIDDEN.search(key):
-                raise _invalid(child, "Names must not contain NUL characters or unpaired surrogates.")
+                raise _invalid(
+                    child, gettext("Names must not contain NUL characters or unpaired surrogates.")
+                )
             check_value(item, child, depth + 1)
     else:
         for index, item in enumerate(value):
@@ -99,12 +102,14 @@ class StrictJSONParser(JSONParser):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise exceptions.ParseError("The body is not UTF-8 text.") from exc
+            raise exceptions.ParseError(gettext("The body is not UTF-8 text.")) from exc
         try:
             data = json.loads(text, parse_constant=_reject_constant, parse_float=JsonNumber)
         except RecursionError as exc:
-            raise _invalid("body", f"Nested deeper than {MAX_DEPTH} levels.") from exc
+            raise _invalid(
+                "body", gettext("Nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH}
+            ) from exc
         except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+            raise exceptions.ParseError(gettext("JSON parse error - %(error)s") % {"error": exc}) from exc
         check_value(data)
         return data

@@ -9,16 +9,19 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.selectors import member_expiring_lots
 from loyalty_site.core.money import MAX_AMOUNT, Money
-from loyalty_site.core.strict_input import AMOUNT_MESSAGE, POINTS_MESSAGE, amount_text
+from loyalty_site.core.strict_input import AMOUNT_MESSAGE, amount_text
 from tiers.selectors import member_privileges, member_tier_progress
 
 MAX_POINTS = 1_000_000_000
+JSON_POINTS_MESSAGE = _("Use a whole number of points (a JSON integer).")
 # A POS clock may run a little ahead of ours; beyond this an occurred_at "in the future" is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -75,7 +78,7 @@ class PointsField(serializers.IntegerField):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError(POINTS_MESSAGE.replace("(digits only)", "(a JSON integer)"))
+            raise serializers.ValidationError(JSON_POINTS_MESSAGE)
         return super().to_internal_value(data)
 
 
@@ -98,7 +101,7 @@ class StrictFieldsMixin:
         unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
         if unknown:
             raise serializers.ValidationError(
-                {name: ["Unknown field; it cannot be set here."] for name in unknown}
+                {name: [gettext("Unknown field; it cannot be set here.")] for name in unknown}
             )
         return super().validate(attrs)
 
@@ -116,7 +119,7 @@ def occurred_at_check(value, now):
     if value is None:
         return now
     if value > now + CLOCK_SKEW:
-        raise serializers.ValidationError({"occurred_at": ["Cannot be in the future."]})
+        raise serializers.ValidationError({"occurred_at": [gettext("Cannot be in the future.")]})
     return min(value, now)
 
 
@@ -277,7 +280,7 @@ class MemberInputSerializer(StrictFieldsMixin, serializers.Serializer):
 
     def validate_birth_date(self, value):
         if value is not None and not (date(1900, 1, 1) <= value <= date.today()):
-            raise serializers.ValidationError("Must be between 1900-01-01 and today.")
+            raise serializers.ValidationError(gettext("Must be between 1900-01-01 and today."))
         return value
 
 

@@ -139,6 +139,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "loyalty_site.wsgi.application"
 
+
 # Database: PostgreSQL, the only engine. DATABASE_URL when set; otherwise the suite uses the local
 # server when one listens on 127.0.0.1:5432, and everything else an embedded PostgreSQL started in
 # the project folder (loyalty_site/embedded_db.py).
@@ -263,6 +264,7 @@ if SECURE_HTTPS:
     SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
 
 # Celery: Redis or RabbitMQ from CELERY_BROKER_URL; otherwise kombu's SQLAlchemy transport on the
 # database itself (tables kombu_queue / kombu_message), so the demo needs no broker server.

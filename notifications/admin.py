@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.template import Template, TemplateSyntaxError
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member
 from loyalty_site.core.admin import ScopedAdmin, can_write
@@ -60,7 +62,7 @@ class NotificationTemplateForm(forms.ModelForm):
             try:
                 Template(cleaned.get(field) or "")
             except TemplateSyntaxError as error:
-                self.add_error(field, f"Template error: {error}")
+                self.add_error(field, gettext("Template error: %(error)s") % {"error": error})
         return cleaned
 
 
@@ -72,12 +74,12 @@ class NotificationTemplateAdmin(ScopedAdmin):
     search_fields = ["subject", "body"]
     readonly_fields = ["preview"]
 
-    @admin.display(description="Preview")
+    @admin.display(description=_("Preview"))
     def preview(self, obj):
         """The template rendered with the program's latest real event of its type (and that event's
         member), or with sample data before there is one; variables the event lacks are named."""
         if obj is None or obj.pk is None:
-            return "Save to see a preview."
+            return gettext("Save to see a preview.")
         event = (
             Event.objects.filter(program=obj.program, type=obj.event_type, member__isnull=False)
             .select_related("member")
@@ -85,7 +87,11 @@ class NotificationTemplateAdmin(ScopedAdmin):
             .first()
         )
         if event is not None:
-            member, source = event.member, f"the latest {obj.event_type} event ({event.at:%Y-%m-%d %H:%M})"
+            member = event.member
+            source = gettext("the latest %(type)s event (%(at)s)") % {
+                "type": obj.event_type,
+                "at": formats.localize(timezone.localtime(event.at)),
+            }
         else:
             member = Member.objects.filter(program=obj.program).order_by("pk").first() or Member(
                 program=obj.program, first_name="Ada", last_name="Sample", card_number="7000000000000"
@@ -97,7 +103,7 @@ class NotificationTemplateAdmin(ScopedAdmin):
                 data=SAMPLE_DATA.get(obj.event_type, {}),
                 at=timezone.now(),
             )
-            source = "sample data (the program has no such event yet)"
+            source = gettext("sample data (the program has no such event yet)")
         context = services.template_context(event=event, member=member, program=obj.program)
         try:
             subject, body = services.template_render(template=obj, context=context)
@@ -105,15 +111,17 @@ class NotificationTemplateAdmin(ScopedAdmin):
                 obj.body or "", context
             )
         except Exception as error:  # noqa: BLE001 - shown to the editor
-            return f"Cannot render: {error}"
+            return gettext("Cannot render: %(error)s") % {"error": error}
         warning = ""
         if missing:
-            warning = "This event has no " + ", ".join(dict.fromkeys(missing)) + " (shown empty)."
+            warning = gettext("This event has no %(names)s (shown empty).") % {
+                "names": ", ".join(dict.fromkeys(missing))
+            }
         return format_html(
-            "<p>With {}.</p><strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>"
+            "<p>{}</p><strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>"
             "<p style='color:#ba2121'>{}</p>",
-            source,
-            subject or "(no subject)",
+            gettext("With %(source)s.") % {"source": source},
+            subject or gettext("(no subject)"),
             body,
             warning,
         )
@@ -133,7 +141,8 @@ class ChannelSettingsForm(forms.ModelForm):
     chat_base_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        help_text="Bot API base URL; messages are POSTed to <base>/bot<token>/sendMessage.",
+        label=_("Chat base URL"),
+        help_text=_("Bot API base URL; messages are POSTed to <base>/bot<token>/sendMessage."),
     )
 
     class Meta:
@@ -169,7 +178,7 @@ class EventAdmin(ScopedAdmin):
     fields = ["uid", "program", "member", "type", "data_shown", "at", "key", "created_at"]
     readonly_fields = fields
 
-    @admin.display(description="Data")
+    @admin.display(description=_("Data"))
     def data_shown(self, obj):
         return data_table(obj.data)
 
@@ -194,10 +203,19 @@ class OutboxAdmin(ScopedAdmin):
         """Rows are never edited, but owners and managers may send them again."""
         return can_write(request)
 
-    @admin.action(description="Retry now (fresh attempt budget)", permissions=["retry"])
+    @admin.action(description=_("Retry now (fresh attempt budget)"), permissions=["retry"])
     def retry_now(self, request, queryset):
         count = services.outbox_retry_now(queryset=queryset, at=timezone.now())
-        self.message_user(request, f"{count} row(s) will be sent by the next delivery run.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s row will be sent by the next delivery run.",
+                "%(count)s rows will be sent by the next delivery run.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Notification)
@@ -232,20 +250,24 @@ class WebhookDeliveryAdmin(OutboxAdmin):
     list_select_related = ["event", "subscription"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
 
-    @admin.display(description="event")
+    @admin.display(description=_("event"))
     def event_type(self, obj):
         return obj.event.type
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
     url = forms.URLField(
-        max_length=500, assume_scheme="https", help_text="The endpoint that receives the POSTs."
+        max_length=500,
+        assume_scheme="https",
+        label=_("URL"),
+        help_text=_("The endpoint that receives the POSTs."),
     )
     events = forms.MultipleChoiceField(
         choices=[(t, t) for t in services.WEBHOOK_EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Leave all unticked to receive every type.",
+        label=_("Events"),
+        help_text=_("Leave all unticked to receive every type."),
     )
 
     class Meta:
@@ -265,9 +287,9 @@ class WebhookSubscriptionAdmin(ScopedAdmin):
     writer_only_fields = ("secret_shown",)
     actions = ["rotate_secret"]
 
-    @admin.display(description="Signing secret")
+    @admin.display(description=_("Signing secret"))
     def secret_shown(self, obj):
-        return obj.secret if obj and obj.pk else "Generated on save."
+        return obj.secret if obj and obj.pk else gettext("Generated on save.")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -281,10 +303,18 @@ class WebhookSubscriptionAdmin(ScopedAdmin):
             description=obj.description,
         )
         obj.pk, obj.secret, obj.created_at = subscription.pk, secret, subscription.created_at
-        self.message_user(request, f"Signing secret (also shown on the subscription): {secret}")
+        self.message_user(
+            request,
+            gettext("Signing secret (also shown on the subscription): %(secret)s") % {"secret": secret},
+        )
 
-    @admin.action(description="Rotate the signing secret (old one valid 24 h)", permissions=["change"])
+    @admin.action(description=_("Rotate the signing secret (old one valid 24 h)"), permissions=["change"])
     def rotate_secret(self, request, queryset):
         for subscription in queryset:
             services.webhook_secret_rotate(subscription=subscription, at=timezone.now())
-        self.message_user(request, f"Rotated {queryset.count()} secret(s).", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("Rotated %(count)s secret.", "Rotated %(count)s secrets.", count) % {"count": count},
+            messages.SUCCESS,
+        )

@@ -8,6 +8,8 @@ import uuid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.events import EVENT_TYPES
 
@@ -15,15 +17,15 @@ EVENT_TYPE_CHOICES = [(t, t) for t in EVENT_TYPES]
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    CHAT = "chat", "Chat bot (Telegram-style)"
-    PUSH = "push", "Push / wallet"
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat bot (Telegram-style)")
+    PUSH = "push", _("Push / wallet")
 
 
 class OutboxStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed (gave up)"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed (gave up)")
 
 
 class Event(models.Model):
@@ -43,7 +45,7 @@ class Event(models.Model):
     # admin list, across all programs, filters by type alone
     type = models.CharField(max_length=32, choices=EVENT_TYPE_CHOICES)
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    at = models.DateTimeField(help_text="When it happened.")
+    at = models.DateTimeField(help_text=_("When it happened."))
     key = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -74,24 +76,24 @@ class ChannelSettings(models.Model):
     program = models.OneToOneField(
         "accounts.Program", on_delete=models.CASCADE, related_name="channel_settings"
     )
-    email_enabled = models.BooleanField(default=True, help_text="Send email notifications.")
+    email_enabled = models.BooleanField(default=True, help_text=_("Send email notifications."))
     email_from = models.EmailField(
-        blank=True, help_text="Sender address; empty uses the platform's DEFAULT_FROM_EMAIL."
+        blank=True, help_text=_("Sender address; empty uses the platform's DEFAULT_FROM_EMAIL.")
     )
-    chat_enabled = models.BooleanField(default=False, help_text="Send chat bot notifications.")
+    chat_enabled = models.BooleanField(default=False, help_text=_("Send chat bot notifications."))
     chat_base_url = models.URLField(
         blank=True,
         default="https://api.telegram.org",
-        help_text="Bot API base URL; messages are POSTed to <base>/bot<token>/sendMessage.",
+        help_text=_("Bot API base URL; messages are POSTed to <base>/bot<token>/sendMessage."),
     )
-    chat_bot_token = models.CharField(max_length=200, blank=True, help_text="The bot's token.")
+    chat_bot_token = models.CharField(max_length=200, blank=True, help_text=_("The bot's token."))
 
     class Meta:
-        verbose_name = "channel settings"
-        verbose_name_plural = "channel settings"
+        verbose_name = _("channel settings")
+        verbose_name_plural = _("channel settings")
 
     def __str__(self) -> str:
-        return f"Channels of {self.program}"
+        return gettext("Channels of %(program)s") % {"program": self.program}
 
 
 class MemberContact(models.Model):
@@ -103,7 +105,9 @@ class MemberContact(models.Model):
         "accounts.Member", on_delete=models.CASCADE, related_name="contacts", db_index=False
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    address = models.CharField(max_length=255, help_text="Chat id for the chat bot, device token for push.")
+    address = models.CharField(
+        max_length=255, help_text=_("Chat id for the chat bot, device token for push.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,18 +128,18 @@ class NotificationTemplate(models.Model):
         "accounts.Program", on_delete=models.CASCADE, related_name="notification_templates", db_index=False
     )
     event_type = models.CharField(
-        max_length=32, choices=EVENT_TYPE_CHOICES, help_text="The event that sends this message."
+        max_length=32, choices=EVENT_TYPE_CHOICES, help_text=_("The event that sends this message.")
     )
-    channel = models.CharField(max_length=16, choices=Channel.choices, help_text="Where it is sent.")
+    channel = models.CharField(max_length=16, choices=Channel.choices, help_text=_("Where it is sent."))
     subject = models.CharField(
         max_length=200,
         blank=True,
-        help_text="Email subject (Django template syntax); ignored by chat and push.",
+        help_text=_("Email subject (Django template syntax); ignored by chat and push."),
     )
     body = models.TextField(
-        help_text="Django template syntax. Context: member, program, event, data (the event's data)."
+        help_text=_("Django template syntax. Context: member, program, event, data (the event's data).")
     )
-    is_active = models.BooleanField(default=True, help_text="Untick to stop sending without deleting.")
+    is_active = models.BooleanField(default=True, help_text=_("Untick to stop sending without deleting."))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -147,7 +151,10 @@ class NotificationTemplate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} by {self.channel}"
+        return gettext("%(event)s by %(channel)s") % {
+            "event": self.event_type,
+            "channel": self.get_channel_display(),
+        }
 
 
 class OutboxRow(models.Model):
@@ -155,7 +162,9 @@ class OutboxRow(models.Model):
         max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the next attempt is due.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the next attempt is due.")
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -163,7 +172,7 @@ class OutboxRow(models.Model):
     # The sender holding the row (delivery.py): its token, and when its lease ends.
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     claimed_until = models.DateTimeField(
-        null=True, blank=True, help_text="A sender holds the row until then (an attempt in progress)."
+        null=True, blank=True, help_text=_("A sender holds the row until then (an attempt in progress).")
     )
 
     class Meta:
@@ -210,7 +219,7 @@ class WebhookSubscription(models.Model):
     program = models.ForeignKey(
         "accounts.Program", on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
-    url = models.URLField(max_length=500, help_text="The endpoint that receives the POSTs.")
+    url = models.URLField(max_length=500, help_text=_("The endpoint that receives the POSTs."))
     events = models.JSONField(
         default=list,
         blank=True,
@@ -219,8 +228,8 @@ class WebhookSubscription(models.Model):
     secret = models.CharField(max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    is_active = models.BooleanField(default=True, help_text="Untick to pause deliveries.")
-    description = models.CharField(max_length=200, blank=True, help_text="What this endpoint is.")
+    is_active = models.BooleanField(default=True, help_text=_("Untick to pause deliveries."))
+    description = models.CharField(max_length=200, blank=True, help_text=_("What this endpoint is."))
     created_at = models.DateTimeField()
 
     class Meta:
@@ -245,12 +254,12 @@ class WebhookDelivery(OutboxRow):
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_response = models.TextField(
         blank=True,
-        help_text="The start of the last answer (at most 200 characters, control characters removed).",
+        help_text=_("The start of the last answer (at most 200 characters, control characters removed)."),
     )
 
     class Meta:
         ordering = ["-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(fields=["subscription", "event"], name="webhook_delivery_unique")
         ]

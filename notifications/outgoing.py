@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress
 
@@ -71,15 +72,19 @@ def _allowlist() -> set[tuple[str, int]]:
     return allowed
 
 
+#: why a private or reserved address is refused (an admin form error and the API's message)
+UNREACHABLE = gettext_noop("This address is not reachable from the platform (private or reserved network).")
+
+
 def _target(url: str) -> tuple[str, str, int]:
     """(scheme, host without brackets, port) of `url`; raises UnsafeURL when it has none."""
     try:
         parts = urlsplit(url)
         scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
     except ValueError:
-        raise UnsafeURL("Enter a valid URL.")
+        raise UnsafeURL(gettext("Enter a valid URL."))
     if scheme not in _DEFAULT_PORTS or not host:
-        raise UnsafeURL("Enter a valid http(s) URL.")
+        raise UnsafeURL(gettext("Enter a valid http(s) URL."))
     return scheme, host, port or _DEFAULT_PORTS[scheme]
 
 
@@ -125,7 +130,7 @@ def url_check(url: str, *, unresolved_ok: bool = True) -> None:
     if _is_allowlisted(host, port):
         return
     if scheme != "https" and not settings.DEBUG:
-        raise UnsafeURL("Use an https:// URL.")
+        raise UnsafeURL(gettext("Use an https:// URL."))
     addresses = _resolve(host, port)
     if addresses is None:
         if unresolved_ok:
@@ -133,7 +138,7 @@ def url_check(url: str, *, unresolved_ok: bool = True) -> None:
         raise OutgoingError(f"cannot resolve {host}")
     for ip in addresses:
         if not address_is_public(ip):
-            raise UnsafeURL("This address is not reachable from the platform (private or reserved network).")
+            raise UnsafeURL(gettext(UNREACHABLE))
 
 
 _PUBLIC = Manager(
@@ -204,7 +209,7 @@ def post(
                 return Answer(response.status_code, excerpt(text))
     except requests.RequestException as error:
         if isinstance(error, InvalidIPAddress):
-            raise UnsafeURL("This address is not reachable from the platform (private or reserved network).")
+            raise UnsafeURL(gettext(UNREACHABLE))
         raise OutgoingError(f"{type(error).__name__}: {excerpt(str(error), limit=300)}") from error
     except LookupError as error:  # an unknown charset in the answer
         raise OutgoingError(f"unreadable answer: {error}") from error

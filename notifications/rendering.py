@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from django.template import Context, Engine
+from django.utils.translation import gettext
 
 MISSING = "\x00missing:%s\x00"
 MISSING_RE = re.compile("\x00missing:(.*?)\x00")
@@ -20,7 +21,7 @@ _engine: Engine | None = None
 class TemplateVariableMissing(Exception):
     def __init__(self, names: list[str]):
         self.names = names
-        super().__init__("The event has no " + ", ".join(names) + ".")
+        super().__init__(gettext("The event has no %(names)s.") % {"names": ", ".join(names)})
 
 
 def strict_engine() -> Engine:

@@ -20,6 +20,7 @@ from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from loyalty_site.core.db import pg_array
 from loyalty_site.core.errors import InvalidInput, NotFound
@@ -359,15 +360,15 @@ def _validate_subscription(*, url: str, events: list[str]) -> list[str]:
         URLValidator(schemes=["http", "https"])(url)
         outgoing.url_check(url)
     except ValidationError:
-        errors["url"] = ["Enter a valid http(s) URL."]
+        errors["url"] = [gettext("Enter a valid http(s) URL.")]
     except outgoing.UnsafeURL as refused:
         errors["url"] = [str(refused)]
     if not isinstance(events, list | tuple) or not all(isinstance(e, str) for e in events):
-        errors["events"] = ["Give a list of event types."]
+        errors["events"] = [gettext("Give a list of event types.")]
     else:
         unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
         if unknown:
-            errors["events"] = [f"Unknown event types: {', '.join(unknown)}."]
+            errors["events"] = [gettext("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}]
     if errors:
         raise InvalidInput(fields=errors)
     return sorted(set(events))
@@ -420,4 +421,4 @@ def webhook_subscription_get(*, program, subscription_id: Any) -> WebhookSubscri
     try:
         return WebhookSubscription.objects.get(program=program, pk=int(subscription_id))
     except (WebhookSubscription.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Webhook subscription not found.")
+        raise NotFound(gettext("Webhook subscription not found."))

@@ -17,6 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin
 from loyalty_site.core.errors import LoyaltyError
@@ -36,22 +38,31 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 class CodePoolForm(forms.Form):
     file = forms.FileField(
-        required=False, help_text="CSV, one code per row in the first column (a 'code' header is skipped)."
+        required=False,
+        label=_("File"),
+        help_text=_("CSV, one code per row in the first column (a 'code' header is skipped)."),
     )
     generate = forms.IntegerField(
-        required=False, min_value=1, max_value=10000, help_text="Or generate this many random codes."
+        required=False,
+        min_value=1,
+        max_value=10000,
+        label=_("Generate"),
+        help_text=_("Or generate this many random codes."),
     )
     prefix = forms.CharField(
-        required=False, max_length=20, help_text="Prefix of generated codes, e.g. CINEMA."
+        required=False,
+        max_length=20,
+        label=_("Prefix"),
+        help_text=_("Prefix of generated codes, e.g. CINEMA."),
     )
 
     def clean(self):
         data = super().clean()
         if not data.get("file") and not data.get("generate"):
-            raise forms.ValidationError("Upload a CSV file or say how many codes to generate.")
+            raise forms.ValidationError(_("Upload a CSV file or say how many codes to generate."))
         upload = data.get("file")
         if upload is not None and upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB.")
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
         return data
 
 
@@ -79,17 +90,17 @@ class RewardAdmin(ScopedAdmin):
             None,
             {"fields": ["program", "name", "description", "image_url", "kind", "is_active", "display_order"]},
         ),
-        ("Price", {"fields": ["cost_points", "co_payment"]}),
-        ("Availability", {"fields": ["active_from", "active_to", "channel", "tiers", "segments"]}),
+        (_("Price"), {"fields": ["cost_points", "co_payment"]}),
+        (_("Availability"), {"fields": ["active_from", "active_to", "channel", "tiers", "segments"]}),
         (
-            "Stock and limits",
+            _("Stock and limits"),
             {"fields": ["stock_total", "redeemed_count", "limit_per_member", "limit_period"]},
         ),
         (
-            "Coupon rewards",
+            _("Coupon rewards"),
             {"fields": ["coupon_kind", "coupon_value", "coupon_valid_days", "coupon_min_purchase"]},
         ),
-        ("Voucher rewards", {"fields": ["pool"]}),
+        (_("Voucher rewards"), {"fields": ["pool"]}),
     ]
 
     def get_queryset(self, request):
@@ -103,26 +114,28 @@ class RewardAdmin(ScopedAdmin):
             )
         )
 
-    @admin.display(description="Stock left")
+    @admin.display(description=_("Stock left"))
     def stock(self, obj):
-        return "unlimited" if obj.stock_total is None else f"{obj.stock_left} of {obj.stock_total}"
+        if obj.stock_total is None:
+            return gettext("unlimited")
+        return gettext("%(left)s of %(total)s") % {"left": obj.stock_left, "total": obj.stock_total}
 
-    @admin.display(description="Codes left")
+    @admin.display(description=_("Codes left"))
     def codes(self, obj):
         if obj.kind != Reward.Kind.VOUCHER:
             return "-"
-        return f"{obj.codes_free} of {obj.codes_total}"
+        return gettext("%(left)s of %(total)s") % {"left": obj.codes_free, "total": obj.codes_total}
 
-    @admin.display(description="Code pool")
+    @admin.display(description=_("Code pool"))
     def pool(self, obj):
         if obj is None or obj.pk is None or obj.kind != Reward.Kind.VOUCHER:
-            return "Voucher rewards only (save the reward first)."
+            return gettext("Voucher rewards only (save the reward first).")
         free = obj.codes.filter(redemption__isnull=True).count()
         return format_html(
-            '{} codes left of {} · <a href="{}">Upload or generate codes</a>',
-            free,
-            obj.codes.count(),
+            '{} · <a href="{}">{}</a>',
+            gettext("%(left)s codes left of %(total)s") % {"left": free, "total": obj.codes.count()},
             reverse("admin:rewards_reward_codes", args=[obj.pk]),
+            gettext("Upload or generate codes"),
         )
 
     def get_urls(self):
@@ -157,12 +170,19 @@ class RewardAdmin(ScopedAdmin):
             else:
                 messages.success(
                     request,
-                    f"{result['added']} codes added; {len(result['duplicates_in_file'])} repeated in the "
-                    f"file and {len(result['already_in_pool'])} already in the pool were left out.",
+                    gettext(
+                        "%(added)s codes added; %(repeated)s repeated in the file and %(pooled)s already in "
+                        "the pool were left out."
+                    )
+                    % {
+                        "added": result["added"],
+                        "repeated": len(result["duplicates_in_file"]),
+                        "pooled": len(result["already_in_pool"]),
+                    },
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Code pool: {reward.name}",
+            "title": gettext("Code pool: %(reward)s") % {"reward": reward.name},
             "reward": reward,
             "form": form,
             "result": result,
@@ -215,7 +235,7 @@ class RewardAdmin(ScopedAdmin):
             return response
         context = {
             **self.admin_site.each_context(request),
-            "title": "Rewards report",
+            "title": gettext("Rewards report"),
             "rows": rows,
             "opts": self.model._meta,
         }
@@ -263,11 +283,11 @@ class RedemptionAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # history: cancel instead
 
-    @admin.display(description="Code / coupon")
+    @admin.display(description=_("Code / coupon"))
     def code_or_coupon(self, obj):
         return obj.code or (obj.coupon.code if obj.coupon_id else "-")
 
-    def _each(self, request, queryset, service, verb):
+    def _each(self, request, queryset, service, done_message):
         done, refused = 0, []
         at = timezone.now()
         for redemption in queryset.select_related("member", "reward"):
@@ -278,19 +298,29 @@ class RedemptionAdmin(ScopedAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{done} redemption(s) {verb}.", messages.SUCCESS)
+            self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
         for line in refused[:20]:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.action(description="Mark the selected gifts / bonuses fulfilled", permissions=["change"])
+    @admin.action(description=_("Mark the selected gifts / bonuses fulfilled"), permissions=["change"])
     def fulfil(self, request, queryset):
-        self._each(request, queryset, redemption_fulfil, "fulfilled")
+        self._each(
+            request,
+            queryset,
+            redemption_fulfil,
+            lambda n: ngettext("%(count)s redemption fulfilled.", "%(count)s redemptions fulfilled.", n),
+        )
 
     @admin.action(
-        description="Cancel the selected redemptions (points back to the member)", permissions=["change"]
+        description=_("Cancel the selected redemptions (points back to the member)"), permissions=["change"]
     )
     def cancel(self, request, queryset):
-        self._each(request, queryset, redemption_cancel, "cancelled")
+        self._each(
+            request,
+            queryset,
+            redemption_cancel,
+            lambda n: ngettext("%(count)s redemption cancelled.", "%(count)s redemptions cancelled.", n),
+        )
 
     def export_csv_response(self, request, queryset):
         """What the one "Export selected to CSV" (reports/admin.py) gives for redemptions."""

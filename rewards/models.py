@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Reward(models.Model):
@@ -22,75 +23,75 @@ class Reward(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Kind(models.TextChoices):
-        VOUCHER = "voucher", "Voucher code (from the code pool)"
-        COUPON = "coupon", "Coupon (issued to the member)"
-        BONUS = "bonus", "Bonus credit (fulfilled by the integration)"
-        GIFT = "gift", "Gift (handed over by staff)"
+        VOUCHER = "voucher", _("Voucher code (from the code pool)")
+        COUPON = "coupon", _("Coupon (issued to the member)")
+        BONUS = "bonus", _("Bonus credit (fulfilled by the integration)")
+        GIFT = "gift", _("Gift (handed over by staff)")
 
     class LimitPeriod(models.TextChoices):
-        DAY = "day", "per day"
-        WEEK = "week", "per week"
-        MONTH = "month", "per month"
-        EVER = "ever", "ever"
+        DAY = "day", _("per day")
+        WEEK = "week", _("per week")
+        MONTH = "month", _("per month")
+        EVER = "ever", _("ever")
 
     class Channel(models.TextChoices):
-        BOTH = "both", "Till and API"
-        TILL = "till", "Till only"
-        API = "api", "API only"
+        BOTH = "both", _("Till and API")
+        TILL = "till", _("Till only")
+        API = "api", _("API only")
 
     # indexed by reward_program_order_idx
     program = models.ForeignKey(
         "accounts.Program", on_delete=models.CASCADE, related_name="rewards", db_index=False
     )
-    name = models.CharField(max_length=120, help_text="Shown to members, e.g. 'Free coffee'.")
-    description = models.TextField(blank=True, help_text="Shown to members with the reward.")
-    image_url = models.URLField(blank=True, help_text="A picture of the reward (https address), optional.")
+    name = models.CharField(max_length=120, help_text=_("Shown to members, e.g. 'Free coffee'."))
+    description = models.TextField(blank=True, help_text=_("Shown to members with the reward."))
+    image_url = models.URLField(blank=True, help_text=_("A picture of the reward (https address), optional."))
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    cost_points = models.BigIntegerField(validators=[MinValueValidator(1)], help_text="Points it costs.")
+    cost_points = models.BigIntegerField(validators=[MinValueValidator(1)], help_text=_("Points it costs."))
     co_payment = models.DecimalField(
         max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text="Money the member pays on top of the points (base currency); empty = none.",
+        help_text=_("Money the member pays on top of the points (base currency); empty = none."),
     )
-    is_active = models.BooleanField(default=True, help_text="Untick to take it out of the catalogue.")
-    active_from = models.DateTimeField(null=True, blank=True, help_text="Empty = available at once.")
-    active_to = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    is_active = models.BooleanField(default=True, help_text=_("Untick to take it out of the catalogue."))
+    active_from = models.DateTimeField(null=True, blank=True, help_text=_("Empty = available at once."))
+    active_to = models.DateTimeField(null=True, blank=True, help_text=_("Empty = no end."))
     tiers = models.ManyToManyField(
-        "tiers.Tier", blank=True, related_name="+", help_text="Only members of these tiers (empty = all)."
+        "tiers.Tier", blank=True, related_name="+", help_text=_("Only members of these tiers (empty = all).")
     )
     segments = models.ManyToManyField(
         "campaigns.Segment",
         blank=True,
         related_name="+",
-        help_text="Only members in one of these segments (empty = all).",
+        help_text=_("Only members in one of these segments (empty = all)."),
     )
     stock_total = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How many can be redeemed in all; empty = unlimited."
+        null=True, blank=True, help_text=_("How many can be redeemed in all; empty = unlimited.")
     )
     redeemed_count = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Redemptions not cancelled (they take stock)."
+        default=0, editable=False, help_text=_("Redemptions not cancelled (they take stock).")
     )
     limit_per_member = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty = no limit."
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text=_("Empty = no limit.")
     )
     limit_period = models.CharField(
         max_length=8,
         choices=LimitPeriod.choices,
         default=LimitPeriod.EVER,
-        help_text="The period of the per-member limit (program-local days, ISO weeks, months).",
+        help_text=_("The period of the per-member limit (program-local days, ISO weeks, months)."),
     )
-    display_order = models.IntegerField(default=0, help_text="Lower first in the catalogue.")
+    display_order = models.IntegerField(default=0, help_text=_("Lower first in the catalogue."))
     channel = models.CharField(
-        max_length=8, choices=Channel.choices, default=Channel.BOTH, help_text="Who may redeem it."
+        max_length=8, choices=Channel.choices, default=Channel.BOTH, help_text=_("Who may redeem it.")
     )
     coupon_kind = models.CharField(
         max_length=8,
         blank=True,
-        choices=[("percent", "Percent off"), ("fixed", "Fixed amount off")],
-        help_text="Coupon rewards: the coupon issued.",
+        choices=[("percent", _("Percent off")), ("fixed", _("Fixed amount off"))],
+        help_text=_("Coupon rewards: the coupon issued."),
     )
     coupon_value = models.DecimalField(
         max_digits=12,
@@ -98,13 +99,16 @@ class Reward(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text="Coupon rewards: percent off or amount off (base currency).",
+        help_text=_("Coupon rewards: percent off or amount off (base currency)."),
     )
     coupon_valid_days = models.PositiveIntegerField(
-        default=30, help_text="Coupon rewards: days the coupon is valid (0 = no end)."
+        default=30, help_text=_("Coupon rewards: days the coupon is valid (0 = no end).")
     )
     coupon_min_purchase = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("0"), help_text="Coupon rewards: smallest purchase."
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Coupon rewards: smallest purchase."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -161,7 +165,7 @@ class RewardCode(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="code_row",
-        help_text="The redemption holding this code; empty = free.",
+        help_text=_("The redemption holding this code; empty = free."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -184,10 +188,10 @@ class Redemption(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued (code or coupon given)"
-        PENDING = "pending", "Pending fulfilment"
-        FULFILLED = "fulfilled", "Fulfilled"
-        CANCELLED = "cancelled", "Cancelled (points returned)"
+        ISSUED = "issued", _("Issued (code or coupon given)")
+        PENDING = "pending", _("Pending fulfilment")
+        FULFILLED = "fulfilled", _("Fulfilled")
+        CANCELLED = "cancelled", _("Cancelled (points returned)")
 
     program = models.ForeignKey(
         "accounts.Program", on_delete=models.PROTECT, related_name="+", db_index=False
@@ -199,13 +203,13 @@ class Redemption(models.Model):
     points = models.BigIntegerField()
     co_payment = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices)
-    channel = models.CharField(max_length=8, help_text="Where it was redeemed: till or api.")
-    code = models.CharField(max_length=64, blank=True, help_text="The voucher code given.")
+    channel = models.CharField(max_length=8, help_text=_("Where it was redeemed: till or api."))
+    code = models.CharField(max_length=64, blank=True, help_text=_("The voucher code given."))
     coupon = models.ForeignKey(
         "campaigns.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     posting = models.ForeignKey(
-        "ledger.Posting", on_delete=models.PROTECT, related_name="+", help_text="The points spent."
+        "ledger.Posting", on_delete=models.PROTECT, related_name="+", help_text=_("The points spent.")
     )
     return_posting = models.ForeignKey(
         "ledger.Posting",
@@ -213,9 +217,11 @@ class Redemption(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="The points given back by the cancellation.",
+        help_text=_("The points given back by the cancellation."),
     )
-    reference = models.CharField(max_length=120, help_text="The client's reference; unique in the program.")
+    reference = models.CharField(
+        max_length=120, help_text=_("The client's reference; unique in the program.")
+    )
     created_at = models.DateTimeField()
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import F
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import Member, Program
 from ledger.engine import member_lock, sync_member
@@ -67,18 +68,31 @@ def _emit(redemption: Redemption, member: Member, type: str, at: datetime) -> No
     )
 
 
+def _closed_message(status: str) -> str:
+    """Why a redemption in `status` can be neither cancelled nor fulfilled again."""
+    return {
+        Redemption.Status.FULFILLED: gettext("This redemption is fulfilled."),
+        Redemption.Status.CANCELLED: gettext("This redemption is cancelled."),
+    }.get(status, gettext("This redemption is already fulfilled or cancelled."))
+
+
 def _check_available(reward: Reward, member: Member, *, at: datetime, channel: str) -> None:
     if (
         not reward.is_active
         or (reward.active_from is not None and reward.active_from > at)
         or (reward.active_to is not None and reward.active_to <= at)
     ):
-        raise RewardUnavailable(f"“{reward.name}” is not available now.")
+        raise RewardUnavailable(gettext("“%(reward)s” is not available now.") % {"reward": reward.name})
     if reward.channel not in CHANNEL_REWARDS[channel]:
-        where = "at the till" if channel == "till" else "through the API"
-        raise RewardUnavailable(f"“{reward.name}” cannot be redeemed {where}.")
+        if channel == "till":
+            text = gettext("“%(reward)s” cannot be redeemed at the till.")
+        else:
+            text = gettext("“%(reward)s” cannot be redeemed through the API.")
+        raise RewardUnavailable(text % {"reward": reward.name})
     if not reward_eligible(reward, member):
-        raise RewardUnavailable(f"“{reward.name}” is not offered to this member's tier or segment.")
+        raise RewardUnavailable(
+            gettext("“%(reward)s” is not offered to this member's tier or segment.") % {"reward": reward.name}
+        )
 
 
 def _code_draw(reward: Reward) -> RewardCode:
@@ -90,7 +104,7 @@ def _code_draw(reward: Reward) -> RewardCode:
         .first()
     )
     if code is None:
-        raise OutOfStock(f"“{reward.name}” has no codes left.")
+        raise OutOfStock(gettext("“%(reward)s” has no codes left.") % {"reward": reward.name})
     return code
 
 
@@ -111,17 +125,21 @@ def reward_redeem(
     reference = (reference or "").strip()
     if not reference or len(reference) > 120:
         raise InvalidInput(
-            "A redemption needs a reference of 1 to 120 characters.", fields={"reference": ["Required."]}
+            gettext("A redemption needs a reference of 1 to 120 characters."),
+            fields={"reference": [gettext("Required.")]},
         )
     if channel not in CHANNELS:
-        raise InvalidInput(f"Unknown channel {channel!r}.")
+        raise InvalidInput(gettext("Unknown channel %(channel)s.") % {"channel": repr(channel)})
     if member.program_id != program.pk or reward.program_id != program.pk:
-        raise NotFound("Member or reward not found.")
+        raise NotFound(gettext("Member or reward not found."))
     locked = member_lock(member)
     existing = Redemption.objects.filter(program_id=program.pk, reference=reference).first()
     if existing is not None:
         if existing.member_id != member.pk or existing.reward_id != reward.pk:
-            raise IdempotencyConflict(f"The reference {reference!r} was already used for another redemption.")
+            raise IdempotencyConflict(
+                gettext("The reference %(reference)s was already used for another redemption.")
+                % {"reference": repr(reference)}
+            )
         sync_member(member, locked)
         existing.replayed = True
         return existing
@@ -132,9 +150,14 @@ def reward_redeem(
     if current.limit_per_member and (
         member_reward_uses(member=locked, reward=current, at=at) >= current.limit_per_member
     ):
-        period = current.get_limit_period_display()
+        limit = current.limit_per_member
         raise LimitExceeded(
-            f"“{current.name}” can be redeemed {current.limit_per_member} time(s) {period} per member."
+            ngettext(
+                "“%(reward)s” can be redeemed %(limit)s time %(period)s per member.",
+                "“%(reward)s” can be redeemed %(limit)s times %(period)s per member.",
+                limit,
+            )
+            % {"reward": current.name, "limit": limit, "period": current.get_limit_period_display()}
         )
     code = _code_draw(current) if current.kind == Reward.Kind.VOUCHER else None
     with rows_locked(locked):
@@ -143,7 +166,7 @@ def reward_redeem(
             points=current.cost_points,
             at=at,
             reference=f"reward:{reference}",
-            description=f"Reward: {current.name}",
+            description=gettext("Reward: %(reward)s") % {"reward": current.name},
         )
     coupon = None
     if current.kind == Reward.Kind.COUPON:
@@ -175,7 +198,10 @@ def reward_redeem(
     )
     if not row_insert(redemption, skip_conflict="redemption_unique_reference"):
         # another member's redemption took this reference meanwhile: this one is refused whole
-        raise IdempotencyConflict(f"The reference {reference!r} was already used for another redemption.")
+        raise IdempotencyConflict(
+            gettext("The reference %(reference)s was already used for another redemption.")
+            % {"reference": repr(reference)}
+        )
     if code is not None:
         RewardCode.objects.filter(pk=code.pk).update(redemption=redemption)
     Reward.objects.filter(pk=current.pk).update(redeemed_count=F("redeemed_count") + 1)
@@ -205,20 +231,20 @@ def redemption_cancel(*, redemption: Redemption, at: datetime) -> Redemption:
     its coupon was used)."""
     locked, current = _lock_redemption(redemption)
     if current.status in (Redemption.Status.CANCELLED, Redemption.Status.FULFILLED):
-        raise RedemptionClosed(f"This redemption is {current.get_status_display().split(' (')[0].lower()}.")
+        raise RedemptionClosed(_closed_message(current.status))
     if current.coupon_id is not None:
         from campaigns.models import Coupon
 
         coupon = Coupon.objects.select_for_update().get(pk=current.coupon_id)
         if coupon.uses_count:
-            raise RedemptionClosed("Its coupon was used already; it cannot be cancelled.")
+            raise RedemptionClosed(gettext("Its coupon was used already; it cannot be cancelled."))
         Coupon.objects.filter(pk=coupon.pk).update(is_active=False)
     with rows_locked(locked):
         returned = points_redeem_return(
             posting=current.posting,
             at=at,
             reference=f"reward-cancel:{current.pk}",
-            description=f"Reward cancelled: {current.reward.name}",
+            description=gettext("Reward cancelled: %(reward)s") % {"reward": current.reward.name},
         )
     RewardCode.objects.filter(redemption_id=current.pk).update(redemption=None)
     Reward.objects.select_for_update().filter(pk=current.reward_id).update(
@@ -239,7 +265,7 @@ def redemption_fulfil(*, redemption: Redemption, at: datetime) -> Redemption:
     redemption that is not pending (issued codes and coupons need no fulfilment)."""
     locked, current = _lock_redemption(redemption)
     if current.status != Redemption.Status.PENDING:
-        raise RedemptionClosed("Only a pending gift or bonus can be fulfilled.")
+        raise RedemptionClosed(gettext("Only a pending gift or bonus can be fulfilled."))
     current.status = Redemption.Status.FULFILLED
     current.fulfilled_at = at
     current.save(update_fields=["status", "fulfilled_at"])
@@ -259,7 +285,7 @@ def codes_from_csv(data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InvalidInput("The file is not UTF-8 text.") from error
+        raise InvalidInput(gettext("The file is not UTF-8 text.")) from error
     codes = []
     for index, row in enumerate(csv.reader(io.StringIO(text))):
         cell = row[0].strip() if row else ""
@@ -276,10 +302,10 @@ def reward_codes_add(*, reward: Reward, codes: list[str]) -> dict:
     two lists of codes). Raises InvalidInput (not a voucher reward, a code over 64 characters,
     nothing to add)."""
     if reward.kind != Reward.Kind.VOUCHER:
-        raise InvalidInput("Only voucher rewards have a code pool.")
+        raise InvalidInput(gettext("Only voucher rewards have a code pool."))
     too_long = [code for code in codes if len(code) > 64]
     if too_long:
-        raise InvalidInput(f"Codes are at most 64 characters: {too_long[0][:70]}…")
+        raise InvalidInput(gettext("Codes are at most 64 characters: %(code)s…") % {"code": too_long[0][:70]})
     seen: set[str] = set()
     unique, repeated = [], []
     for code in codes:
@@ -289,7 +315,7 @@ def reward_codes_add(*, reward: Reward, codes: list[str]) -> dict:
             seen.add(code)
             unique.append(code)
     if not unique:
-        raise InvalidInput("There are no codes in the file.")
+        raise InvalidInput(gettext("There are no codes in the file."))
     existing = set(RewardCode.objects.filter(reward=reward, code__in=unique).values_list("code", flat=True))
     new = [code for code in unique if code not in existing]
     # a code added meanwhile by a concurrent upload is skipped by the unique constraint
@@ -308,7 +334,9 @@ def reward_codes_generate(*, reward: Reward, count: int, prefix: str = "") -> di
     from accounts.services import code_generate
 
     if not 1 <= count <= 10000:
-        raise InvalidInput("Generate 1 to 10 000 codes at a time.", fields={"count": ["1 to 10000."]})
+        raise InvalidInput(
+            gettext("Generate 1 to 10 000 codes at a time."), fields={"count": [gettext("1 to 10000.")]}
+        )
     head = f"{prefix.strip().upper()}-" if prefix.strip() else ""
     codes = {head + code_generate(8) for _ in range(count)}
     return reward_codes_add(reward=reward, codes=sorted(codes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -42,7 +43,9 @@ class EventInputSerializer(StrictFieldsMixin, serializers.Serializer):
         import json
 
         if len(json.dumps(value)) > MAX_EVENT_DATA_BYTES:
-            raise serializers.ValidationError(f"At most {MAX_EVENT_DATA_BYTES} bytes of JSON.")
+            raise serializers.ValidationError(
+                gettext("At most %(bytes)s bytes of JSON.") % {"bytes": MAX_EVENT_DATA_BYTES}
+            )
         return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
@@ -35,7 +36,7 @@ def member_for(view, member_id) -> Member:
     """The member `member_id` of the calling key's program, or NotFound (also for other programs)."""
     member = _key_member(view, member_id).first()
     if member is None:
-        raise NotFound("Member not found.")
+        raise NotFound(gettext("Member not found."))
     member.program = view.program  # read with the key in this request (its config_version included)
     member.tier = member_tier_of(member=member)  # from the configuration cache: no join, no query
     return member

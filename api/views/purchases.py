@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -210,7 +211,7 @@ class PurchaseView(ApiView):
             # the input is checked before that read: an unknown member still answers 404 first, as
             # at every endpoint (one more read, for refused requests only)
             if not isinstance(error, NotFound) and not member_exists(self, data["member"]):
-                raise NotFound("Member not found.") from error
+                raise NotFound(gettext("Member not found.")) from error
             raise
         # `purchase.member` shows the outcome (balance and tier after the purchase)
         response = Response(purchase_body(purchase, purchase.member), status=status.HTTP_201_CREATED)
@@ -235,7 +236,7 @@ class RefundView(ApiView):
         data = validated(RefundInputSerializer, request.data)
         purchase = Purchase.objects.filter(program_id=self.program.pk, pk=purchase_id).first()
         if purchase is None:
-            raise NotFound("Purchase not found.")
+            raise NotFound(gettext("Purchase not found."))
         posting = purchase_refund(
             purchase=purchase,
             amount=data.get("amount"),

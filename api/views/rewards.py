@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -147,7 +148,7 @@ def _redemption_for(view, redemption_id) -> Redemption:
         .first()
     )
     if redemption is None:
-        raise NotFound("Redemption not found.")
+        raise NotFound(gettext("Redemption not found."))
     return redemption
 
 
@@ -198,7 +199,7 @@ class RewardRedeemView(ApiView):
         member = member_for(self, data["member"])
         reward = Reward.objects.filter(program_id=self.program.pk, pk=reward_id).first()
         if reward is None:
-            raise NotFound("Reward not found.")
+            raise NotFound(gettext("Reward not found."))
         redemption = reward_redeem(
             program=self.program,
             member=member,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -57,7 +58,7 @@ class AdjustmentInputSerializer(StrictFieldsMixin, serializers.Serializer):
 
     def validate_points(self, value):
         if value == 0:
-            raise serializers.ValidationError("Must not be zero.")
+            raise serializers.ValidationError(gettext("Must not be zero."))
         return value
 
 

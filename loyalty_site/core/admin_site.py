@@ -1,12 +1,13 @@
 from django.contrib.admin import AdminSite
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.tenancy import ADMIN_ROLES, staff_role
 
 
 class LoyaltyAdminSite(AdminSite):
-    site_header = "Loyalty platform"
-    site_title = "Loyalty admin"
-    index_title = "Programs, members, rewards"
+    site_header = _("Loyalty platform")
+    site_title = _("Loyalty admin")
+    index_title = _("Programs, members, rewards")
     # "View site": the analytics dashboard, which every admin role may read (the till is for cashiers)
     site_url = "/admin/reports/"
 

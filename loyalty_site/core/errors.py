@@ -7,11 +7,13 @@ Services never import DRF.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class LoyaltyError(Exception):
     code = "error"
     status = 400
-    default_message = "The request could not be processed."
+    default_message = _("The request could not be processed.")
 
     def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None):
         self.message = message or self.default_message
@@ -26,29 +28,29 @@ class LoyaltyError(Exception):
 
 
 class InvalidInput(LoyaltyError):
-    code, status, default_message = "invalid", 400, "The input is not valid."
+    code, status, default_message = "invalid", 400, _("The input is not valid.")
 
 
 class UnsupportedCurrency(LoyaltyError):
-    code, status, default_message = "unsupported_currency", 400, "This currency is not supported."
+    code, status, default_message = "unsupported_currency", 400, _("This currency is not supported.")
 
 
 class NotFound(LoyaltyError):
-    code, status, default_message = "not_found", 404, "Not found."
+    code, status, default_message = "not_found", 404, _("Not found.")
 
 
 class Duplicate(LoyaltyError):
-    code, status, default_message = "duplicate", 409, "This already exists."
+    code, status, default_message = "duplicate", 409, _("This already exists.")
 
 
 class IdempotencyConflict(LoyaltyError):
     code, status = "idempotency_conflict", 409
-    default_message = "This key or reference was already used with a different request."
+    default_message = _("This key or reference was already used with a different request.")
 
 
 class InProgress(LoyaltyError):
     code, status = "in_progress", 409
-    default_message = "A request with this key is still being processed."
+    default_message = _("A request with this key is still being processed.")
 
 
 class BusinessRuleError(LoyaltyError):
@@ -56,41 +58,41 @@ class BusinessRuleError(LoyaltyError):
 
 
 class InsufficientPoints(BusinessRuleError):
-    code, default_message = "insufficient_points", "The member does not have enough points."
+    code, default_message = "insufficient_points", _("The member does not have enough points.")
 
 
 class LimitExceeded(BusinessRuleError):
-    code, default_message = "limit_exceeded", "This would exceed a limit."
+    code, default_message = "limit_exceeded", _("This would exceed a limit.")
 
 
 class MemberBlocked(BusinessRuleError):
-    code, default_message = "member_blocked", "The member is blocked."
+    code, default_message = "member_blocked", _("The member is blocked.")
 
 
 class CouponInvalid(BusinessRuleError):
-    code, default_message = "coupon_invalid", "The coupon is not valid."
+    code, default_message = "coupon_invalid", _("The coupon is not valid.")
 
 
 class CouponExpired(BusinessRuleError):
-    code, default_message = "coupon_expired", "The coupon has expired."
+    code, default_message = "coupon_expired", _("The coupon has expired.")
 
 
 class CouponUsed(BusinessRuleError):
-    code, default_message = "coupon_used", "The coupon has already been used."
+    code, default_message = "coupon_used", _("The coupon has already been used.")
 
 
 class RefundExceedsPurchase(BusinessRuleError):
-    code, default_message = "refund_exceeds_purchase", "The refund exceeds what is left of the purchase."
+    code, default_message = "refund_exceeds_purchase", _("The refund exceeds what is left of the purchase.")
 
 
 class OutOfStock(BusinessRuleError):
-    code, default_message = "out_of_stock", "This reward is out of stock."
+    code, default_message = "out_of_stock", _("This reward is out of stock.")
 
 
 class RewardUnavailable(BusinessRuleError):
-    code, default_message = "reward_unavailable", "This reward is not available to this member now."
+    code, default_message = "reward_unavailable", _("This reward is not available to this member now.")
 
 
 class RedemptionClosed(LoyaltyError):
     code, status = "redemption_closed", 409
-    default_message = "This redemption is already fulfilled or cancelled."
+    default_message = _("This redemption is already fulfilled or cancelled.")

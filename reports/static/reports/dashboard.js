@@ -1,6 +1,7 @@
 /* Draws the dashboard's charts from the JSON the server put in #chart-data (vendored Chart.js). */
 (function () {
   "use strict";
+  var gettext = window.gettext || function (text) { return text; };  /* Django's JavaScript catalogue */
   var data = JSON.parse(document.getElementById("chart-data").textContent);
   var palette = ["#1f5fbf", "#e07a1f", "#8a8f98", "#2e9d5b", "#b3261e", "#7a4fc9", "#c9a227"];
   window.loyaltyCharts = {};
@@ -15,12 +16,12 @@
     data: {
       labels: data.flow.labels,
       datasets: [
-        { label: "Earned", data: data.flow.earned, backgroundColor: palette[0] },
-        { label: "Spent", data: data.flow.spent, backgroundColor: palette[1] },
-        { label: "Expired / decayed", data: data.flow.expired, backgroundColor: palette[2] }
+        { label: gettext("Earned"), data: data.flow.earned, backgroundColor: palette[0] },
+        { label: gettext("Spent"), data: data.flow.spent, backgroundColor: palette[1] },
+        { label: gettext("Expired / decayed"), data: data.flow.expired, backgroundColor: palette[2] }
       ]
     },
-    options: { scales: { y: { beginAtZero: true, title: { display: true, text: "points" } } } }
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: gettext("points") } } } }
   });
   make("chart-tiers", {
     type: "doughnut",
@@ -28,7 +29,7 @@
   });
   make("chart-segments", {
     type: "bar",
-    data: { labels: data.segments.labels, datasets: [{ label: "Members", data: data.segments.values, backgroundColor: palette[3] }] },
+    data: { labels: data.segments.labels, datasets: [{ label: gettext("Members"), data: data.segments.values, backgroundColor: palette[3] }] },
     options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } }
   });
   make("chart-nps", {
