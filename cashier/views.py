@@ -302,14 +302,17 @@ def member_redeem(request, member_id):
     form = RedeemForm(request.POST)
     if not form.is_valid():
         return _panel(request, member, status=400, redeem_form=form)
+    description = form.cleaned_data["description"]
+    if not description:
+        with i18n.for_member(member):  # the member reads it on the card
+            description = gettext("Till: %(cashier)s") % {"cashier": request.user}
     try:
         points_redeem(
             member=member,
             points=form.cleaned_data["points"],
             at=timezone.now(),
             reference=form.cleaned_data["reference"],
-            description=form.cleaned_data["description"]
-            or gettext("Till: %(cashier)s") % {"cashier": request.user},
+            description=description,
         )
     except LoyaltyError as error:
         return _refused(request, member, error, redeem_form=form)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.db.models import F
 from django.utils.translation import gettext, ngettext
+from loyalty_site.core.i18n import for_member
 
 from accounts.models import Member, Program
 from ledger.engine import member_lock, sync_member
@@ -160,13 +161,15 @@ def reward_redeem(
             % {"reward": current.name, "limit": limit, "period": current.get_limit_period_display()}
         )
     code = _code_draw(current) if current.kind == Reward.Kind.VOUCHER else None
+    with for_member(locked):  # the member reads the posting on the card, in their language
+        description = gettext("Reward: %(reward)s") % {"reward": current.name}
     with rows_locked(locked):
         posting = points_redeem(
             member=locked,
             points=current.cost_points,
             at=at,
             reference=f"reward:{reference}",
-            description=gettext("Reward: %(reward)s") % {"reward": current.name},
+            description=description,
         )
     coupon = None
     if current.kind == Reward.Kind.COUPON:
@@ -239,12 +242,14 @@ def redemption_cancel(*, redemption: Redemption, at: datetime) -> Redemption:
         if coupon.uses_count:
             raise RedemptionClosed(gettext("Its coupon was used already; it cannot be cancelled."))
         Coupon.objects.filter(pk=coupon.pk).update(is_active=False)
+    with for_member(locked):
+        description = gettext("Reward cancelled: %(reward)s") % {"reward": current.reward.name}
     with rows_locked(locked):
         returned = points_redeem_return(
             posting=current.posting,
             at=at,
             reference=f"reward-cancel:{current.pk}",
-            description=gettext("Reward cancelled: %(reward)s") % {"reward": current.reward.name},
+            description=description,
         )
     RewardCode.objects.filter(redemption_id=current.pk).update(redemption=None)
     Reward.objects.select_for_update().filter(pk=current.reward_id).update(

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 EMPTY = "—"
 
@@ -22,7 +23,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     return str(value)
 
 
