@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from django.db.models import F
 from django.utils.translation import gettext, ngettext
-from loyalty_site.core.i18n import for_member
 
 from accounts.models import Member, Program
 from ledger.engine import member_lock, sync_member
@@ -31,6 +30,7 @@ from loyalty_site.core.errors import (
     RewardUnavailable,
 )
 from loyalty_site.core.events import event_emit
+from loyalty_site.core.i18n import for_member
 
 from .models import Redemption, Reward, RewardCode
 from .selectors import CHANNEL_REWARDS, member_reward_uses, reward_eligible
