@@ -16,7 +16,8 @@ class LoyaltyError(Exception):
     default_message = _("The request could not be processed.")
 
     def __init__(self, message: str | None = None, *, fields: dict[str, list[str]] | None = None):
-        self.message = message or self.default_message
+        # in the language active where it is raised: the request's (API, till, admin)
+        self.message = str(message or self.default_message)
         self.fields = fields
         super().__init__(self.message)
 

@@ -44,9 +44,9 @@ def test_validation_message_translated_field_name_kept(api, tenant):
     assert error["message"] == "points: Balları tam ədədlə yazın (JSON tam ədədi)."
 
 
-def test_service_error_default_message_is_translated_lazily(api, tenant):
-    """A LoyaltyError's default message is a lazy string: the language is the request's, not the
-    one active when the class was defined."""
+def test_auth_and_service_errors_in_the_active_language(api, tenant):
+    """A LoyaltyError's default message is translated where the error is raised (the request's
+    language), not when its class was defined."""
     response = client_with_key("not-a-key").get("/api/v1/program/", HTTP_ACCEPT_LANGUAGE="kk")
     assert response.status_code == 401
     assert response.json()["error"] == {
@@ -57,10 +57,9 @@ def test_service_error_default_message_is_translated_lazily(api, tenant):
 
     from loyalty_site.core.errors import InsufficientPoints
 
-    error = InsufficientPoints()
     with translation.override("ru"):
-        assert error.as_dict() == {
+        assert InsufficientPoints().as_dict() == {
             "error": {"code": "insufficient_points", "message": "У участника недостаточно баллов."}
         }
     with translation.override("az"):
-        assert str(error.message) == "Üzvün kifayət qədər balı yoxdur."
+        assert InsufficientPoints().message == "Üzvün kifayət qədər balı yoxdur."
