@@ -58,13 +58,14 @@ GENERATE_SQL = [
     # members: balance 100..999 (Bronze), idle cohort i % 31 = 0
     """
     INSERT INTO accounts_member (id, program_id, first_name, last_name, card_number, card_token,
-        referral_code, status, blocked_reason, balance, pending_points, last_activity_at, created_at, tier_id)
+        referral_code, status, blocked_reason, balance, pending_points, last_activity_at, created_at, tier_id,
+        language)
     SELECT i, %(program)s, '', 'Bench', '9' || lpad(i::text, 12, '0'), 'bench-' || md5(i::text),
         'B' || i, 'active', '', 100 + i %% 900, 0,
         CASE WHEN i %% 31 = 0
              THEN %(at)s - interval '30 days' - (i %% 86400) * interval '1 second'
              ELSE %(at)s - (i %% 29) * interval '1 day' - (i %% 86400) * interval '1 second' END,
-        %(at)s - interval '400 days', %(tier)s
+        %(at)s - interval '400 days', %(tier)s, ''
     FROM generate_series(1, %(n)s) AS i
     """,
     """
