@@ -37,15 +37,22 @@ def percent_field(default: str, help_text: str, *, max_value: str = "100") -> mo
 class Merchant(models.Model):
     MERCHANT_LOOKUP = "id"
 
-    name = models.CharField(max_length=200, unique=True, help_text="Trading name, shown in the admin.")
-    contact_email = models.EmailField(blank=True, help_text="Where the platform writes to the merchant.")
-    is_active = models.BooleanField(
-        default=True,
-        help_text="Suspends the merchant: its API keys and tills refuse every request (jobs still run).",
+    name = models.CharField(
+        verbose_name=_("name"), max_length=200, unique=True, help_text=_("Trading name, shown in the admin.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    contact_email = models.EmailField(
+        verbose_name=_("contact email"), blank=True, help_text=_("Where the platform writes to the merchant.")
+    )
+    is_active = models.BooleanField(
+        verbose_name=_("is active"),
+        default=True,
+        help_text=_("Suspends the merchant: its API keys and tills refuse every request (jobs still run)."),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -58,21 +65,29 @@ class StaffMember(models.Model):
     MERCHANT_LOOKUP = "merchant"
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MANAGER = "manager", "Manager"
-        CASHIER = "cashier", "Cashier (till page only)"
-        ANALYST = "analyst", "Analyst (read-only admin)"
+        OWNER = "owner", _("Owner")
+        MANAGER = "manager", _("Manager")
+        CASHIER = "cashier", _("Cashier (till page only)")
+        ANALYST = "analyst", _("Analyst (read-only admin)")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="staff"
+    )
     role = models.CharField(
+        verbose_name=_("role"),
         max_length=16,
         choices=Role.choices,
-        help_text="Owner and manager configure everything; analysts only read; cashiers use the till.",
+        help_text=_("Owner and manager configure everything; analysts only read; cashiers use the till."),
     )
-    is_active = models.BooleanField(default=True, help_text="Untick to suspend without deleting.")
+    is_active = models.BooleanField(
+        verbose_name=_("is active"), default=True, help_text=_("Untick to suspend without deleting.")
+    )
     language = models.CharField(
         _("language"),
         max_length=8,
@@ -80,11 +95,12 @@ class StaffMember(models.Model):
         blank=True,
         help_text=_("The admin and the till in this language; empty: the browser's."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = _("staff members")
         ordering = ["merchant", "user__username"]
-        verbose_name = "staff member"
+        verbose_name = _("staff member")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()} at {self.merchant})"
@@ -102,17 +118,25 @@ class Program(models.Model):
     MERCHANT_LOOKUP = "merchant"
 
     class EarnMode(models.TextChoices):
-        PER_UNIT = "per_unit", "Points per currency unit (currency rates)"
-        PERCENT = "percent", "Percent of the purchase, valued at the point value"
+        PER_UNIT = "per_unit", _("Points per currency unit (currency rates)")
+        PERCENT = "percent", _("Percent of the purchase, valued at the point value")
 
     class TierMetric(models.TextChoices):
-        QUALIFYING_POINTS = "qualifying_points", "Qualifying points earned"
-        AMOUNT_SPENT = "amount_spent", "Amount spent (base currency)"
-        PURCHASES = "purchases", "Number of purchases"
-        VISITS = "visits", "Number of visits (days with activity)"
+        QUALIFYING_POINTS = "qualifying_points", _("Qualifying points earned")
+        AMOUNT_SPENT = "amount_spent", _("Amount spent (base currency)")
+        PURCHASES = "purchases", _("Number of purchases")
+        VISITS = "visits", _("Number of visits (days with activity)")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs", db_index=False)
-    name = models.CharField(max_length=200, help_text="Shown to members on their card.")
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.PROTECT,
+        related_name="programs",
+        db_index=False,
+    )
+    name = models.CharField(
+        verbose_name=_("name"), max_length=200, help_text=_("Shown to members on their card.")
+    )
     default_language = models.CharField(
         _("default language"),
         max_length=8,
@@ -123,123 +147,155 @@ class Program(models.Model):
             "missing in a member's language fall back to it."
         ),
     )
-    is_active = models.BooleanField(default=True, help_text="Inactive programs refuse new activity.")
+    is_active = models.BooleanField(
+        verbose_name=_("is active"), default=True, help_text=_("Inactive programs refuse new activity.")
+    )
     base_currency = models.CharField(
+        verbose_name=_("base currency"),
         max_length=3,
         default="AZN",
         validators=[CURRENCY_VALIDATOR],
-        help_text="Currency of point values, cash-outs and limits (ISO 4217).",
+        help_text=_("Currency of point values, cash-outs and limits (ISO 4217)."),
     )
     time_zone = models.CharField(
+        verbose_name=_("time zone"),
         max_length=64,
         default="Asia/Baku",
         validators=[validate_time_zone],
-        help_text="Days, weeks and months of periodic rules are counted in this zone.",
+        help_text=_("Days, weeks and months of periodic rules are counted in this zone."),
     )
     point_value = models.DecimalField(
+        verbose_name=_("point value"),
         max_digits=12,
         decimal_places=6,
         default=Decimal("0.01"),
         validators=[MinValueValidator(Decimal("0.000001"))],
-        help_text="Money value of one point in the base currency (0.01 = 100 points per 1 AZN).",
+        help_text=_("Money value of one point in the base currency (0.01 = 100 points per 1 AZN)."),
     )
     earn_mode = models.CharField(
+        verbose_name=_("earn mode"),
         max_length=16,
         choices=EarnMode.choices,
         default=EarnMode.PER_UNIT,
-        help_text="How purchases earn: by the currency's rate, or a percent of the amount.",
+        help_text=_("How purchases earn: by the currency's rate, or a percent of the amount."),
     )
     earn_percent = percent_field(
         "0", "In percent mode: share of the amount paid returned as points (valued at point value)."
     )
     points_lifetime_days = models.PositiveIntegerField(
+        verbose_name=_("points lifetime days"),
         default=365,
         validators=[MinValueValidator(1)],
-        help_text="Each earned lot expires this many days after it was earned.",
+        help_text=_("Each earned lot expires this many days after it was earned."),
     )
     pending_days = models.PositiveIntegerField(
+        verbose_name=_("pending days"),
         default=0,
-        help_text="Return window: purchase points become spendable after this many days (0 = at once).",
+        help_text=_("Return window: purchase points become spendable after this many days (0 = at once)."),
     )
     expiry_warning_hours = models.PositiveIntegerField(
-        default=48, help_text="Members are warned this many hours before their points expire."
+        verbose_name=_("expiry warning hours"),
+        default=48,
+        help_text=_("Members are warned this many hours before their points expire."),
     )
     renewal_window_hours = models.PositiveIntegerField(
-        default=24, help_text="After expiry, activity within this many hours restores the points."
+        verbose_name=_("renewal window hours"),
+        default=24,
+        help_text=_("After expiry, activity within this many hours restores the points."),
     )
     inactivity_days = models.PositiveIntegerField(
+        verbose_name=_("inactivity days"),
         default=30,
         validators=[MinValueValidator(1)],
-        help_text="Days without activity after which the balance decays (and again each further period).",
+        help_text=_("Days without activity after which the balance decays (and again each further period)."),
     )
     decay_percent = percent_field("5", "Share of the balance lost per idle period (0 turns decay off).")
     tier_metric = models.CharField(
+        verbose_name=_("tier metric"),
         max_length=24,
         choices=TierMetric.choices,
         default=TierMetric.QUALIFYING_POINTS,
-        help_text="What decides a member's tier.",
+        help_text=_("What decides a member's tier."),
     )
     tier_window_days = models.PositiveIntegerField(
-        default=365, help_text="Rolling window for the tier metric in days (0 = lifetime)."
+        verbose_name=_("tier window days"),
+        default=365,
+        help_text=_("Rolling window for the tier metric in days (0 = lifetime)."),
     )
     cashout_fee_percent = models.DecimalField(
+        verbose_name=_("cashout fee percent"),
         max_digits=6,
         decimal_places=3,
         default=Decimal("0.4"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.499"))],
-        help_text="Fee taken when points are converted to money; kept under 0.5 %.",
+        help_text=_("Fee taken when points are converted to money; kept under 0.5 %."),
     )
     cashout_daily_limit = models.DecimalField(
+        verbose_name=_("cashout daily limit"),
         max_digits=14,
         decimal_places=2,
         default=Decimal("5000"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Most a member may cash out per day, in the base currency.",
+        help_text=_("Most a member may cash out per day, in the base currency."),
     )
     cashout_monthly_limit = models.DecimalField(
+        verbose_name=_("cashout monthly limit"),
         max_digits=14,
         decimal_places=2,
         default=Decimal("20000"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Most a member may cash out per calendar month, in the base currency.",
+        help_text=_("Most a member may cash out per calendar month, in the base currency."),
     )
 
     class DiscountCombination(models.TextChoices):
-        BEST = "best", "Best percentage applies (tier, program or spend)"
-        SUM = "sum", "Percentages add up"
+        BEST = "best", _("Best percentage applies (tier, program or spend)")
+        SUM = "sum", _("Percentages add up")
 
     fixed_discount_percent = percent_field("0", "Program-wide discount on every purchase (0 = none).")
     bet_discount = models.BooleanField(
+        verbose_name=_("bet discount"),
         default=False,
-        help_text="Apply the tier, program and spend discounts to bets too. Off: a bet's stake is never "
-        "discounted and earns on the full stake.",
+        help_text=_(
+            "Apply the tier, program and spend discounts to bets too. Off: a bet's stake is never "
+            "discounted and earns on the full stake."
+        ),
     )
     discount_combination = models.CharField(
+        verbose_name=_("discount combination"),
         max_length=8,
         choices=DiscountCombination.choices,
         default=DiscountCombination.BEST,
-        help_text="How the tier, program and spend discounts combine; a coupon always stacks on top.",
+        help_text=_("How the tier, program and spend discounts combine; a coupon always stacks on top."),
     )
     tier_downgrade_grace_days = models.PositiveIntegerField(
-        default=0, help_text="Days a member keeps a tier after falling below its threshold."
+        verbose_name=_("tier downgrade grace days"),
+        default=0,
+        help_text=_("Days a member keeps a tier after falling below its threshold."),
     )
     tier_gifts_require_activity = models.BooleanField(
-        default=True, help_text="Periodic tier gifts go only to members active in that period."
+        verbose_name=_("tier gifts require activity"),
+        default=True,
+        help_text=_("Periodic tier gifts go only to members active in that period."),
     )
     max_points_share_percent = percent_field(
         "50", "Largest share of a purchase (after discounts) that may be paid with points."
     )
     config_version = models.UUIDField(
+        verbose_name=_("config version"),
         default=uuid.uuid4,
         editable=False,
-        help_text="Changes on every change of the program or its configuration (rates, campaigns, tiers, "
-        "discounts, fraud rules): set by database triggers; keys the per-process configuration cache.",
+        help_text=_(
+            "Changes on every change of the program or its configuration (rates, campaigns, tiers, "
+            "discounts, fraud rules): set by database triggers; keys the per-process configuration cache."
+        ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     objects = ProgramQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("program")
+        verbose_name_plural = _("programs")
         ordering = ["merchant", "name"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "name"], name="program_unique_name"),
@@ -295,20 +351,34 @@ class Member(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        BLOCKED = "blocked", "Blocked"
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked")
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="members")
+    program = models.ForeignKey(
+        Program, verbose_name=_("program"), on_delete=models.PROTECT, related_name="members"
+    )
     external_id = models.CharField(
-        max_length=100, null=True, blank=True, help_text="The member's id in the merchant's CRM / POS."
+        verbose_name=_("external id"),
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text=_("The member's id in the merchant's CRM / POS."),
     )
     phone = models.CharField(
-        max_length=20, null=True, blank=True, help_text="E.164, e.g. +994501234567 (normalised)."
+        verbose_name=_("phone"),
+        max_length=20,
+        null=True,
+        blank=True,
+        help_text=_("E.164, e.g. +994501234567 (normalised)."),
     )
-    email = models.EmailField(null=True, blank=True, help_text="Stored in lower case.")
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    birth_date = models.DateField(null=True, blank=True, help_text="For the birthday gift.")
+    email = models.EmailField(
+        verbose_name=_("email"), null=True, blank=True, help_text=_("Stored in lower case.")
+    )
+    first_name = models.CharField(verbose_name=_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(verbose_name=_("last name"), max_length=100, blank=True)
+    birth_date = models.DateField(
+        verbose_name=_("birth date"), null=True, blank=True, help_text=_("For the birthday gift.")
+    )
     language = models.CharField(
         _("language"),
         max_length=8,
@@ -317,40 +387,65 @@ class Member(models.Model):
         help_text=_("The card page and every message in this language; empty: the program's default."),
     )
     card_number = models.CharField(
-        max_length=19, unique=True, editable=False, help_text="13 digits, the last a Luhn check digit."
+        verbose_name=_("card number"),
+        max_length=19,
+        unique=True,
+        editable=False,
+        help_text=_("13 digits, the last a Luhn check digit."),
     )
     card_token = models.CharField(
-        max_length=64, unique=True, editable=False, help_text="Secret part of the card page's URL."
+        verbose_name=_("card token"),
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text=_("Secret part of the card page's URL."),
     )
     referral_code = models.CharField(
-        max_length=16, unique=True, editable=False, help_text="Code the member shares with friends."
+        verbose_name=_("referral code"),
+        max_length=16,
+        unique=True,
+        editable=False,
+        help_text=_("Code the member shares with friends."),
     )
     referred_by = models.ForeignKey(
         "self",
+        verbose_name=_("referred by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="referrals",
-        help_text="The member whose referral code was used at enrolment.",
+        help_text=_("The member whose referral code was used at enrolment."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    blocked_reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    blocked_reason = models.CharField(verbose_name=_("blocked reason"), max_length=255, blank=True)
     tier = models.ForeignKey(
         "tiers.Tier",
+        verbose_name=_("tier"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="members",
-        help_text="Current tier, set by the tier services.",
+        help_text=_("Current tier, set by the tier services."),
     )
-    balance = models.BigIntegerField(default=0, editable=False, help_text="Spendable points.")
+    balance = models.BigIntegerField(
+        verbose_name=_("balance"), default=0, editable=False, help_text=_("Spendable points.")
+    )
     pending_points = models.BigIntegerField(
-        default=0, editable=False, help_text="Points waiting for the return window to close."
+        verbose_name=_("pending points"),
+        default=0,
+        editable=False,
+        help_text=_("Points waiting for the return window to close."),
     )
-    last_activity_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_activity_at = models.DateTimeField(
+        verbose_name=_("last activity at"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         ordering = ["-id"]
         constraints = [
             # the messages are what a form (the admin's) says; the services raise Duplicate
@@ -395,20 +490,30 @@ class ApiKey(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'POS shop 1'.")
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    program = models.ForeignKey(
+        Program, verbose_name=_("program"), on_delete=models.CASCADE, related_name="api_keys"
     )
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    name = models.CharField(
+        verbose_name=_("name"), max_length=100, help_text=_("What uses this key, e.g. 'POS shop 1'.")
+    )
+    prefix = models.CharField(verbose_name=_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(verbose_name=_("hashed key"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
+    )
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .kinds import condition_choices, condition_kinds, reward_choices, reward_kinds
 
@@ -24,9 +25,9 @@ BUILTIN_EVENT_TYPES = ("login", "review", "task_completed", "nps", "profile_comp
 
 
 class CouponKind(models.TextChoices):
-    PERCENT = "percent", "Percent off"
-    FIXED = "fixed", "Fixed amount off"
-    POINTS = "points", "Bonus points"
+    PERCENT = "percent", _("Percent off")
+    FIXED = "fixed", _("Fixed amount off")
+    POINTS = "points", _("Bonus points")
 
 
 class Segment(models.Model):
@@ -38,53 +39,93 @@ class Segment(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="segments", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="segments",
+        db_index=False,
     )
-    code = models.SlugField(max_length=32, help_text="Stable code, e.g. 'high_value'.")
-    name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    code = models.SlugField(
+        verbose_name=_("code"), max_length=32, help_text=_("Stable code, e.g. 'high_value'.")
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    description = models.TextField(verbose_name=_("description"), blank=True)
     window_days = models.PositiveIntegerField(
-        default=90, validators=[MinValueValidator(1)], help_text="Frequency and monetary count this window."
+        verbose_name=_("window days"),
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text=_("Frequency and monetary count this window."),
     )
     recency_days_max = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Last activity at most this many days ago (empty = any)."
+        verbose_name=_("recency days max"),
+        null=True,
+        blank=True,
+        help_text=_("Last activity at most this many days ago (empty = any)."),
     )
     recency_days_min = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Last activity at least this many days ago (empty = any)."
+        verbose_name=_("recency days min"),
+        null=True,
+        blank=True,
+        help_text=_("Last activity at least this many days ago (empty = any)."),
     )
     frequency_min = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At least this many purchases in the window."
+        verbose_name=_("frequency min"),
+        null=True,
+        blank=True,
+        help_text=_("At least this many purchases in the window."),
     )
     frequency_max = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At most this many purchases in the window."
+        verbose_name=_("frequency max"),
+        null=True,
+        blank=True,
+        help_text=_("At most this many purchases in the window."),
     )
     monetary_min = models.DecimalField(
+        verbose_name=_("monetary min"),
         max_digits=14,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Spent at least this in the window (base currency; other currencies converted at the "
-        "rate in force at each purchase).",
+        help_text=_(
+            "Spent at least this in the window (base currency; other currencies converted at the "
+            "rate in force at each purchase)."
+        ),
     )
     monetary_max = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Spent less than (base currency)."
+        verbose_name=_("monetary max"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Spent less than (base currency)."),
     )
     tiers = models.ManyToManyField(
-        "tiers.Tier", blank=True, related_name="+", help_text="Only members of these tiers (empty = any)."
+        "tiers.Tier",
+        verbose_name=_("tiers"),
+        blank=True,
+        related_name="+",
+        help_text=_("Only members of these tiers (empty = any)."),
     )
     exclude_segments = models.ManyToManyField(
         "self",
+        verbose_name=_("exclude segments"),
         symmetrical=False,
         blank=True,
         related_name="+",
-        help_text="Leave out the members who match these segments' rules (e.g. medium value leaves out "
-        "high value), so segments need not overlap.",
+        help_text=_(
+            "Leave out the members who match these segments' rules (e.g. medium value leaves out "
+            "high value), so segments need not overlap."
+        ),
     )
-    is_active = models.BooleanField(default=True, help_text="Inactive segments are not refreshed.")
-    member_count = models.PositiveIntegerField(default=0, editable=False)
-    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(
+        verbose_name=_("is active"), default=True, help_text=_("Inactive segments are not refreshed.")
+    )
+    member_count = models.PositiveIntegerField(verbose_name=_("member count"), default=0, editable=False)
+    refreshed_at = models.DateTimeField(verbose_name=_("refreshed at"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
         ordering = ["program", "code"]
         constraints = [models.UniqueConstraint(fields=["program", "code"], name="segment_unique_code")]
 
@@ -95,11 +136,21 @@ class Segment(models.Model):
 class SegmentMembership(models.Model):
     MERCHANT_LOOKUP = "segment__program__merchant"
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="segment_rows")
-    since = models.DateTimeField()
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("segment"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        "accounts.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="segment_rows"
+    )
+    since = models.DateTimeField(verbose_name=_("since"))
 
     class Meta:
+        verbose_name = _("segment membership")
+        verbose_name_plural = _("segment memberships")
         constraints = [
             models.UniqueConstraint(fields=["segment", "member"], name="segment_membership_unique")
         ]
@@ -112,99 +163,162 @@ class Campaign(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Trigger(models.TextChoices):
-        PURCHASE = "purchase", "Purchase or bet (at the till, in the quote)"
-        REGISTRATION = "registration", "Registration"
-        BIRTHDAY = "birthday", "Birthday (daily job)"
-        EVENT = "event", "Event (login, review, task, NPS, profile, custom)"
-        REFERRAL = "referral", "Referral: the referred member's first purchase"
-        SCHEDULE = "schedule", "Schedule (daily / weekly / monthly job)"
-        INACTIVITY = "inactivity", "Inactivity for N days (daily job)"
-        RATE_RISE = "rate_rise", "Currency rate rise: purchases in that currency"
+        PURCHASE = "purchase", _("Purchase or bet (at the till, in the quote)")
+        REGISTRATION = "registration", _("Registration")
+        BIRTHDAY = "birthday", _("Birthday (daily job)")
+        EVENT = "event", _("Event (login, review, task, NPS, profile, custom)")
+        REFERRAL = "referral", _("Referral: the referred member's first purchase")
+        SCHEDULE = "schedule", _("Schedule (daily / weekly / monthly job)")
+        INACTIVITY = "inactivity", _("Inactivity for N days (daily job)")
+        RATE_RISE = "rate_rise", _("Currency rate rise: purchases in that currency")
 
     class Period(models.TextChoices):
-        ONCE = "once", "Once per member, ever"
-        EACH = "each", "Every qualifying purchase or event"
-        DAY = "day", "Once per member per day"
-        WEEK = "week", "Once per member per ISO week"
-        MONTH = "month", "Once per member per month"
-        YEAR = "year", "Once per member per year"
+        ONCE = "once", _("Once per member, ever")
+        EACH = "each", _("Every qualifying purchase or event")
+        DAY = "day", _("Once per member per day")
+        WEEK = "week", _("Once per member per ISO week")
+        MONTH = "month", _("Once per member per month")
+        YEAR = "year", _("Once per member per year")
 
     class Schedule(models.TextChoices):
-        DAILY = "daily", "Daily (the day just ended)"
-        WEEKLY = "weekly", "Weekly, on Mondays (the ISO week just ended)"
-        MONTHLY = "monthly", "Monthly, on the 1st (the month just ended)"
+        DAILY = "daily", _("Daily (the day just ended)")
+        WEEKLY = "weekly", _("Weekly, on Mondays (the ISO week just ended)")
+        MONTHLY = "monthly", _("Monthly, on the 1st (the month just ended)")
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="campaigns", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="campaigns",
+        db_index=False,
     )
-    code = models.SlugField(max_length=48, help_text="Stable code, e.g. 'weekly_double_bonus'.")
-    name = models.CharField(max_length=120, help_text="Shown to members with their rewards.")
-    description = models.TextField(blank=True)
+    code = models.SlugField(
+        verbose_name=_("code"), max_length=48, help_text=_("Stable code, e.g. 'weekly_double_bonus'.")
+    )
+    name = models.CharField(
+        verbose_name=_("name"), max_length=120, help_text=_("Shown to members with their rewards.")
+    )
+    description = models.TextField(verbose_name=_("description"), blank=True)
     is_active = models.BooleanField(
-        default=False, help_text="Run the simulation first; only active campaigns grant anything."
+        verbose_name=_("is active"),
+        default=False,
+        help_text=_("Run the simulation first; only active campaigns grant anything."),
     )
-    trigger = models.CharField(max_length=16, choices=Trigger.choices, help_text="What starts evaluation.")
+    trigger = models.CharField(
+        verbose_name=_("trigger"),
+        max_length=16,
+        choices=Trigger.choices,
+        help_text=_("What starts evaluation."),
+    )
     event_type = models.CharField(
-        max_length=48, blank=True, help_text="For the event trigger: login, review, task_completed, nps, ..."
+        verbose_name=_("event type"),
+        max_length=48,
+        blank=True,
+        help_text=_("For the event trigger: login, review, task_completed, nps, ..."),
     )
     schedule = models.CharField(
-        max_length=8, choices=Schedule.choices, blank=True, help_text="For the schedule trigger."
+        verbose_name=_("schedule"),
+        max_length=8,
+        choices=Schedule.choices,
+        blank=True,
+        help_text=_("For the schedule trigger."),
     )
     trigger_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="For the inactivity trigger: days without activity."
+        verbose_name=_("trigger days"),
+        null=True,
+        blank=True,
+        help_text=_("For the inactivity trigger: days without activity."),
     )
     trigger_currency = models.CharField(
-        max_length=3, blank=True, help_text="For the rate-rise trigger: the currency watched, e.g. USD."
+        verbose_name=_("trigger currency"),
+        max_length=3,
+        blank=True,
+        help_text=_("For the rate-rise trigger: the currency watched, e.g. USD."),
     )
     trigger_percent = models.DecimalField(
+        verbose_name=_("trigger percent"),
         max_digits=6,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="For the rate-rise trigger: minimum rise of the rate in force over the previous one (%).",
+        help_text=_(
+            "For the rate-rise trigger: minimum rise of the rate in force over the previous one (%)."
+        ),
     )
-    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty = already running.")
-    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    starts_at = models.DateTimeField(
+        verbose_name=_("starts at"), null=True, blank=True, help_text=_("Empty = already running.")
+    )
+    ends_at = models.DateTimeField(
+        verbose_name=_("ends at"), null=True, blank=True, help_text=_("Empty = no end.")
+    )
     target_tiers = models.ManyToManyField(
-        "tiers.Tier", blank=True, related_name="+", help_text="Only these tiers (empty = all members)."
+        "tiers.Tier",
+        verbose_name=_("target tiers"),
+        blank=True,
+        related_name="+",
+        help_text=_("Only these tiers (empty = all members)."),
     )
     tier_exclusive = models.BooleanField(
+        verbose_name=_("tier exclusive"),
         default=False,
-        help_text="Only members whose tier gives access to tier-exclusive campaigns (e.g. Gold, Platinum).",
+        help_text=_(
+            "Only members whose tier gives access to tier-exclusive campaigns (e.g. Gold, Platinum)."
+        ),
     )
     target_segments = models.ManyToManyField(
-        Segment, blank=True, related_name="campaigns", help_text="Only these segments (empty = all)."
+        Segment,
+        verbose_name=_("target segments"),
+        blank=True,
+        related_name="campaigns",
+        help_text=_("Only these segments (empty = all)."),
     )
     period = models.CharField(
+        verbose_name=_("period"),
         max_length=8,
         choices=Period.choices,
         default=Period.ONCE,
-        help_text="How often one member can be rewarded: the grant is unique per campaign, member, period.",
+        help_text=_(
+            "How often one member can be rewarded: the grant is unique per campaign, member, period."
+        ),
     )
     max_per_member = models.PositiveIntegerField(
-        default=0, help_text="Most grants per member over the campaign's life (0 = no limit)."
+        verbose_name=_("max per member"),
+        default=0,
+        help_text=_("Most grants per member over the campaign's life (0 = no limit)."),
     )
     points_budget = models.BigIntegerField(
-        default=0, validators=[MinValueValidator(0)], help_text="Total points it may give (0 = no limit)."
+        verbose_name=_("points budget"),
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_("Total points it may give (0 = no limit)."),
     )
-    points_granted = models.BigIntegerField(default=0, editable=False)
+    points_granted = models.BigIntegerField(verbose_name=_("points granted"), default=0, editable=False)
     priority = models.IntegerField(
-        default=100, help_text="Lower runs first; an exclusive campaign that grants stops the later ones."
+        verbose_name=_("priority"),
+        default=100,
+        help_text=_("Lower runs first; an exclusive campaign that grants stops the later ones."),
     )
     exclusive = models.BooleanField(
-        default=False, help_text="When it grants, no lower-priority campaign of the same trigger runs."
+        verbose_name=_("exclusive"),
+        default=False,
+        help_text=_("When it grants, no lower-priority campaign of the same trigger runs."),
     )
     holdout_percent = models.PositiveSmallIntegerField(
+        verbose_name=_("holdout percent"),
         default=0,
         validators=[MaxValueValidator(90)],
-        help_text="Share of targeted members kept as a control group that gets nothing (for ROI).",
+        help_text=_("Share of targeted members kept as a control group that gets nothing (for ROI)."),
     )
     attribution_days = models.PositiveIntegerField(
-        default=30, help_text="ROI counts rewarded members' purchases this many days after the grant."
+        verbose_name=_("attribution days"),
+        default=30,
+        help_text=_("ROI counts rewarded members' purchases this many days after the grant."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["program", "priority", "id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "code"], name="campaign_unique_code"),
@@ -269,22 +383,39 @@ class CampaignCondition(models.Model):
         EVENT_DATA = "event_data"
         MIN_SCORE = "min_score"
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="conditions")
-    kind = models.CharField(max_length=24, choices=condition_choices)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="conditions"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=24, choices=condition_choices)
     count = models.PositiveIntegerField(
-        null=True, blank=True, help_text="N for Nth purchase, purchases, consecutive days or score."
-    )
-    amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Money threshold."
-    )
-    days = models.PositiveIntegerField(
+        verbose_name=_("count"),
         null=True,
         blank=True,
-        help_text="Window in days for the in-window rules (0 or empty = the campaign's period, e.g. week).",
+        help_text=_("N for Nth purchase, purchases, consecutive days or score."),
     )
-    value = models.CharField(max_length=200, blank=True, help_text="Codes, days, hours or key=value.")
+    amount = models.DecimalField(
+        verbose_name=_("amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Money threshold."),
+    )
+    days = models.PositiveIntegerField(
+        verbose_name=_("days"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Window in days for the in-window rules (0 or empty = the campaign's period, e.g. week)."
+        ),
+    )
+    value = models.CharField(
+        verbose_name=_("value"), max_length=200, blank=True, help_text=_("Codes, days, hours or key=value.")
+    )
 
     class Meta:
+        verbose_name = _("campaign condition")
+        verbose_name_plural = _("campaign conditions")
         ordering = ["campaign", "id"]
 
     def __str__(self) -> str:
@@ -314,40 +445,67 @@ class CampaignReward(models.Model):
         NOTIFICATION = "notification"
 
     class Recipient(models.TextChoices):
-        MEMBER = "member", "The member"
-        REFERRER = "referrer", "The member who referred them"
+        MEMBER = "member", _("The member")
+        REFERRER = "referrer", _("The member who referred them")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewards")
-    kind = models.CharField(max_length=16, choices=reward_choices)
-    recipient = models.CharField(
-        max_length=8, choices=Recipient.choices, default=Recipient.MEMBER, help_text="Referral: both sides."
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="rewards"
     )
-    points = models.BigIntegerField(default=0, validators=[MinValueValidator(0)], help_text="Fixed points.")
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=reward_choices)
+    recipient = models.CharField(
+        verbose_name=_("recipient"),
+        max_length=8,
+        choices=Recipient.choices,
+        default=Recipient.MEMBER,
+        help_text=_("Referral: both sides."),
+    )
+    points = models.BigIntegerField(
+        verbose_name=_("points"), default=0, validators=[MinValueValidator(0)], help_text=_("Fixed points.")
+    )
     value = models.DecimalField(
+        verbose_name=_("value"),
         max_digits=10,
         decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Multiplier factor, percent, or the coupon's percent / amount.",
+        help_text=_("Multiplier factor, percent, or the coupon's percent / amount."),
     )
     coupon_kind = models.CharField(
-        max_length=8, blank=True, choices=CouponKind.choices, default="", help_text="For a coupon reward."
+        verbose_name=_("coupon kind"),
+        max_length=8,
+        blank=True,
+        choices=CouponKind.choices,
+        default="",
+        help_text=_("For a coupon reward."),
     )
     coupon_min_purchase = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("0"), help_text="Coupon's minimum purchase."
+        verbose_name=_("coupon min purchase"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Coupon's minimum purchase."),
     )
     days = models.PositiveIntegerField(
-        default=0, help_text="Coupon validity or expiry extension in days (0 = coupon never expires)."
+        verbose_name=_("days"),
+        default=0,
+        help_text=_("Coupon validity or expiry extension in days (0 = coupon never expires)."),
     )
     notify_event = models.CharField(
+        verbose_name=_("notify event"),
         max_length=32,
         blank=True,
-        help_text="Event to emit for the notification (member.inactive, member.winback, member.birthday); "
-        "empty = reward.granted.",
+        help_text=_(
+            "Event to emit for the notification (member.inactive, member.winback, member.birthday); "
+            "empty = reward.granted."
+        ),
     )
-    message = models.CharField(max_length=255, blank=True, help_text="Text of the notification.")
+    message = models.CharField(
+        verbose_name=_("message"), max_length=255, blank=True, help_text=_("Text of the notification.")
+    )
 
     class Meta:
+        verbose_name = _("campaign reward")
+        verbose_name_plural = _("campaign rewards")
         ordering = ["campaign", "id"]
 
     def __str__(self) -> str:
@@ -368,20 +526,38 @@ class CampaignGrant(models.Model):
 
     # campaign and member are indexed by grant_unique_period and grant_member_idx (a lone campaign
     # index misled the planner on a campaign's grants to one member when statistics were stale)
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants", db_index=False)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="grants", db_index=False
+    )
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.CASCADE, related_name="campaign_grants", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="campaign_grants",
+        db_index=False,
     )
-    period_key = models.CharField(max_length=64)
-    points = models.BigIntegerField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    period_key = models.CharField(verbose_name=_("period key"), max_length=64)
+    points = models.BigIntegerField(verbose_name=_("points"), default=0)
+    cost = models.DecimalField(verbose_name=_("cost"), max_digits=14, decimal_places=2, default=Decimal("0"))
     coupon = models.ForeignKey(
-        "campaigns.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "campaigns.Coupon",
+        verbose_name=_("coupon"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    purchase_ref = models.CharField(max_length=100, blank=True, help_text="Purchase external id, if any.")
-    created_at = models.DateTimeField()
+    purchase_ref = models.CharField(
+        verbose_name=_("purchase ref"),
+        max_length=100,
+        blank=True,
+        help_text=_("Purchase external id, if any."),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("campaign grant")
+        verbose_name_plural = _("campaign grants")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "member", "period_key"], name="grant_unique_period")
@@ -404,12 +580,20 @@ class CustomEventType(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="event_types", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="event_types",
+        db_index=False,
     )
-    code = models.SlugField(max_length=48, help_text="Type name sent by the integration.")
-    name = models.CharField(max_length=100)
+    code = models.SlugField(
+        verbose_name=_("code"), max_length=48, help_text=_("Type name sent by the integration.")
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100)
 
     class Meta:
+        verbose_name = _("custom event type")
+        verbose_name_plural = _("custom event types")
         constraints = [models.UniqueConstraint(fields=["program", "code"], name="event_type_unique_code")]
 
     def __str__(self) -> str:
@@ -422,14 +606,20 @@ class ActivityEvent(models.Model):
     MERCHANT_LOOKUP = "member__program__merchant"
 
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.CASCADE, related_name="activity_events", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="activity_events",
+        db_index=False,
     )
-    type = models.CharField(max_length=48)
-    occurred_at = models.DateTimeField()
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    type = models.CharField(verbose_name=_("type"), max_length=48)
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("activity event")
+        verbose_name_plural = _("activity events")
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["member", "type", "occurred_at"], name="activity_member_type_idx")]
 
@@ -441,14 +631,22 @@ class DailyTask(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="daily_tasks", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="daily_tasks",
+        db_index=False,
     )
-    code = models.SlugField(max_length=48, help_text="Sent as data.task with a task_completed event.")
-    name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
+    code = models.SlugField(
+        verbose_name=_("code"), max_length=48, help_text=_("Sent as data.task with a task_completed event.")
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
 
     class Meta:
+        verbose_name = _("daily task")
+        verbose_name_plural = _("daily tasks")
         ordering = ["program", "code"]
         constraints = [models.UniqueConstraint(fields=["program", "code"], name="daily_task_unique_code")]
 
@@ -461,14 +659,21 @@ class Referral(models.Model):
 
     MERCHANT_LOOKUP = "referrer__program__merchant"
 
-    referrer = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="referrals_made")
-    referred = models.OneToOneField(
-        "accounts.Member", on_delete=models.CASCADE, related_name="referral_received"
+    referrer = models.ForeignKey(
+        "accounts.Member", verbose_name=_("referrer"), on_delete=models.CASCADE, related_name="referrals_made"
     )
-    created_at = models.DateTimeField()
-    rewarded_at = models.DateTimeField(null=True, blank=True)
+    referred = models.OneToOneField(
+        "accounts.Member",
+        verbose_name=_("referred"),
+        on_delete=models.CASCADE,
+        related_name="referral_received",
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    rewarded_at = models.DateTimeField(verbose_name=_("rewarded at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         constraints = [
             models.CheckConstraint(condition=~Q(referrer=models.F("referred")), name="referral_not_self")
         ]
@@ -481,27 +686,37 @@ class Partner(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="partners", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="partners",
+        db_index=False,
     )
-    code = models.SlugField(max_length=48, help_text="Sent by integrations as 'partner'.")
-    name = models.CharField(max_length=100)
+    code = models.SlugField(
+        verbose_name=_("code"), max_length=48, help_text=_("Sent by integrations as 'partner'.")
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100)
     rate = models.DecimalField(
+        verbose_name=_("rate"),
         max_digits=12,
         decimal_places=6,
         default=Decimal("1"),
         validators=[MinValueValidator(Decimal("0.000001"))],
-        help_text="Our points per one partner point.",
+        help_text=_("Our points per one partner point."),
     )
     bonus_percent = models.DecimalField(
+        verbose_name=_("bonus percent"),
         max_digits=6,
         decimal_places=2,
         default=Decimal("10"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        help_text="Extra share credited on top of imported points.",
+        help_text=_("Extra share credited on top of imported points."),
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
 
     class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
         ordering = ["program", "code"]
         constraints = [models.UniqueConstraint(fields=["program", "code"], name="partner_unique_code")]
 
@@ -512,14 +727,23 @@ class Partner(models.Model):
 class PartnerTransfer(models.Model):
     MERCHANT_LOOKUP = "partner__program__merchant"
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers", db_index=False)
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="partner_transfers")
-    external_id = models.CharField(max_length=100)
-    partner_points = models.BigIntegerField()
-    points_credited = models.BigIntegerField()
-    created_at = models.DateTimeField()
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="transfers", db_index=False
+    )
+    member = models.ForeignKey(
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="partner_transfers",
+    )
+    external_id = models.CharField(verbose_name=_("external id"), max_length=100)
+    partner_points = models.BigIntegerField(verbose_name=_("partner points"))
+    points_credited = models.BigIntegerField(verbose_name=_("points credited"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("partner transfer")
+        verbose_name_plural = _("partner transfers")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["partner", "external_id"], name="partner_transfer_unique")
@@ -537,24 +761,41 @@ class CouponBatch(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="coupon_batches")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(
-        max_length=8, blank=True, help_text="Optional prefix of every code, e.g. 'SUM'."
+    program = models.ForeignKey(
+        "accounts.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="coupon_batches"
     )
-    size = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100000)])
-    kind = models.CharField(max_length=8, choices=CouponKind.choices)
-    value = models.DecimalField(max_digits=12, decimal_places=2)
-    currency = models.CharField(max_length=3, blank=True)
-    min_purchase = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    prefix = models.CharField(
+        verbose_name=_("prefix"),
+        max_length=8,
+        blank=True,
+        help_text=_("Optional prefix of every code, e.g. 'SUM'."),
+    )
+    size = models.PositiveIntegerField(
+        verbose_name=_("size"), validators=[MinValueValidator(1), MaxValueValidator(100000)]
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=8, choices=CouponKind.choices)
+    value = models.DecimalField(verbose_name=_("value"), max_digits=12, decimal_places=2)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, blank=True)
+    min_purchase = models.DecimalField(
+        verbose_name=_("min purchase"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    starts_at = models.DateTimeField(verbose_name=_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(verbose_name=_("ends at"), null=True, blank=True)
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("coupon batch")
         ordering = ["-created_at"]
-        verbose_name_plural = "coupon batches"
+        verbose_name_plural = _("coupon batches")
 
     def __str__(self) -> str:
         return self.name
@@ -563,55 +804,91 @@ class CouponBatch(models.Model):
 class Coupon(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="coupons")
-    code = models.CharField(max_length=32, help_text="Upper case; unique in the program.")
-    kind = models.CharField(max_length=8, choices=CouponKind.choices)
+    program = models.ForeignKey(
+        "accounts.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="coupons"
+    )
+    code = models.CharField(
+        verbose_name=_("code"), max_length=32, help_text=_("Upper case; unique in the program.")
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=8, choices=CouponKind.choices)
     value = models.DecimalField(
+        verbose_name=_("value"),
         max_digits=12,
         decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text="Percent off, amount off, or bonus points.",
+        help_text=_("Percent off, amount off, or bonus points."),
     )
     currency = models.CharField(
+        verbose_name=_("currency"),
         max_length=3,
         blank=True,
-        help_text="Fixed: the amount's currency (required). Others: only this currency (empty = any).",
+        help_text=_("Fixed: the amount's currency (required). Others: only this currency (empty = any)."),
     )
     min_purchase = models.DecimalField(
+        verbose_name=_("min purchase"),
         max_digits=14,
         decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Smallest purchase amount (in the purchase's currency) it applies to.",
+        help_text=_("Smallest purchase amount (in the purchase's currency) it applies to."),
     )
-    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty = valid at once.")
-    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = never expires.")
+    starts_at = models.DateTimeField(
+        verbose_name=_("starts at"), null=True, blank=True, help_text=_("Empty = valid at once.")
+    )
+    ends_at = models.DateTimeField(
+        verbose_name=_("ends at"), null=True, blank=True, help_text=_("Empty = never expires.")
+    )
     max_uses = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Total uses (1 = one-time code; empty = unlimited)."
+        verbose_name=_("max uses"),
+        null=True,
+        blank=True,
+        help_text=_("Total uses (1 = one-time code; empty = unlimited)."),
     )
     max_uses_per_member = models.PositiveIntegerField(
-        null=True, blank=True, default=1, help_text="Uses per member (empty = unlimited)."
+        verbose_name=_("max uses per member"),
+        null=True,
+        blank=True,
+        default=1,
+        help_text=_("Uses per member (empty = unlimited)."),
     )
     member = models.ForeignKey(
         "accounts.Member",
+        verbose_name=_("member"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="coupons",
-        help_text="Bound to this member only (empty = open to all).",
+        help_text=_("Bound to this member only (empty = open to all)."),
     )
-    first_order_only = models.BooleanField(default=False, help_text="Only on a member's first purchase.")
+    first_order_only = models.BooleanField(
+        verbose_name=_("first order only"), default=False, help_text=_("Only on a member's first purchase.")
+    )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons"
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="coupons",
     )
     batch = models.ForeignKey(
-        CouponBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="coupons", editable=False
+        CouponBatch,
+        verbose_name=_("batch"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="coupons",
+        editable=False,
     )
-    is_active = models.BooleanField(default=True, help_text="Untick to deactivate the code.")
-    uses_count = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    is_active = models.BooleanField(
+        verbose_name=_("is active"), default=True, help_text=_("Untick to deactivate the code.")
+    )
+    uses_count = models.PositiveIntegerField(verbose_name=_("uses count"), default=0, editable=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(Upper("code"), "program", name="coupon_unique_code"),
@@ -641,16 +918,29 @@ class CouponRedemption(models.Model):
 
     MERCHANT_LOOKUP = "coupon__program__merchant"
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions", db_index=False)
-    member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="coupon_redemptions")
-    reference = models.CharField(max_length=120, help_text="The purchase this use belongs to.")
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    discount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
-    bonus_points = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField()
+    coupon = models.ForeignKey(
+        Coupon, verbose_name=_("coupon"), on_delete=models.PROTECT, related_name="redemptions", db_index=False
+    )
+    member = models.ForeignKey(
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="coupon_redemptions",
+    )
+    reference = models.CharField(
+        verbose_name=_("reference"), max_length=120, help_text=_("The purchase this use belongs to.")
+    )
+    amount = models.DecimalField(verbose_name=_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    discount = models.DecimalField(
+        verbose_name=_("discount"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    bonus_points = models.BigIntegerField(verbose_name=_("bonus points"), default=0)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("coupon redemption")
+        verbose_name_plural = _("coupon redemptions")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["coupon", "reference"], name="coupon_redemption_unique_ref")

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_KINDS = ["earn", "redeem", "cashout"]
 KIND_CHOICES = [
@@ -33,36 +34,56 @@ class FraudRule(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="fraud_rules", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="fraud_rules",
+        db_index=False,
     )
-    name = models.CharField(max_length=100, help_text="Shown on flags and in the refusal message.")
+    name = models.CharField(
+        verbose_name=_("name"), max_length=100, help_text=_("Shown on flags and in the refusal message.")
+    )
     kinds = models.JSONField(
+        verbose_name=_("kinds"),
         default=default_kinds,
-        help_text='Posting kinds counted, e.g. ["earn", "redeem", "cashout"].',
+        help_text=_('Posting kinds counted, e.g. ["earn", "redeem", "cashout"].'),
     )
     window_minutes = models.PositiveIntegerField(
-        validators=[MinValueValidator(1)], help_text="Length of the sliding window in minutes."
+        verbose_name=_("window minutes"),
+        validators=[MinValueValidator(1)],
+        help_text=_("Length of the sliding window in minutes."),
     )
     max_count = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most transactions allowed in the window; empty = no count limit."
+        verbose_name=_("max count"),
+        null=True,
+        blank=True,
+        help_text=_("Most transactions allowed in the window; empty = no count limit."),
     )
     max_amount = models.DecimalField(
+        verbose_name=_("max amount"),
         max_digits=14,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text="Most money (base currency) allowed in the window; empty = no amount limit.",
+        help_text=_("Most money (base currency) allowed in the window; empty = no amount limit."),
     )
     enforce_in_real_time = models.BooleanField(
+        verbose_name=_("enforce in real time"),
         default=True,
-        help_text="Refuse (422 limit_exceeded) a transaction that would breach the rule, besides the "
-        "10-minute monitor that blocks members who breached it.",
+        help_text=_(
+            "Refuse (422 limit_exceeded) a transaction that would breach the rule, besides the "
+            "10-minute monitor that blocks members who breached it."
+        ),
     )
-    is_active = models.BooleanField(default=True, help_text="Untick to stop applying the rule.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(
+        verbose_name=_("is active"), default=True, help_text=_("Untick to stop applying the rule.")
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("fraud rule")
+        verbose_name_plural = _("fraud rules")
         ordering = ["program", "name"]
         constraints = [
             models.UniqueConstraint(fields=["program", "name"], name="fraud_rule_unique_name"),
@@ -90,29 +111,55 @@ class FraudFlag(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open (member blocked, to review)"
-        CLEARED = "cleared", "Cleared (member unblocked)"
-        CONFIRMED = "confirmed", "Confirmed (member stays blocked)"
+        OPEN = "open", _("Open (member blocked, to review)")
+        CLEARED = "cleared", _("Cleared (member unblocked)")
+        CONFIRMED = "confirmed", _("Confirmed (member stays blocked)")
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(
+        "accounts.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+"
+    )
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.CASCADE, related_name="fraud_flags", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="fraud_flags",
+        db_index=False,
     )
-    rule = models.ForeignKey(FraudRule, null=True, on_delete=models.SET_NULL, related_name="flags")
-    rule_name = models.CharField(max_length=100)
-    window_start = models.DateTimeField()
-    window_end = models.DateTimeField()
-    transactions = models.PositiveIntegerField(help_text="Transactions counted in the window.")
-    amount = models.DecimalField(max_digits=16, decimal_places=2, help_text="Their amount (base currency).")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    detected_at = models.DateTimeField()
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rule = models.ForeignKey(
+        FraudRule, verbose_name=_("rule"), null=True, on_delete=models.SET_NULL, related_name="flags"
+    )
+    rule_name = models.CharField(verbose_name=_("rule name"), max_length=100)
+    window_start = models.DateTimeField(verbose_name=_("window start"))
+    window_end = models.DateTimeField(verbose_name=_("window end"))
+    transactions = models.PositiveIntegerField(
+        verbose_name=_("transactions"), help_text=_("Transactions counted in the window.")
+    )
+    amount = models.DecimalField(
+        verbose_name=_("amount"),
+        max_digits=16,
+        decimal_places=2,
+        help_text=_("Their amount (base currency)."),
+    )
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    detected_at = models.DateTimeField(verbose_name=_("detected at"))
+    reviewed_at = models.DateTimeField(verbose_name=_("reviewed at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    note = models.CharField(max_length=255, blank=True, help_text="Reviewer's note.")
+    note = models.CharField(
+        verbose_name=_("note"), max_length=255, blank=True, help_text=_("Reviewer's note.")
+    )
 
     class Meta:
+        verbose_name = _("fraud flag")
+        verbose_name_plural = _("fraud flags")
         ordering = ["-detected_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CURRENCY_VALIDATOR
 
@@ -36,44 +37,68 @@ class CurrencyRate(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="currency_rates", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.CASCADE,
+        related_name="currency_rates",
+        db_index=False,
     )
     currency = models.CharField(
-        max_length=3, validators=[CURRENCY_VALIDATOR], help_text="ISO 4217 code, e.g. USD."
+        verbose_name=_("currency"),
+        max_length=3,
+        validators=[CURRENCY_VALIDATOR],
+        help_text=_("ISO 4217 code, e.g. USD."),
     )
     points_per_unit = models.DecimalField(
+        verbose_name=_("points per unit"),
         max_digits=12,
         decimal_places=4,
         validators=[MinValueValidator(Decimal("0.0001"))],
-        help_text="Points earned per 1 unit of this currency (e.g. 12 for USD).",
+        help_text=_("Points earned per 1 unit of this currency (e.g. 12 for USD)."),
     )
     cap = models.BigIntegerField(
+        verbose_name=_("cap"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Most points one conversion (one purchase) can earn in this currency; empty = no cap.",
+        help_text=_("Most points one conversion (one purchase) can earn in this currency; empty = no cap."),
     )
-    valid_from = models.DateTimeField(help_text="The rate applies to purchases from this moment.")
+    valid_from = models.DateTimeField(
+        verbose_name=_("valid from"), help_text=_("The rate applies to purchases from this moment.")
+    )
     valid_to = models.DateTimeField(
+        verbose_name=_("valid to"),
         null=True,
         blank=True,
-        help_text="Empty (usual): in force until a newer rate of this currency starts. Set it only to "
-        "stop accepting the currency at this moment.",
+        help_text=_(
+            "Empty (usual): in force until a newer rate of this currency starts. Set it only to "
+            "stop accepting the currency at this moment."
+        ),
     )
     review_every_days = models.PositiveIntegerField(
+        verbose_name=_("review every days"),
         default=30,
         validators=[MinValueValidator(1)],
-        help_text="Remind the merchant to review this rate every this many days.",
+        help_text=_("Remind the merchant to review this rate every this many days."),
     )
     reviewed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the merchant last marked this rate as reviewed."
+        verbose_name=_("reviewed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the merchant last marked this rate as reviewed."),
     )
     review_reminded_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="When the last review reminder was sent."
+        verbose_name=_("review reminded at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the last review reminder was sent."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("currency rate")
+        verbose_name_plural = _("currency rates")
         ordering = ["program", "currency", "-valid_from"]
         constraints = [
             models.CheckConstraint(condition=Q(points_per_unit__gt=0), name="rate_positive"),
@@ -90,15 +115,15 @@ class CurrencyRate(models.Model):
 
 
 class Account(models.TextChoices):
-    MEMBER = "member", "Member (spendable)"
-    MEMBER_PENDING = "member_pending", "Member (pending, return window)"
-    ISSUED = "issued", "System: issued"
-    REDEEMED = "redeemed", "System: redeemed"
-    EXPIRED = "expired", "System: expired"
-    DECAYED = "decayed", "System: decayed"
-    CASHED_OUT = "cashed_out", "System: cashed out"
-    PARTNER = "partner", "System: partner"
-    ADJUSTMENT = "adjustment", "System: manual adjustments"
+    MEMBER = "member", _("Member (spendable)")
+    MEMBER_PENDING = "member_pending", _("Member (pending, return window)")
+    ISSUED = "issued", _("System: issued")
+    REDEEMED = "redeemed", _("System: redeemed")
+    EXPIRED = "expired", _("System: expired")
+    DECAYED = "decayed", _("System: decayed")
+    CASHED_OUT = "cashed_out", _("System: cashed out")
+    PARTNER = "partner", _("System: partner")
+    ADJUSTMENT = "adjustment", _("System: manual adjustments")
 
 
 MEMBER_ACCOUNTS = (Account.MEMBER, Account.MEMBER_PENDING)
@@ -107,36 +132,36 @@ MEMBER_ACCOUNTS = (Account.MEMBER, Account.MEMBER_PENDING)
 class EntryKind(models.TextChoices):
     """API.md's entry kinds."""
 
-    EARN = "earn", "Earn"
-    BONUS = "bonus", "Bonus"
-    REDEEM = "redeem", "Redeem"
-    REFUND = "refund", "Refund (spent points returned)"
-    EXPIRE = "expire", "Expire"
-    RENEW = "renew", "Renew"
-    DECAY = "decay", "Decay"
-    ADJUST = "adjust", "Manual adjustment"
-    PARTNER = "partner", "Partner import"
-    CASHOUT = "cashout", "Cash-out"
-    REVERSAL = "reversal", "Reversal (earned points taken back)"
+    EARN = "earn", _("Earn")
+    BONUS = "bonus", _("Bonus")
+    REDEEM = "redeem", _("Redeem")
+    REFUND = "refund", _("Refund (spent points returned)")
+    EXPIRE = "expire", _("Expire")
+    RENEW = "renew", _("Renew")
+    DECAY = "decay", _("Decay")
+    ADJUST = "adjust", _("Manual adjustment")
+    PARTNER = "partner", _("Partner import")
+    CASHOUT = "cashout", _("Cash-out")
+    REVERSAL = "reversal", _("Reversal (earned points taken back)")
 
 
 class PostingKind(models.TextChoices):
     """What a posting does; a superset of the entry kinds (extend and activate move no points
     between owners but must be idempotent and visible)."""
 
-    EARN = "earn", "Earn"
-    BONUS = "bonus", "Bonus"
-    REDEEM = "redeem", "Redeem"
-    REFUND = "refund", "Refund"
-    EXPIRE = "expire", "Expire"
-    RENEW = "renew", "Renew"
-    DECAY = "decay", "Decay"
-    ADJUST = "adjust", "Manual adjustment"
-    PARTNER = "partner", "Partner import"
-    CASHOUT = "cashout", "Cash-out"
-    REVERSAL = "reversal", "Reversal"
-    EXTEND = "extend", "Extend lots (daily task)"
-    ACTIVATE = "activate", "Pending points become spendable"
+    EARN = "earn", _("Earn")
+    BONUS = "bonus", _("Bonus")
+    REDEEM = "redeem", _("Redeem")
+    REFUND = "refund", _("Refund")
+    EXPIRE = "expire", _("Expire")
+    RENEW = "renew", _("Renew")
+    DECAY = "decay", _("Decay")
+    ADJUST = "adjust", _("Manual adjustment")
+    PARTNER = "partner", _("Partner import")
+    CASHOUT = "cashout", _("Cash-out")
+    REVERSAL = "reversal", _("Reversal")
+    EXTEND = "extend", _("Extend lots (daily task)")
+    ACTIVATE = "activate", _("Pending points become spendable")
 
 
 class Posting(models.Model):
@@ -146,48 +171,81 @@ class Posting(models.Model):
 
     # program and member are indexed by posting_unique_reference and posting_member_kind_idx
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.PROTECT, related_name="postings", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_index=False,
     )
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="postings", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="postings",
+        db_index=False,
     )
-    kind = models.CharField(max_length=16, choices=PostingKind.choices)
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=PostingKind.choices)
     reference = models.CharField(
-        max_length=200, help_text="Idempotency reference: order id, idempotency key or job key."
+        verbose_name=_("reference"),
+        max_length=200,
+        help_text=_("Idempotency reference: order id, idempotency key or job key."),
     )
     fingerprint = models.CharField(
-        max_length=64, editable=False, help_text="Hash of the request, to tell a replay from a conflict."
+        verbose_name=_("fingerprint"),
+        max_length=64,
+        editable=False,
+        help_text=_("Hash of the request, to tell a replay from a conflict."),
     )
-    points = models.BigIntegerField(default=0, help_text="Net change of the member's spendable balance.")
-    pending_points = models.BigIntegerField(default=0, help_text="Net change of the member's pending points.")
-    balance_after = models.BigIntegerField(default=0)
+    points = models.BigIntegerField(
+        verbose_name=_("points"), default=0, help_text=_("Net change of the member's spendable balance.")
+    )
+    pending_points = models.BigIntegerField(
+        verbose_name=_("pending points"), default=0, help_text=_("Net change of the member's pending points.")
+    )
+    balance_after = models.BigIntegerField(verbose_name=_("balance after"), default=0)
     purchase = models.ForeignKey(
-        "ledger.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+        "ledger.Purchase",
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="postings",
     )
-    campaign_id = models.BigIntegerField(null=True, blank=True, help_text="Campaign that granted a bonus.")
+    campaign_id = models.BigIntegerField(
+        verbose_name=_("campaign id"), null=True, blank=True, help_text=_("Campaign that granted a bonus.")
+    )
     amount = models.DecimalField(
+        verbose_name=_("amount"),
         max_digits=14,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Money value in the base currency (cash-out: gross value before the fee).",
+        help_text=_("Money value in the base currency (cash-out: gross value before the fee)."),
     )
-    fee = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    description = models.CharField(max_length=255, blank=True)
+    fee = models.DecimalField(verbose_name=_("fee"), max_digits=14, decimal_places=2, null=True, blank=True)
+    description = models.CharField(verbose_name=_("description"), max_length=255, blank=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), db_index=True)
     # When the ledger wrote it (the fraud rules' windows count this, not `created_at`, which a
     # client may back-date); hand-written INSERTs that leave it out get the database's now().
     recorded_at = models.DateTimeField(
+        verbose_name=_("recorded at"),
         default=timezone.now,
         db_default=Now(),
-        help_text="When the posting was recorded (the moment it is about may be earlier).",
+        help_text=_("When the posting was recorded (the moment it is about may be earlier)."),
     )
 
     class Meta:
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "reference"], name="posting_unique_reference"),
@@ -208,28 +266,40 @@ class Entry(models.Model):
 
     MERCHANT_LOOKUP = "program__merchant"
 
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
+    posting = models.ForeignKey(
+        Posting, verbose_name=_("posting"), on_delete=models.PROTECT, related_name="entries"
+    )
     # program and member are indexed by entry_program_account_idx and entry_member_idx
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.PROTECT, related_name="+", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     member = models.ForeignKey(
         "accounts.Member",
+        verbose_name=_("member"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="entries",
         db_index=False,
     )
-    account = models.CharField(max_length=16, choices=Account.choices)
-    kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    points = models.BigIntegerField(help_text="Signed: positive credits the account.")
-    balance_after = models.BigIntegerField(null=True, blank=True, help_text="Member accounts only.")
-    created_at = models.DateTimeField()
+    account = models.CharField(verbose_name=_("account"), max_length=16, choices=Account.choices)
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=EntryKind.choices)
+    points = models.BigIntegerField(
+        verbose_name=_("points"), help_text=_("Signed: positive credits the account.")
+    )
+    balance_after = models.BigIntegerField(
+        verbose_name=_("balance after"), null=True, blank=True, help_text=_("Member accounts only.")
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("entry")
         ordering = ["-id"]
-        verbose_name_plural = "entries"
+        verbose_name_plural = _("entries")
         constraints = [
             models.CheckConstraint(condition=~Q(points=0), name="entry_points_nonzero"),
             models.CheckConstraint(
@@ -253,30 +323,49 @@ class Lot(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending (return window)"
-        ACTIVE = "active", "Active"
-        GRACE = "grace", "Expired, renewable"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Pending (return window)")
+        ACTIVE = "active", _("Active")
+        GRACE = "grace", _("Expired, renewable")
+        EXPIRED = "expired", _("Expired")
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(
+        "accounts.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+"
+    )
     # indexed by lot_member_state_idx
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="lots", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="lots",
+        db_index=False,
     )
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="lots")
-    source = models.CharField(max_length=16, choices=EntryKind.choices, help_text="Kind of the credit.")
-    points = models.BigIntegerField(validators=[MinValueValidator(1)])
+    posting = models.ForeignKey(
+        Posting, verbose_name=_("posting"), on_delete=models.PROTECT, related_name="lots"
+    )
+    source = models.CharField(
+        verbose_name=_("source"), max_length=16, choices=EntryKind.choices, help_text=_("Kind of the credit.")
+    )
+    points = models.BigIntegerField(verbose_name=_("points"), validators=[MinValueValidator(1)])
     remaining = models.BigIntegerField(
-        help_text="Points left; in grace / expired: the points that expired (renewable while in grace)."
+        verbose_name=_("remaining"),
+        help_text=_("Points left; in grace / expired: the points that expired (renewable while in grace)."),
     )
-    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
-    earned_at = models.DateTimeField()
-    available_at = models.DateTimeField(help_text="Pending until this moment.")
-    expires_at = models.DateTimeField()
-    grace_until = models.DateTimeField(null=True, blank=True)
-    warned_at = models.DateTimeField(null=True, blank=True, help_text="When the expiry warning went out.")
+    state = models.CharField(
+        verbose_name=_("state"), max_length=8, choices=State.choices, default=State.ACTIVE
+    )
+    earned_at = models.DateTimeField(verbose_name=_("earned at"))
+    available_at = models.DateTimeField(
+        verbose_name=_("available at"), help_text=_("Pending until this moment.")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    grace_until = models.DateTimeField(verbose_name=_("grace until"), null=True, blank=True)
+    warned_at = models.DateTimeField(
+        verbose_name=_("warned at"), null=True, blank=True, help_text=_("When the expiry warning went out.")
+    )
 
     class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
         ordering = ["expires_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_positive"),
@@ -303,12 +392,18 @@ class Allocation(models.Model):
 
     MERCHANT_LOOKUP = "lot__program__merchant"
 
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="allocations")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.BigIntegerField()
-    returned = models.BigIntegerField(default=0, help_text="Points given back to the lot by refunds.")
+    posting = models.ForeignKey(
+        Posting, verbose_name=_("posting"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    lot = models.ForeignKey(Lot, verbose_name=_("lot"), on_delete=models.PROTECT, related_name="allocations")
+    points = models.BigIntegerField(verbose_name=_("points"))
+    returned = models.BigIntegerField(
+        verbose_name=_("returned"), default=0, help_text=_("Points given back to the lot by refunds.")
+    )
 
     class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="allocation_points_positive"),
@@ -329,38 +424,69 @@ class Purchase(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class Kind(models.TextChoices):
-        PURCHASE = "purchase", "Purchase"
-        BET = "bet", "Bet"
+        PURCHASE = "purchase", _("Purchase")
+        BET = "bet", _("Bet")
 
     # program and member are indexed by purchase_unique_external_id and purchase_member_time_idx
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.PROTECT, related_name="purchases", db_index=False
+        "accounts.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_index=False,
     )
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="purchases", db_index=False
+        "accounts.Member",
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        db_index=False,
     )
-    external_id = models.CharField(max_length=100, help_text="The order / bet id in the merchant's system.")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PURCHASE)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Amount before discounts.")
-    currency = models.CharField(max_length=3, validators=[CURRENCY_VALIDATOR])
-    discount_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    external_id = models.CharField(
+        verbose_name=_("external id"),
+        max_length=100,
+        help_text=_("The order / bet id in the merchant's system."),
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=8, choices=Kind.choices, default=Kind.PURCHASE)
+    amount = models.DecimalField(
+        verbose_name=_("amount"), max_digits=14, decimal_places=2, help_text=_("Amount before discounts.")
+    )
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, validators=[CURRENCY_VALIDATOR])
+    discount_amount = models.DecimalField(
+        verbose_name=_("discount amount"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
     amount_due = models.DecimalField(
-        max_digits=14, decimal_places=2, help_text="Money actually paid: after discounts and points."
+        verbose_name=_("amount due"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Money actually paid: after discounts and points."),
     )
-    points_earned = models.BigIntegerField(default=0)
-    points_redeemed = models.BigIntegerField(default=0)
-    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
-    points_reversed = models.BigIntegerField(default=0, help_text="Earned points taken back by refunds.")
-    points_returned = models.BigIntegerField(default=0, help_text="Spent points given back by refunds.")
-    occurred_at = models.DateTimeField()
+    points_earned = models.BigIntegerField(verbose_name=_("points earned"), default=0)
+    points_redeemed = models.BigIntegerField(verbose_name=_("points redeemed"), default=0)
+    refunded_amount = models.DecimalField(
+        verbose_name=_("refunded amount"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    points_reversed = models.BigIntegerField(
+        verbose_name=_("points reversed"), default=0, help_text=_("Earned points taken back by refunds.")
+    )
+    points_returned = models.BigIntegerField(
+        verbose_name=_("points returned"), default=0, help_text=_("Spent points given back by refunds.")
+    )
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
     applied = models.JSONField(
-        default=list, blank=True, help_text="The pricing lines (the `applied` list of the quote answer)."
+        verbose_name=_("applied"),
+        default=list,
+        blank=True,
+        help_text=_("The pricing lines (the `applied` list of the quote answer)."),
     )
-    coupon_code = models.CharField(max_length=64, blank=True)
+    coupon_code = models.CharField(verbose_name=_("coupon code"), max_length=64, blank=True)
     request_fingerprint = models.CharField(
-        max_length=64, blank=True, help_text="Hash of the request, to tell a replay from a conflict."
+        verbose_name=_("request fingerprint"),
+        max_length=64,
+        blank=True,
+        help_text=_("Hash of the request, to tell a replay from a conflict."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     #: Not a column: the `campaigns.CampaignGrant` rows this purchase made, in order, on the instance
     #: `purchase_create` returns for a new purchase (set by the pricing hook that writes them, so the
@@ -371,6 +497,8 @@ class Purchase(models.Model):
     replayed = False
 
     class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "external_id"], name="purchase_unique_external_id"),
