@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
-    verbose_name = "Campaigns and coupons"
+    verbose_name = _("Campaigns and coupons")
 
     def ready(self) -> None:
         # hook registrations: pricing_coupon, pricing_bonuses, member_created

@@ -14,6 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member, Program
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline, can_write
@@ -69,13 +71,13 @@ class CurrencyRateAdmin(ScopedAdmin):
     readonly_fields = ["reviewed_at", "review_reminded_at"]
     actions = ["mark_reviewed"]
 
-    @admin.display(description="review due")
+    @admin.display(description=_("review due"))
     def review_due(self, obj):
         due_at = rates.rate_review_due_at(obj, at=timezone.now())
-        return f"since {due_at:%Y-%m-%d}" if due_at else "-"
+        return gettext("since %(date)s") % {"date": f"{due_at:%Y-%m-%d}"} if due_at else "-"
 
     @admin.action(
-        description="Mark as reviewed (the next review falls due a period later)", permissions=["change"]
+        description=_("Mark as reviewed (the next review falls due a period later)"), permissions=["change"]
     )
     def mark_reviewed(self, request, queryset):
         at = timezone.now()
@@ -83,7 +85,11 @@ class CurrencyRateAdmin(ScopedAdmin):
         for rate in queryset.select_related("program"):
             rates.rate_review_mark(rate=rate, at=at)
             count += 1
-        messages.success(request, f"{count} rate(s) marked as reviewed.")
+        messages.success(
+            request,
+            ngettext("%(count)s rate marked as reviewed.", "%(count)s rates marked as reviewed.", count)
+            % {"count": count},
+        )
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -108,7 +114,7 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
     fields = [f.name for f in Posting._meta.fields if f.name != "data"] + ["data_shown"]
     readonly_fields = fields
 
-    @admin.display(description="Data")
+    @admin.display(description=_("Data"))
     def data_shown(self, obj):
         return data_table(obj.data)
 
@@ -151,7 +157,17 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
                     form.add_error(None, error.message)
                 else:
                     messages.success(
-                        request, f"{posting.points:+d} points for {member}; balance {posting.balance_after}."
+                        request,
+                        ngettext(
+                            "%(points)s point for %(member)s; balance %(balance)s.",
+                            "%(points)s points for %(member)s; balance %(balance)s.",
+                            abs(posting.points),
+                        )
+                        % {
+                            "points": f"{posting.points:+d}",
+                            "member": member,
+                            "balance": posting.balance_after,
+                        },
                     )
                     return redirect(reverse("admin:ledger_posting_change", args=[posting.pk]))
         else:
@@ -161,7 +177,7 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
             form = AdjustmentForm(initial=initial, members=members)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Adjust a member's points",
+            "title": gettext("Adjust a member's points"),
             "form": form,
             "opts": self.model._meta,
         }
@@ -170,10 +186,14 @@ class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
 
 class AdjustmentForm(forms.Form):
     member = forms.ModelChoiceField(
-        queryset=Member.objects.none(), help_text="The member whose points change."
+        label=_("Member"), queryset=Member.objects.none(), help_text=_("The member whose points change.")
     )
-    points = forms.IntegerField(help_text="Positive adds points, negative removes them (never below zero).")
-    reason = forms.CharField(max_length=255, help_text="Why: kept on the posting with your user name.")
+    points = forms.IntegerField(
+        label=_("Points"), help_text=_("Positive adds points, negative removes them (never below zero).")
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=255, help_text=_("Why: kept on the posting with your user name.")
+    )
     token = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args, members, **kwargs):
@@ -183,7 +203,7 @@ class AdjustmentForm(forms.Form):
     def clean_points(self):
         points = self.cleaned_data["points"]
         if points == 0:
-            raise forms.ValidationError("Adjust by a non-zero number of points.")
+            raise forms.ValidationError(_("Adjust by a non-zero number of points."))
         return points
 
 
@@ -239,7 +259,7 @@ class PurchaseAdmin(ReadOnlyMixin, ScopedAdmin):
     fields = [f.name for f in Purchase._meta.fields if f.name != "applied"] + ["applied_lines"]
     readonly_fields = fields
 
-    @admin.display(description="Applied (pricing lines)")
+    @admin.display(description=_("Applied (pricing lines)"))
     def applied_lines(self, obj):
         return data_table(obj.applied)
 
@@ -249,7 +269,7 @@ class MemberLotInline(ReadOnlyMixin, ScopedTabularInline):
 
     model = Lot
     fk_name = "member"
-    verbose_name_plural = "points lots (pending and active)"
+    verbose_name_plural = _("points lots (pending and active)")
     fields = ["source", "points", "remaining", "state", "earned_at", "available_at", "expires_at"]
     readonly_fields = fields
 
@@ -262,7 +282,7 @@ class MemberEntryInline(ReadOnlyMixin, ScopedTabularInline):
 
     model = Entry
     fk_name = "member"
-    verbose_name_plural = "recent ledger entries (90 days)"
+    verbose_name_plural = _("recent ledger entries (90 days)")
     fields = ["created_at", "kind", "points", "balance_after", "posting"]
     readonly_fields = fields
     ordering = ["-id"]

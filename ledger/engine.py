@@ -28,6 +28,8 @@ from typing import Any
 
 from django.db import IntegrityError, connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member, Program
 from loyalty_site.core.bulk import instances_insert, pg_cursor, rows_insert, rows_insert_sql
@@ -137,7 +139,7 @@ def posting_existing(*, program_id: int, reference: str, fingerprint: str) -> Po
     posting = Posting.objects.filter(program_id=program_id, reference=reference).first()
     if posting is not None and posting.fingerprint != fingerprint:
         # the reference is internal (derived from an API key's claim, a job's key): never shown
-        raise IdempotencyConflict("This request's reference was already used for a different posting.")
+        raise IdempotencyConflict(_("This request's reference was already used for a different posting."))
     return posting
 
 
@@ -262,7 +264,14 @@ class Plan:
         the allocations. Returns the points taken; raises InsufficientPoints unless `partial`."""
         available = sum(lot.remaining for lot in lots)
         if available < points and not partial:
-            raise InsufficientPoints(f"The member has {available} points, {points} are needed.")
+            raise InsufficientPoints(
+                ngettext(
+                    "The member has %(balance)s point, %(needed)s are needed.",
+                    "The member has %(balance)s points, %(needed)s are needed.",
+                    available,
+                )
+                % {"balance": available, "needed": points}
+            )
         left = min(points, available)
         taken = left
         by_account = {Account.MEMBER: 0, Account.MEMBER_PENDING: 0}
@@ -766,7 +775,7 @@ def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None
         kind=PostingKind.ACTIVATE,
         reference=reference,
         fingerprint=fingerprint(kind="activate", lot=lot.pk),
-        description="Return window closed: points are spendable",
+        description=_("Return window closed: points are spendable"),
         data={"lot": lot.pk},
     )
     return 1
@@ -803,7 +812,7 @@ def _lot_expire(
         kind=PostingKind.EXPIRE,
         reference=reference,
         fingerprint=fingerprint(kind="expire", lot=lot.pk, expires_at=lot.expires_at),
-        description="Points expired",
+        description=_("Points expired"),
         data={
             "lot": lot.pk,
             "expired_at": lot.expires_at.isoformat(),
@@ -832,7 +841,7 @@ def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, b
         kind=PostingKind.RENEW,
         reference=reference,
         fingerprint=fingerprint(kind="renew", lot=lot.pk),
-        description="Points renewed by activity",
+        description=_("Points renewed by activity"),
         data={"lot": lot.pk, "expires_at": lot.expires_at.isoformat()},
     )
     return 1

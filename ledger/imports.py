@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Member
 from loyalty_site.core.bulk import rows_insert
@@ -33,7 +35,7 @@ from loyalty_site.core.errors import InvalidInput
 from .engine import fingerprint, recorded_moment
 from .models import Account, Entry, EntryKind, Lot, Posting, PostingKind
 
-OPENING_REASON = "Opening balance imported"
+OPENING_REASON = gettext_lazy("Opening balance imported")
 
 
 @dataclass
@@ -69,15 +71,20 @@ def opening_balances_post(
         return result
     programs = {member.program_id for member, _points, _expires in members_points}
     if len(programs) != 1:
-        raise InvalidInput("Opening balances are posted for one program at a time.")
+        raise InvalidInput(_("Opening balances are posted for one program at a time."))
     wanted: dict[int, tuple[int, datetime | None]] = {}
     for member, points, expires_at in members_points:
         if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
-            raise InvalidInput(f"Opening balance of member {member.pk} must be a positive whole number.")
+            raise InvalidInput(
+                _("Opening balance of member %(id)s must be a positive whole number.") % {"id": member.pk}
+            )
         if expires_at is not None and expires_at <= at:
-            raise InvalidInput(f"Opening balance of member {member.pk} would expire before {at}.")
+            raise InvalidInput(
+                _("Opening balance of member %(id)s would expire before %(at)s.")
+                % {"id": member.pk, "at": at}
+            )
         if member.pk in wanted:
-            raise InvalidInput(f"Member {member.pk} appears twice in one batch.")
+            raise InvalidInput(_("Member %(id)s appears twice in one batch.") % {"id": member.pk})
         wanted[member.pk] = (points, expires_at)
     (program_id,) = programs
     program = members_points[0][0].program

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import atomic_with_retry, select_columns
@@ -263,7 +265,9 @@ def _decay_chunk(program: Program, *, after: int, at: datetime) -> tuple[int, in
         ).values_list("reference", flat=True)
     )
     lots = members_spendable_lots(member_ids)
-    description = f"Inactivity: {program.decay_percent.normalize()} % of the balance"
+    description = _("Inactivity: %(percent)s%% of the balance") % {
+        "percent": program.decay_percent.normalize()
+    }
     percent = str(program.decay_percent)
     batch = Batch()
     for member in members:
@@ -385,7 +389,7 @@ def reconcile(*, at: datetime) -> dict:
 @job(
     "rate_review_reminders",
     schedule="0 7 * * *",
-    description="Remind merchants of currency rates due for review",
+    description=gettext_lazy("Remind merchants of currency rates due for review"),
 )
 def rate_review_reminders(*, at: datetime) -> dict:
     """Remind each merchant of its rates due for review (event, e-mail), once per due period."""

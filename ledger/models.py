@@ -22,6 +22,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CURRENCY_VALIDATOR
@@ -522,6 +524,9 @@ class Purchase(models.Model):
         day in the program's time zone; never the till's reference); "purchase of ..." inside a
         sentence (`lowercase`)."""
         program = program or self.program
-        day = self.occurred_at.astimezone(program.tz)
-        kind = self.get_kind_display()
-        return f"{kind.lower() if lowercase else kind} of {day.day} {day:%b %Y}"
+        date = date_format(self.occurred_at.astimezone(program.tz), "j M Y")
+        if self.kind == self.Kind.BET:
+            text = gettext("bet of %(date)s") if lowercase else gettext("Bet of %(date)s")
+        else:
+            text = gettext("purchase of %(date)s") if lowercase else gettext("Purchase of %(date)s")
+        return text % {"date": date}

@@ -40,6 +40,9 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from loyalty_site.core.errors import (
     CouponInvalid,
     InsufficientPoints,
@@ -230,24 +233,30 @@ def pricing_input_clean(*, amount: Any, currency: Any, redeem_points: Any) -> tu
     try:
         value = Decimal(str(amount))
     except Exception:
-        raise InvalidInput("Amount must be a decimal number.", fields={"amount": ["Not a number."]})
+        raise InvalidInput(_("Amount must be a decimal number."), fields={"amount": [_("Not a number.")]})
     if not value.is_finite() or value <= 0:
-        raise InvalidInput("Amount must be positive.", fields={"amount": ["Must be greater than zero."]})
+        raise InvalidInput(
+            _("Amount must be positive."), fields={"amount": [_("Must be greater than zero.")]}
+        )
     if value > MAX_AMOUNT:
-        raise InvalidInput("Amount is too large.", fields={"amount": ["Must be at most 10^9."]})
+        raise InvalidInput(_("Amount is too large."), fields={"amount": [_("Must be at most 10^9.")]})
     if value != value.quantize(CENT):
-        raise InvalidInput("Amount has more than 2 decimals.", fields={"amount": ["At most 2 decimals."]})
+        raise InvalidInput(
+            _("Amount has more than 2 decimals."), fields={"amount": [_("At most 2 decimals.")]}
+        )
     code = str(currency or "").strip().upper()
     if len(code) != 3 or not code.isalpha():
-        raise UnsupportedCurrency(f"Unsupported currency {currency!r}.")
+        raise UnsupportedCurrency(_("Unsupported currency '%(currency)s'.") % {"currency": currency})
     try:
         points = int(redeem_points or 0)
     except (TypeError, ValueError):
-        raise InvalidInput("Points must be a whole number.", fields={"redeem_points": ["Not a number."]})
+        raise InvalidInput(
+            _("Points must be a whole number."), fields={"redeem_points": [_("Not a number.")]}
+        )
     if points < 0 or points != Decimal(str(redeem_points or 0)):
         raise InvalidInput(
-            "Points to redeem must be a whole number, zero or more.",
-            fields={"redeem_points": ["Must be a whole number >= 0."]},
+            _("Points to redeem must be a whole number, zero or more."),
+            fields={"redeem_points": [_("Must be a whole number >= 0.")]},
         )
     return value.quantize(CENT), code, points
 
@@ -311,7 +320,7 @@ def purchase_price(
 def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points, purchase, kind) -> Quote:
     program = member.program
     if member.is_blocked:
-        raise MemberBlocked(f"Member {member.pk} is blocked.")
+        raise MemberBlocked(_("Member %(id)s is blocked.") % {"id": member.pk})
     amount, currency, redeem_points = pricing_input_clean(
         amount=amount, currency=currency, redeem_points=redeem_points
     )
@@ -350,7 +359,7 @@ def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points,
             if answer is not None
         ]
         if not answers:
-            raise CouponInvalid("Unknown coupon code.")
+            raise CouponInvalid(_("Unknown coupon code."))
         coupon = answers[0]
         coupon_off = min(money_round(coupon.discount), after_discounts)
         line: dict[str, Any] = {"source": "coupon", "description": coupon.description, "code": coupon.code}
@@ -367,28 +376,53 @@ def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points,
     max_redeemable = min(int(member.balance), _max_points_for(share=share, point_value=point_value))
     if redeem_points > member.balance:
         raise InsufficientPoints(
-            f"The member has {member.balance} points, fewer than {redeem_points}.",
-            fields={"redeem_points": [f"At most {member.balance} (the balance)."]},
+            ngettext(
+                "The member has %(balance)s point, fewer than %(points)s.",
+                "The member has %(balance)s points, fewer than %(points)s.",
+                member.balance,
+            )
+            % {"balance": member.balance, "points": redeem_points},
+            fields={"redeem_points": [_("At most %(balance)s (the balance).") % {"balance": member.balance}]},
         )
     if redeem_points > max_redeemable:
         raise LimitExceeded(
-            f"At most {max_redeemable} points can pay for this purchase "
-            f"({_percent_text(program.max_points_share_percent)}% of "
-            f"{_money_text(after_coupon)} {currency}).",
-            fields={"redeem_points": [f"At most {max_redeemable}."]},
+            ngettext(
+                "At most %(points)s point can pay for this purchase "
+                "(%(percent)s%% of %(amount)s %(currency)s).",
+                "At most %(points)s points can pay for this purchase "
+                "(%(percent)s%% of %(amount)s %(currency)s).",
+                max_redeemable,
+            )
+            % {
+                "points": max_redeemable,
+                "percent": _percent_text(program.max_points_share_percent),
+                "amount": _money_text(after_coupon),
+                "currency": currency,
+            },
+            fields={"redeem_points": [_("At most %(points)s.") % {"points": max_redeemable}]},
         )
     redeem_value = ZERO
     if redeem_points:
         redeem_value = money_round(redeem_points * point_value)
         if redeem_value <= 0:
             raise InvalidInput(
-                f"{redeem_points} points are worth less than a cent.",
-                fields={"redeem_points": ["Too few points to pay anything."]},
+                ngettext(
+                    "%(points)s point is worth less than a cent.",
+                    "%(points)s points are worth less than a cent.",
+                    redeem_points,
+                )
+                % {"points": redeem_points},
+                fields={"redeem_points": [_("Too few points to pay anything.")]},
             )
         applied.append(
             {
                 "source": "points",
-                "description": f"{redeem_points} points = {_money_text(redeem_value)} {currency}",
+                "description": ngettext(
+                    "%(points)s point = %(amount)s %(currency)s",
+                    "%(points)s points = %(amount)s %(currency)s",
+                    redeem_points,
+                )
+                % {"points": redeem_points, "amount": _money_text(redeem_value), "currency": currency},
                 "discount": _money_text(redeem_value),
                 "points": -redeem_points,
             }
@@ -404,9 +438,13 @@ def _purchase_price(*, member, amount, currency, at, coupon_code, redeem_points,
     if rate_value is not None and program.earn_mode == program.EarnMode.PER_UNIT:
         text = f"{_money_text(amount_due)} {currency} x {_percent_text(rate_value)}"
     else:
-        text = f"{_percent_text(program.earn_percent)}% of {_money_text(amount_due)} {currency}"
+        text = _("%(percent)s%% of %(amount)s %(currency)s") % {
+            "percent": _percent_text(program.earn_percent),
+            "amount": _money_text(amount_due),
+            "currency": currency,
+        }
     if capped:
-        text += f", capped at {points}"
+        text = _("%(text)s, capped at %(points)s") % {"text": text, "points": points}
     if multiplier != 1:
         text += f" x {_percent_text(multiplier)} ({tier.name})"
     applied.append({"source": "earn", "description": text, "points": earn_points})

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import Member, Program
 from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
@@ -42,8 +43,9 @@ def _fingerprint(**data: Any) -> str:
 def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purchase:
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict(
-            f"The purchase {external_id!r} was already recorded with different details.",
-            fields={"external_id": ["Already used for a different purchase."]},
+            _("The purchase '%(external_id)s' was already recorded with different details.")
+            % {"external_id": external_id},
+            fields={"external_id": [_("Already used for a different purchase.")]},
         )
     return existing
 
@@ -81,7 +83,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
             points=quote.points_to_redeem,
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:redeem",
-            description=f"Paid with points: {in_sentence}",
+            description=_("Paid with points: %(purchase)s") % {"purchase": in_sentence},
             purchase=purchase,
         )
     if quote.points_to_earn:
@@ -91,7 +93,8 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:earn",
             purchase=purchase,
-            description=f"{label}: {quote.amount_due:.2f} {currency}",
+            description=_("%(purchase)s: %(amount)s %(currency)s")
+            % {"purchase": label, "amount": f"{quote.amount_due:.2f}", "currency": currency},
         )
     # purchases, visits and spend count for tiers even when no points were earned (with the
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)
@@ -135,16 +138,21 @@ def purchase_create(
         program_id = program.pk
     external_id = str(external_id or "").strip()
     if not external_id:
-        raise InvalidInput("external_id is required.", fields={"external_id": ["This field is required."]})
+        raise InvalidInput(
+            _("external_id is required."), fields={"external_id": [_("This field is required.")]}
+        )
     if len(external_id) > 100:
-        raise InvalidInput("external_id is too long.", fields={"external_id": ["At most 100 characters."]})
+        raise InvalidInput(
+            _("external_id is too long."), fields={"external_id": [_("At most 100 characters.")]}
+        )
     if kind not in Purchase.Kind.values:
-        raise InvalidInput("Unknown kind.", fields={"kind": ["Use purchase or bet."]})
+        raise InvalidInput(_("Unknown kind."), fields={"kind": [_("Use purchase or bet.")]})
     given_time = occurred_at
     occurred_at = occurred_at or at
     if occurred_at > at:
         raise InvalidInput(
-            "A purchase cannot happen in the future.", fields={"occurred_at": ["Must not be in the future."]}
+            _("A purchase cannot happen in the future."),
+            fields={"occurred_at": [_("Must not be in the future.")]},
         )
     amount, currency, redeem_points = pricing_input_clean(
         amount=amount, currency=currency, redeem_points=redeem_points
@@ -223,6 +231,6 @@ def _member_lock_in(program: Program, member_id: int) -> Member:
     sql = MEMBER_LOCK_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     locked = next(iter(Member.objects.raw(sql, [member_id, program.pk])), None)
     if locked is None:
-        raise NotFound("Member not found.")
+        raise NotFound(_("Member not found."))
     locked.program = program
     return locked

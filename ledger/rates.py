@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from accounts.models import Program, StaffMember
 from loyalty_site.core.config_cache import config_refresh
@@ -74,11 +75,14 @@ def rate_review_notice(*, program: Program, at: datetime) -> str:
     due = rates_review_due(program=program, at=at)
     if not due:
         return ""
-    names = ", ".join(f"{item.rate.currency} (due {item.due_at:%Y-%m-%d})" for item in due)
-    return (
-        f"{program.name}: review the currency rates {names}. They stay in force until you set new "
-        "ones; select them under Currency rates and run \u201cMark as reviewed\u201d."
+    names = ", ".join(
+        _("%(currency)s (due %(date)s)") % {"currency": item.rate.currency, "date": f"{item.due_at:%Y-%m-%d}"}
+        for item in due
     )
+    return _(
+        "%(program)s: review the currency rates %(rates)s. They stay in force until you set new "
+        "ones; select them under Currency rates and run “Mark as reviewed”."
+    ) % {"program": program.name, "rates": names}
 
 
 def rate_review_mark(*, rate: CurrencyRate, at: datetime) -> CurrencyRate:
@@ -109,19 +113,29 @@ def _send_owner_mail(*, program: Program, items: list[ReviewDue]) -> None:
     if not recipients:
         return
     lines = [
-        f"- {item.rate.currency}: {item.rate.points_per_unit.normalize():f} points per unit"
-        f" since {item.rate.valid_from:%Y-%m-%d}, review due {item.due_at:%Y-%m-%d}"
+        "- "
+        + _("%(currency)s: %(points)s points per unit since %(since)s, review due %(due)s")
+        % {
+            "currency": item.rate.currency,
+            "points": f"{item.rate.points_per_unit.normalize():f}",
+            "since": f"{item.rate.valid_from:%Y-%m-%d}",
+            "due": f"{item.due_at:%Y-%m-%d}",
+        }
         for item in items
     ]
     body = (
-        f"The currency rates of {program.name} are due for review:\n"
+        _("The currency rates of %(program)s are due for review:") % {"program": program.name}
+        + "\n"
         + "\n".join(lines)
-        + "\n\nThey stay in force until you set new ones. Change them under Currency rates in the "
-        "admin, or mark them as reviewed there."
+        + "\n\n"
+        + _(
+            "They stay in force until you set new ones. Change them under Currency rates in the "
+            "admin, or mark them as reviewed there."
+        )
     )
     try:
         send_mail(
-            f"{program.name}: currency rates to review",
+            _("%(program)s: currency rates to review") % {"program": program.name},
             body,
             settings.DEFAULT_FROM_EMAIL,
             recipients,

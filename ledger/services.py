@@ -34,6 +34,8 @@ from decimal import Decimal
 
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member, Program
 from loyalty_site.core.config_cache import config_refresh, program_config
@@ -88,20 +90,32 @@ def _no_rate_error(program: Program | int, *, currency: str, at: datetime) -> Ex
     if rates and all(rate.valid_from > at for rate in rates):
         first = min(rate.valid_from for rate in rates)
         return InvalidInput(
-            f"No {currency} rate on {at:%Y-%m-%d}: this program earns in {currency} from {first:%Y-%m-%d}.",
+            _("No %(currency)s rate on %(date)s: this program earns in %(currency)s from %(first)s.")
+            % {"currency": currency, "date": f"{at:%Y-%m-%d}", "first": f"{first:%Y-%m-%d}"},
             fields={
-                "occurred_at": [f"Before the program's first {currency} rate ({first:%Y-%m-%d %H:%M} UTC)."]
+                "occurred_at": [
+                    _("Before the program's first %(currency)s rate (%(first)s UTC).")
+                    % {"currency": currency, "first": f"{first:%Y-%m-%d %H:%M}"}
+                ]
             },
         )
     if rates:
         ended = max((rate.valid_to for rate in rates if rate.valid_to is not None), default=at)
-        return UnsupportedCurrency(
-            f"{currency} is not accepted by this program since {ended:%Y-%m-%d}.",
-            fields={"currency": [f"{currency} is not accepted by this program since {ended:%Y-%m-%d}."]},
-        )
+        message = _("%(currency)s is not accepted by this program since %(date)s.") % {
+            "currency": currency,
+            "date": f"{ended:%Y-%m-%d}",
+        }
+        return UnsupportedCurrency(message, fields={"currency": [message]})
+    if currency:
+        message = _("No earn rate for %(currency)s on %(date)s.") % {
+            "currency": currency,
+            "date": f"{at:%Y-%m-%d}",
+        }
+    else:
+        message = _("No earn rate for an empty currency on %(date)s.") % {"date": f"{at:%Y-%m-%d}"}
     return UnsupportedCurrency(
-        f"No earn rate for {currency or 'an empty currency'} on {at:%Y-%m-%d}.",
-        fields={"currency": [f"{currency} is not accepted by this program."]},
+        message,
+        fields={"currency": [_("%(currency)s is not accepted by this program.") % {"currency": currency}]},
     )
 
 
@@ -138,7 +152,7 @@ def rate_set(
     Raises InvalidInput for a non-positive rate."""
     points_per_unit = Decimal(points_per_unit)
     if points_per_unit <= 0:
-        raise InvalidInput("A rate must be positive.", fields={"points_per_unit": ["Must be > 0."]})
+        raise InvalidInput(_("A rate must be positive."), fields={"points_per_unit": [_("Must be > 0.")]})
     code = currency.upper()
     current = (
         CurrencyRate.objects.filter(program=program, currency=code, valid_from__lte=at)
@@ -187,7 +201,7 @@ def points_for_amount(
     returned rate is points per unit of `currency`. Raises UnsupportedCurrency, InvalidInput."""
     amount = Decimal(amount)
     if amount < 0:
-        raise InvalidInput("The amount cannot be negative.", fields={"amount": ["Must be >= 0."]})
+        raise InvalidInput(_("The amount cannot be negative."), fields={"amount": [_("Must be >= 0.")]})
     code = (currency or "").upper()
     if program.earn_mode == Program.EarnMode.PERCENT:
         rate = program.earn_percent / Decimal(100) / program.point_value
@@ -197,8 +211,9 @@ def points_for_amount(
                 base = rate_get(program=program, currency=program.base_currency, at=at).points_per_unit
             except (UnsupportedCurrency, InvalidInput):
                 raise UnsupportedCurrency(
-                    f"{code} amounts cannot be valued: the program has no {program.base_currency} rate.",
-                    fields={"currency": [f"Use {program.base_currency}."]},
+                    _("%(currency)s amounts cannot be valued: the program has no %(base)s rate.")
+                    % {"currency": code, "base": program.base_currency},
+                    fields={"currency": [_("Use %(base)s.") % {"base": program.base_currency}]},
                 ) from None
             rate = rate * own / base
         return points_floor(amount * rate), rate, False
@@ -214,13 +229,24 @@ def points_for_amount(
 
 def _positive(points: int, name: str = "points") -> int:
     if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
-        raise InvalidInput(f"{name} must be a positive whole number.", fields={name: ["Must be > 0."]})
+        raise InvalidInput(
+            _("%(field)s must be a positive whole number.") % {"field": name},
+            fields={name: [_("Must be > 0.")]},
+        )
     return points
+
+
+def _insufficient(balance: int, needed: int) -> str:
+    return ngettext(
+        "The member has %(balance)s point, %(needed)s are needed.",
+        "The member has %(balance)s points, %(needed)s are needed.",
+        balance,
+    ) % {"balance": balance, "needed": needed}
 
 
 def _check_blocked(member: Member) -> None:
     if member.is_blocked:
-        raise MemberBlocked(f"Member {member.pk} is blocked.")
+        raise MemberBlocked(_("Member %(id)s is blocked.") % {"id": member.pk})
 
 
 def _check(member: Member, *, kind: str, points: int, amount: Decimal | None, at: datetime) -> None:
@@ -316,7 +342,7 @@ def points_earn(
         fingerprint=fp,
         purchase=purchase,
         description=description
-        or (f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else "Earned"),
+        or (f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else _("Earned")),
         events=("points.earned",),
     )
 
@@ -336,7 +362,9 @@ def points_bonus(
     Spendable at once; not member activity. Raises InvalidInput, IdempotencyConflict."""
     _positive(points)
     if kind not in BONUS_KINDS:
-        raise InvalidInput(f"Unknown bonus kind {kind!r}.", fields={"kind": ["Use bonus or earn."]})
+        raise InvalidInput(
+            _("Unknown bonus kind '%(kind)s'.") % {"kind": kind}, fields={"kind": [_("Use bonus or earn.")]}
+        )
     campaign_id = getattr(campaign, "pk", campaign)
     fp = fingerprint(kind=kind, member=member.pk, points=points, campaign=campaign_id)
     locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
@@ -376,11 +404,13 @@ def points_partner_import(
     _positive(partner_points, "partner_points")
     rate, bonus_percent = Decimal(rate), Decimal(bonus_percent)
     if rate <= 0 or bonus_percent < 0:
-        raise InvalidInput("The partner rate must be positive and the bonus not negative.")
+        raise InvalidInput(_("The partner rate must be positive and the bonus not negative."))
     base = points_floor(partner_points * rate)
     bonus = points_floor(base * bonus_percent / Decimal(100))
     if base <= 0:
-        raise InvalidInput("These partner points convert to no points.", fields={"points": ["Too few."]})
+        raise InvalidInput(
+            _("These partner points convert to no points."), fields={"points": [_("Too few.")]}
+        )
     fp = fingerprint(
         kind="partner",
         member=member.pk,
@@ -408,7 +438,11 @@ def points_partner_import(
         kind=PostingKind.PARTNER,
         reference=reference,
         fingerprint=fp,
-        description=f"Points from {partner_name or partner_code or 'a partner'}",
+        description=(
+            _("Points from %(partner)s") % {"partner": partner_name or partner_code}
+            if partner_name or partner_code
+            else _("Points from a partner")
+        ),
         data={
             "partner": partner_code,
             "partner_points": partner_points,
@@ -438,7 +472,7 @@ def points_redeem(
     _check_blocked(locked)
     # the most specific refusal first: a balance too small, before a fraud limit's
     if locked.balance < points:
-        raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+        raise InsufficientPoints(_insufficient(locked.balance, points))
     _check(locked, kind="redeem", points=points, amount=None, at=at)
     plan = Plan(member=locked, at=at)
     plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
@@ -452,7 +486,7 @@ def points_redeem(
         fingerprint=fp,
         purchase=purchase,
         amount=locked.program.points_value(points),
-        description=description or "Points redeemed",
+        description=description or _("Points redeemed"),
         events=("points.redeemed",),
     )
 
@@ -465,7 +499,7 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
     call with another reference raises InvalidInput. Not member activity (the merchant cancels).
     Raises InvalidInput (not a redeem posting, nothing left to return), IdempotencyConflict."""
     if posting.kind != PostingKind.REDEEM:
-        raise InvalidInput("Only a redemption's points can be returned.")
+        raise InvalidInput(_("Only a redemption's points can be returned."))
     fp = fingerprint(kind="redeem_return", member=posting.member_id, posting=posting.pk)
     member = posting.member
     locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
@@ -474,7 +508,7 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
     allocations = Allocation.objects.select_related("lot").filter(posting=posting).order_by("id")
     left = sum(allocation.points - allocation.returned for allocation in allocations)
     if left <= 0:
-        raise InvalidInput("The points of this redemption were returned already.")
+        raise InvalidInput(_("The points of this redemption were returned already."))
     plan = Plan(member=locked, at=at)
     returned = _return_allocations(plan, locked, allocations, left, at=at)
     return _commit(
@@ -483,7 +517,7 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
         kind=PostingKind.REFUND,
         reference=reference,
         fingerprint=fp,
-        description=description or "Redeemed points returned",
+        description=description or _("Redeemed points returned"),
         data={"redeem_posting": posting.pk, "points_returned": returned},
     )
 
@@ -524,7 +558,7 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
     program = locked.program
     value, fee = cashout_quote(program=program, points=points)
     if locked.balance < points:
-        raise InsufficientPoints(f"The member has {locked.balance} points, {points} are needed.")
+        raise InsufficientPoints(_insufficient(locked.balance, points))
     _check(locked, kind="cashout", points=points, amount=value, at=at)
     day_start, day_end, month_start, month_end = _local_bounds(program, at)
     cashouts = Posting.objects.filter(member_id=locked.pk, kind=PostingKind.CASHOUT)
@@ -533,16 +567,16 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
     )["s"]
     if used_day + value > program.cashout_daily_limit:
         raise LimitExceeded(
-            f"Cash-out limit: {program.cashout_daily_limit} {program.base_currency} a day "
-            f"({used_day} used today)."
+            _("Cash-out limit: %(limit)s %(currency)s a day (%(used)s used today).")
+            % {"limit": program.cashout_daily_limit, "currency": program.base_currency, "used": used_day}
         )
     used_month = cashouts.filter(created_at__gte=month_start, created_at__lt=month_end).aggregate(
         s=Coalesce(Sum("amount"), Decimal("0"))
     )["s"]
     if used_month + value > program.cashout_monthly_limit:
         raise LimitExceeded(
-            f"Cash-out limit: {program.cashout_monthly_limit} {program.base_currency} a month "
-            f"({used_month} used this month)."
+            _("Cash-out limit: %(limit)s %(currency)s a month (%(used)s used this month).")
+            % {"limit": program.cashout_monthly_limit, "currency": program.base_currency, "used": used_month}
         )
     plan = Plan(member=locked, at=at)
     plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.CASHOUT, counter=Account.CASHED_OUT)
@@ -555,7 +589,7 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
         fingerprint=fp,
         amount=value,
         fee=fee,
-        description="Cash-out",
+        description=_("Cash-out"),
         data={
             "value": str(value),
             "fee": str(fee),
@@ -574,9 +608,11 @@ def points_adjust(
     first and never takes the balance below zero. Not member activity.
     Raises InvalidInput (zero points, no reason), InsufficientPoints, IdempotencyConflict."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise InvalidInput("Adjust by a non-zero whole number of points.", fields={"points": ["Not zero."]})
+        raise InvalidInput(
+            _("Adjust by a non-zero whole number of points."), fields={"points": [_("Not zero.")]}
+        )
     if not (reason or "").strip():
-        raise InvalidInput("Say why the points are adjusted.", fields={"reason": ["Required."]})
+        raise InvalidInput(_("Say why the points are adjusted."), fields={"reason": [_("Required.")]})
     fp = fingerprint(kind="adjust", member=member.pk, points=points)
     locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
@@ -592,7 +628,14 @@ def points_adjust(
         )
     else:
         if locked.balance < -points:
-            raise InsufficientPoints(f"The member has {locked.balance} points; cannot take {-points}.")
+            raise InsufficientPoints(
+                ngettext(
+                    "The member has %(balance)s point; cannot take %(points)s.",
+                    "The member has %(balance)s points; cannot take %(points)s.",
+                    locked.balance,
+                )
+                % {"balance": locked.balance, "points": -points}
+            )
         plan.debit_lots(
             engine.spendable_lots(locked), -points, kind=EntryKind.ADJUST, counter=Account.ADJUSTMENT
         )
@@ -652,7 +695,8 @@ def points_extend(*, member: Member, days: int, at: datetime, reference: str) ->
         kind=PostingKind.EXTEND,
         reference=reference,
         fingerprint=fp,
-        description=f"Points extended by {days} days",
+        description=ngettext("Points extended by %(days)s day", "Points extended by %(days)s days", days)
+        % {"days": days},
         data={"days": days, "lots": [lot.pk for lot in lots]},
     )
 
@@ -703,16 +747,17 @@ def purchase_refund_preview(*, purchase: Purchase, amount: Decimal | None = None
     if amount is not None:
         amount = money_round(amount)
         if amount <= 0:
-            raise InvalidInput("A refund amount must be positive.", fields={"amount": ["Must be > 0."]})
+            raise InvalidInput(_("A refund amount must be positive."), fields={"amount": [_("Must be > 0.")]})
     total = purchase.amount - purchase.discount_amount
     left = total - purchase.refunded_amount
     refund = left if amount is None else amount
     if left <= 0:
-        raise RefundExceedsPurchase("This purchase is fully refunded.")
+        raise RefundExceedsPurchase(_("This purchase is fully refunded."))
     if refund > left:
         raise RefundExceedsPurchase(
-            f"{left} {purchase.currency} is left to refund on this purchase.",
-            fields={"amount": [f"At most {left}."]},
+            _("%(left)s %(currency)s is left to refund on this purchase.")
+            % {"left": left, "currency": purchase.currency},
+            fields={"amount": [_("At most %(left)s.") % {"left": left}]},
         )
     refunded = purchase.refunded_amount + refund
     reversed_target = (
@@ -805,7 +850,7 @@ def purchase_refund(
         fingerprint=fp,
         purchase=current,
         amount=refund,
-        description=f"Refund of {current.label(member.program, lowercase=True)}",
+        description=_("Refund of %(purchase)s") % {"purchase": current.label(member.program, lowercase=True)},
         data={
             "amount": str(refund),
             "points_reversed": reversed_points,

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TiersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tiers"
-    verbose_name = "Tiers and discounts"
+    verbose_name = _("Tiers and discounts")
 
     def ready(self) -> None:
         from loyalty_site.core import hooks
