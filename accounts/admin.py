@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from ledger.admin import MemberLedgerInlines
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
@@ -60,9 +62,9 @@ class ProgramAdmin(ScopedAdmin):
             None,
             {"fields": ["merchant", "name", "is_active", "default_language", "base_currency", "time_zone"]},
         ),
-        ("Earning", {"fields": ["earn_mode", "point_value", "earn_percent", "pending_days"]}),
+        (_("Earning"), {"fields": ["earn_mode", "point_value", "earn_percent", "pending_days"]}),
         (
-            "Points lifecycle",
+            _("Points lifecycle"),
             {
                 "fields": [
                     "points_lifetime_days",
@@ -74,7 +76,7 @@ class ProgramAdmin(ScopedAdmin):
             },
         ),
         (
-            "Tiers",
+            _("Tiers"),
             {
                 "fields": [
                     "tier_metric",
@@ -84,9 +86,9 @@ class ProgramAdmin(ScopedAdmin):
                 ]
             },
         ),
-        ("Discounts", {"fields": ["fixed_discount_percent", "discount_combination", "bet_discount"]}),
+        (_("Discounts"), {"fields": ["fixed_discount_percent", "discount_combination", "bet_discount"]}),
         (
-            "Spending and cash-out",
+            _("Spending and cash-out"),
             {
                 "fields": [
                     "max_points_share_percent",
@@ -139,7 +141,7 @@ class MemberAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not any(cleaned.get(f) for f in ("phone", "email", "external_id")):
-            raise forms.ValidationError("Give at least one of phone, email or external id.")
+            raise forms.ValidationError(_("Give at least one of phone, email or external id."))
         return cleaned
 
 
@@ -210,18 +212,23 @@ class MemberAdmin(ScopedAdmin):
     ]
     actions = ["block_members", "unblock_members"]
 
-    @admin.display(description="Card page")
+    @admin.display(description=_("Card page"))
     def card_link(self, obj):
         if not obj.pk:
             return "-"
-        return format_html('<a href="/card/{}/" target="_blank">open the card</a>', obj.card_token)
+        return format_html(
+            '<a href="/card/{}/" target="_blank">{}</a>', obj.card_token, gettext("open the card")
+        )
 
-    @admin.display(description="Points")
+    @admin.display(description=_("Points"))
     def adjust_link(self, obj):
         if not obj.pk:
             return "-"
         return format_html(
-            '<a href="{}?member={}">adjust points</a>', reverse("admin:ledger_posting_adjust"), obj.pk
+            '<a href="{}?member={}">{}</a>',
+            reverse("admin:ledger_posting_adjust"),
+            obj.pk,
+            gettext("adjust points"),
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -245,19 +252,29 @@ class MemberAdmin(ScopedAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description="Block selected members", permissions=["change"])
+    @admin.action(description=_("Block selected members"), permissions=["change"])
     def block_members(self, request, queryset):
         for member in queryset:
             services.member_set_status(
-                member=member, status=Member.Status.BLOCKED, reason=f"Blocked by {request.user}"
+                member=member,
+                status=Member.Status.BLOCKED,
+                reason=gettext("Blocked by %(user)s") % {"user": request.user},
             )
-        self.message_user(request, f"{queryset.count()} member(s) blocked.")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)s member blocked.", "%(count)s members blocked.", count) % {"count": count},
+        )
 
-    @admin.action(description="Unblock selected members", permissions=["change"])
+    @admin.action(description=_("Unblock selected members"), permissions=["change"])
     def unblock_members(self, request, queryset):
         for member in queryset:
             services.member_set_status(member=member, status=Member.Status.ACTIVE)
-        self.message_user(request, f"{queryset.count()} member(s) unblocked.")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)s member unblocked.", "%(count)s members unblocked.", count) % {"count": count},
+        )
 
 
 @admin.register(ApiKey)
@@ -278,11 +295,15 @@ class ApiKeyAdmin(ScopedAdmin):
         obj.refresh_from_db()
         messages.warning(
             request,
-            f"The new API key is {raw_key} - copy it now, it is shown only this once.",
+            gettext("The new API key is %(key)s - copy it now, it is shown only this once.")
+            % {"key": raw_key},
         )
 
-    @admin.action(description="Revoke selected keys", permissions=["change"])
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
         for key in queryset:
             services.api_key_revoke(key=key)
-        self.message_user(request, f"{queryset.count()} key(s) revoked.")
+        count = queryset.count()
+        self.message_user(
+            request, ngettext("%(count)s key revoked.", "%(count)s keys revoked.", count) % {"count": count}
+        )

@@ -12,20 +12,27 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.i18n import default_language
 
-CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. AZN.")
+CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. AZN."))
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone such as Asia/Baku or Europe/London.")
+        raise ValidationError(
+            _("'%(value)s' is not an IANA time zone such as Asia/Baku or Europe/London."),
+            params={"value": value},
+        )
 
 
-def percent_field(default: str, help_text: str, *, max_value: str = "100") -> models.DecimalField:
+def percent_field(
+    default: str, help_text: str, *, verbose_name: str, max_value: str = "100"
+) -> models.DecimalField:
     return models.DecimalField(
+        verbose_name=verbose_name,
         max_digits=6,
         decimal_places=3,
         default=Decimal(default),
@@ -103,7 +110,11 @@ class StaffMember(models.Model):
         verbose_name = _("staff member")
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.get_role_display()} at {self.merchant})"
+        return gettext("%(user)s (%(role)s at %(merchant)s)") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "merchant": self.merchant,
+        }
 
 
 class ProgramQuerySet(models.QuerySet):
@@ -180,7 +191,9 @@ class Program(models.Model):
         help_text=_("How purchases earn: by the currency's rate, or a percent of the amount."),
     )
     earn_percent = percent_field(
-        "0", "In percent mode: share of the amount paid returned as points (valued at point value)."
+        "0",
+        _("In percent mode: share of the amount paid returned as points (valued at point value)."),
+        verbose_name=_("earn percent"),
     )
     points_lifetime_days = models.PositiveIntegerField(
         verbose_name=_("points lifetime days"),
@@ -209,7 +222,11 @@ class Program(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Days without activity after which the balance decays (and again each further period)."),
     )
-    decay_percent = percent_field("5", "Share of the balance lost per idle period (0 turns decay off).")
+    decay_percent = percent_field(
+        "5",
+        _("Share of the balance lost per idle period (0 turns decay off)."),
+        verbose_name=_("decay percent"),
+    )
     tier_metric = models.CharField(
         verbose_name=_("tier metric"),
         max_length=24,
@@ -251,7 +268,11 @@ class Program(models.Model):
         BEST = "best", _("Best percentage applies (tier, program or spend)")
         SUM = "sum", _("Percentages add up")
 
-    fixed_discount_percent = percent_field("0", "Program-wide discount on every purchase (0 = none).")
+    fixed_discount_percent = percent_field(
+        "0",
+        _("Program-wide discount on every purchase (0 = none)."),
+        verbose_name=_("fixed discount percent"),
+    )
     bet_discount = models.BooleanField(
         verbose_name=_("bet discount"),
         default=False,
@@ -278,7 +299,9 @@ class Program(models.Model):
         help_text=_("Periodic tier gifts go only to members active in that period."),
     )
     max_points_share_percent = percent_field(
-        "50", "Largest share of a purchase (after discounts) that may be paid with points."
+        "50",
+        _("Largest share of a purchase (after discounts) that may be paid with points."),
+        verbose_name=_("max points share percent"),
     )
     config_version = models.UUIDField(
         verbose_name=_("config version"),
@@ -327,9 +350,9 @@ class Program(models.Model):
         errors: dict[str, str] = {}
         if self.cashout_daily_limit is not None and self.cashout_monthly_limit is not None:
             if self.cashout_daily_limit > self.cashout_monthly_limit:
-                errors["cashout_daily_limit"] = "The daily limit cannot exceed the monthly limit."
+                errors["cashout_daily_limit"] = _("The daily limit cannot exceed the monthly limit.")
         if self.earn_mode == self.EarnMode.PERCENT and not self.earn_percent:
-            errors["earn_percent"] = "Set the percent returned as points when earning by percent."
+            errors["earn_percent"] = _("Set the percent returned as points when earning by percent.")
         if errors:
             raise ValidationError(errors)
 

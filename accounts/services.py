@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import Duplicate, InvalidInput, NotFound
@@ -75,9 +76,9 @@ def phone_normalize(raw: str, *, region: str = DEFAULT_PHONE_REGION) -> str:
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("Enter a valid phone number.", fields={"phone": ["Not a phone number."]})
+        raise InvalidInput(_("Enter a valid phone number."), fields={"phone": [_("Not a phone number.")]})
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput("Enter a valid phone number.", fields={"phone": ["Not a valid number."]})
+        raise InvalidInput(_("Enter a valid phone number."), fields={"phone": [_("Not a valid number.")]})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -102,8 +103,10 @@ def program_create(*, merchant: Merchant, name: str, base_currency: str = "AZN",
 def staff_member_set(*, user, merchant: Merchant, role: str) -> StaffMember:
     """Give `user` a role at `merchant`. Admin roles get `is_staff` (admin login); cashiers don't."""
     if role not in StaffMember.Role.values:
-        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": ["Unknown role."]})
-    profile, _ = StaffMember.objects.update_or_create(
+        raise InvalidInput(
+            _("Unknown role '%(role)s'.") % {"role": role}, fields={"role": [_("Unknown role.")]}
+        )
+    profile, _created = StaffMember.objects.update_or_create(
         user=user, defaults={"merchant": merchant, "role": role, "is_active": True}
     )
     should_be_staff = role != StaffMember.Role.CASHIER or user.is_superuser
@@ -155,6 +158,13 @@ _UNIQUE_FIELDS = {
 }
 
 
+_DUPLICATE_MESSAGES = {
+    "phone": lambda: _("A member with this phone already exists."),
+    "email": lambda: _("A member with this email already exists."),
+    "external_id": lambda: _("A member with this external id already exists."),
+}
+
+
 def _duplicate_from(error: IntegrityError) -> Duplicate | None:
     """The Duplicate a member insert's unique violation means, or None (a random card number,
     token or referral code collided): PostgreSQL names the constraint."""
@@ -162,8 +172,8 @@ def _duplicate_from(error: IntegrityError) -> Duplicate | None:
     for constraint, field in _UNIQUE_FIELDS.items():
         if constraint in text:
             return Duplicate(
-                f"A member with this {field.replace('_', ' ')} already exists.",
-                fields={field: ["Already used by another member of this program."]},
+                _DUPLICATE_MESSAGES[field](),
+                fields={field: [_("Already used by another member of this program.")]},
             )
     return None
 
@@ -215,8 +225,8 @@ def member_create(
     preferred = _clean_profile({"language": language})["language"]
     if not any(profile.values()):
         raise InvalidInput(
-            "Give at least one of external_id, phone or email.",
-            fields={"non_field_errors": ["Give at least one of external_id, phone or email."]},
+            _("Give at least one of external_id, phone or email."),
+            fields={"non_field_errors": [_("Give at least one of external_id, phone or email.")]},
         )
     referrer = None
     if isinstance(referred_by, Member):
@@ -227,7 +237,7 @@ def member_create(
         ).first()
         if referrer is None:
             raise InvalidInput(
-                "Unknown referral code.", fields={"referred_by": ["No member has this referral code."]}
+                _("Unknown referral code."), fields={"referred_by": [_("No member has this referral code.")]}
             )
     for _attempt in range(5):
         member = Member(
@@ -342,7 +352,7 @@ def _unique_codes(count: int) -> list[tuple[str, str, str]]:
     cards: set[str] = set()
     referrals: set[str] = set()
     codes = []
-    for _ in range(count):
+    for _index in range(count):
         card = card_number_generate()
         while card in cards:
             card = card_number_generate()
@@ -417,8 +427,8 @@ def member_update(*, member: Member, data: dict[str, Any]) -> Member:
     unknown = set(data) - set(PROFILE_FIELDS)
     if unknown:
         raise InvalidInput(
-            "Only profile fields can be changed.",
-            fields={name: ["This field cannot be changed."] for name in sorted(unknown)},
+            _("Only profile fields can be changed."),
+            fields={name: [_("This field cannot be changed.")] for name in sorted(unknown)},
         )
     cleaned = _clean_profile(data)
     for field, value in cleaned.items():
@@ -427,8 +437,8 @@ def member_update(*, member: Member, data: dict[str, Any]) -> Member:
         setattr(member, field, value)
     if not (member.external_id or member.phone or member.email):
         raise InvalidInput(
-            "A member keeps at least one of external_id, phone or email.",
-            fields={"non_field_errors": ["Keep at least one of external_id, phone or email."]},
+            _("A member keeps at least one of external_id, phone or email."),
+            fields={"non_field_errors": [_("Keep at least one of external_id, phone or email.")]},
         )
     try:
         with transaction.atomic():
@@ -443,7 +453,7 @@ def member_update(*, member: Member, data: dict[str, Any]) -> Member:
 
 def member_set_status(*, member: Member, status: str, reason: str = "") -> Member:
     if status not in Member.Status.values:
-        raise InvalidInput("Unknown status.", fields={"status": ["Use active or blocked."]})
+        raise InvalidInput(_("Unknown status."), fields={"status": [_("Use active or blocked.")]})
     member.status = status
     member.blocked_reason = reason if status == Member.Status.BLOCKED else ""
     member.save(update_fields=["status", "blocked_reason"])
@@ -454,7 +464,7 @@ def member_get_for_program(*, program: Program, member_id: Any) -> Member:
     try:
         return Member.objects.get(program=program, pk=int(member_id))
     except (Member.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Member not found.")
+        raise NotFound(_("Member not found."))
 
 
 # --- API keys ---------------------------------------------------------------------------------

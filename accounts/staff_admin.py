@@ -18,6 +18,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin
 from loyalty_site.core.tenancy import staff_merchant_id, staff_role
@@ -41,22 +43,22 @@ def password_reset_link(request, user) -> str:
 
 class StaffPasswordMixin(forms.Form):
     password1 = forms.CharField(
-        label="Password", required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+        label=_("Password"), required=False, strip=False, widget=forms.PasswordInput(render_value=False)
     )
     password2 = forms.CharField(
-        label="Password again", required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+        label=_("Password again"), required=False, strip=False, widget=forms.PasswordInput(render_value=False)
     )
     send_reset_link = forms.BooleanField(
         required=False,
-        label="Make a reset link instead",
-        help_text="The link is shown to you once and e-mailed to the user if they have an address.",
+        label=_("Make a reset link instead"),
+        help_text=_("The link is shown to you once and e-mailed to the user if they have an address."),
     )
 
     def clean_passwords(self, user):
         one, two = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
         if one or two:
             if one != two:
-                self.add_error("password2", "The two passwords differ.")
+                self.add_error("password2", _("The two passwords differ."))
             else:
                 try:
                     password_validation.validate_password(one, user)
@@ -65,10 +67,10 @@ class StaffPasswordMixin(forms.Form):
 
 
 class StaffCreateForm(StaffPasswordMixin, forms.ModelForm):
-    username = forms.CharField(max_length=150)
-    email = forms.EmailField(required=False)
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
+    username = forms.CharField(label=_("User name"), max_length=150)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
 
     class Meta:
         model = StaffMember
@@ -77,14 +79,14 @@ class StaffCreateForm(StaffPasswordMixin, forms.ModelForm):
     def clean_username(self):
         username = self.cleaned_data["username"].strip()
         if get_user_model().objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("This user name is taken.")
+            raise forms.ValidationError(_("This user name is taken."))
         return username
 
     def clean(self):
         cleaned = super().clean()
         self.clean_passwords(None)
         if not cleaned.get("password1") and not cleaned.get("send_reset_link"):
-            self.add_error("password1", "Set a password or tick 'Make a reset link instead'.")
+            self.add_error("password1", _("Set a password or tick 'Make a reset link instead'."))
         return cleaned
 
 
@@ -105,11 +107,11 @@ class StaffMemberAdmin(ScopedAdmin):
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     list_select_related = ["user", "merchant"]
 
-    @admin.display(description="name")
+    @admin.display(description=_("full name"))
     def full_name(self, obj):
         return obj.user.get_full_name()
 
-    @admin.display(description="e-mail")
+    @admin.display(description=_("e-mail"))
     def email(self, obj):
         return obj.user.email
 
@@ -162,7 +164,9 @@ class StaffMemberAdmin(ScopedAdmin):
         with transaction.atomic():
             if change:
                 if own and (not obj.is_active or obj.role != StaffMember.Role.OWNER):
-                    self.message_user(request, "You cannot suspend or demote yourself.", messages.ERROR)
+                    self.message_user(
+                        request, gettext("You cannot suspend or demote yourself."), messages.ERROR
+                    )
                     obj.refresh_from_db()
                     return
                 services.staff_member_set(user=obj.user, merchant=obj.merchant, role=obj.role)
@@ -187,9 +191,14 @@ class StaffMemberAdmin(ScopedAdmin):
             link = password_reset_link(request, user)
             if user.email:
                 send_mail(
-                    "Choose your password",
-                    f"Hello {user.get_username()},\n\nchoose your password here: {link}\n",
+                    gettext("Choose your password"),
+                    gettext("Hello %(user)s,\n\nchoose your password here: %(link)s\n")
+                    % {"user": user.get_username(), "link": link},
                     None,
                     [user.email],
                 )
-            self.message_user(request, f"Reset link for {user.get_username()} (shown once): {link}")
+            self.message_user(
+                request,
+                gettext("Reset link for %(user)s (shown once): %(link)s")
+                % {"user": user.get_username(), "link": link},
+            )

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CURRENCY_VALIDATOR
@@ -325,10 +325,10 @@ class Lot(models.Model):
     MERCHANT_LOOKUP = "program__merchant"
 
     class State(models.TextChoices):
-        PENDING = "pending", _("Pending (return window)")
-        ACTIVE = "active", _("Active")
-        GRACE = "grace", _("Expired, renewable")
-        EXPIRED = "expired", _("Expired")
+        PENDING = "pending", pgettext_lazy("points lot", "Pending (return window)")
+        ACTIVE = "active", pgettext_lazy("points lot", "Active")
+        GRACE = "grace", pgettext_lazy("points lot", "Expired, renewable")
+        EXPIRED = "expired", pgettext_lazy("points lot", "Expired")
 
     program = models.ForeignKey(
         "accounts.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+"
