@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
 from loyalty_site.core.errors import LoyaltyError
@@ -31,9 +33,9 @@ class TierAdmin(ScopedAdmin):
     ordering = ["program", "rank"]
     fieldsets = [
         (None, {"fields": ["program", "code", "name", "rank", "threshold", "description"]}),
-        ("Privileges", {"fields": ["discount_percent", "earn_multiplier", "gift_points", "gift_period"]}),
+        (_("Privileges"), {"fields": ["discount_percent", "earn_multiplier", "gift_points", "gift_period"]}),
         (
-            "Flags",
+            _("Flags"),
             {
                 "fields": [
                     "priority_support",
@@ -49,7 +51,7 @@ class TierAdmin(ScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_members=Count("members"))
 
-    @admin.display(description="members", ordering="_members")
+    @admin.display(description=_("members"), ordering="_members")
     def member_count(self, obj):
         return obj._members
 
@@ -91,10 +93,10 @@ class TierOverrideForm(forms.ModelForm):
         cleaned = super().clean()
         member, tier = cleaned.get("member"), cleaned.get("tier")
         if member and tier and tier.program_id != member.program_id:
-            self.add_error("tier", "Choose a tier of the member's program.")
+            self.add_error("tier", _("Choose a tier of the member's program."))
         ends_at = cleaned.get("ends_at")
         if ends_at and ends_at <= timezone.now() and not self.instance.pk:
-            self.add_error("ends_at", "The end must be in the future.")
+            self.add_error("ends_at", _("The end must be in the future."))
         return cleaned
 
 
@@ -116,7 +118,7 @@ class TierOverrideAdmin(ScopedAdmin):
             return ["member", "tier", "reason", "ends_at", "starts_at", "created_by"]
         return []
 
-    @admin.display(boolean=True, description="in force")
+    @admin.display(boolean=True, description=_("in force"))
     def is_active(self, obj):
         now = timezone.now()
         return obj.starts_at <= now < obj.ends_at
@@ -139,12 +141,12 @@ class TierOverrideAdmin(ScopedAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description="End the selected manual tiers now", permissions=["change"])
+    @admin.action(description=_("End the selected manual tiers now"), permissions=["change"])
     def end_now(self, request, queryset):
         now = timezone.now()
         for override in queryset:
             services.tier_override_end(override=override, at=now)
-        self.message_user(request, "Ended; the next re-evaluation applies the normal rules.")
+        self.message_user(request, gettext("Ended; the next re-evaluation applies the normal rules."))
 
 
 @admin.register(SpendDiscount)
@@ -181,7 +183,7 @@ class MemberTierChangeInline(ScopedTabularInline):
 
     model = TierChange
     fk_name = "member"
-    verbose_name_plural = "tier history"
+    verbose_name_plural = _("tier history")
     fields = ["at", "from_tier", "to_tier", "reason", "qualifying_value", "note", "created_by"]
     readonly_fields = fields
     ordering = ["-at"]
@@ -222,9 +224,11 @@ class PersonalManagerAdmin(ScopedAdmin):
 
                     tier = member_tier_of(member=member)
                     if tier is None or not tier.personal_manager:
-                        raise forms.ValidationError("This member's tier does not include a personal manager.")
+                        raise forms.ValidationError(
+                            _("This member's tier does not include a personal manager.")
+                        )
                     if manager.merchant_id != member.program.merchant_id:
-                        raise forms.ValidationError("Choose a staff member of the member's merchant.")
+                        raise forms.ValidationError(_("Choose a staff member of the member's merchant."))
                 return data
 
         return Checked

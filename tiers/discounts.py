@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext
+
 from ledger.pricing import DiscountLine, _percent_text
 from loyalty_site.core.money import money_round
 
@@ -32,14 +34,25 @@ def discount_candidates(*, member, at: datetime) -> list[tuple[str, str, Decimal
         candidates.append(("tier", f"{tier.name} {_percent_text(percent)}%", percent))
     if program.fixed_discount_percent > 0:
         percent = Decimal(program.fixed_discount_percent)
-        candidates.append(("program", f"Program discount {_percent_text(percent)}%", percent))
+        candidates.append(
+            (
+                "program",
+                gettext("Program discount %(percent)s%%") % {"percent": _percent_text(percent)},
+                percent,
+            )
+        )
     step = member_spend_discount(member=member, at=at)
     if step is not None and step.percent > 0:
         percent = Decimal(step.percent)
         candidates.append(
             (
                 "spend",
-                f"Spent {_percent_text(step.threshold)} {program.base_currency}+ {_percent_text(percent)}%",
+                gettext("Spent %(threshold)s %(currency)s+ %(percent)s%%")
+                % {
+                    "threshold": _percent_text(step.threshold),
+                    "currency": program.base_currency,
+                    "percent": _percent_text(percent),
+                },
                 percent,
             )
         )
@@ -62,7 +75,10 @@ def pricing_discounts(
         if percent <= 0:
             break
         if percent < wanted:
-            description = f"{description} ({_percent_text(percent)}% applied: 100% in total)"
+            description = gettext("%(description)s (%(percent)s%% applied: 100%% in total)") % {
+                "description": description,
+                "percent": _percent_text(percent),
+            }
         left -= percent
         lines.append(
             DiscountLine(

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -112,15 +113,21 @@ class Tier(models.Model):
 
         errors: dict[str, str] = {}
         if bool(self.gift_points) != bool(self.gift_period):
-            errors["gift_period"] = "Give both the gift's points and its period, or neither."
+            errors["gift_period"] = gettext("Give both the gift's points and its period, or neither.")
         if self.program_id is not None and self.rank is not None and self.threshold is not None:
             others = Tier.objects.filter(program_id=self.program_id).exclude(pk=self.pk)
             lower = others.filter(rank__lt=self.rank, threshold__gte=self.threshold).order_by("-rank").first()
             higher = others.filter(rank__gt=self.rank, threshold__lte=self.threshold).order_by("rank").first()
             if lower is not None:
-                errors["threshold"] = f"Must be above {lower.name}'s threshold ({lower.threshold})."
+                errors["threshold"] = gettext("Must be above the threshold of %(tier)s (%(threshold)s).") % {
+                    "tier": lower.name,
+                    "threshold": lower.threshold,
+                }
             elif higher is not None:
-                errors["threshold"] = f"Must be below {higher.name}'s threshold ({higher.threshold})."
+                errors["threshold"] = gettext("Must be below the threshold of %(tier)s (%(threshold)s).") % {
+                    "tier": higher.name,
+                    "threshold": higher.threshold,
+                }
         if errors:
             raise ValidationError(errors)
 
@@ -252,7 +259,11 @@ class TierOverride(models.Model):
         indexes = [models.Index(fields=["member", "ends_at"], name="tieroverride_member_end_idx")]
 
     def __str__(self) -> str:
-        return f"{self.member}: at least {self.tier} until {self.ends_at:%Y-%m-%d}"
+        return gettext("%(member)s: at least %(tier)s until %(date)s") % {
+            "member": self.member,
+            "tier": self.tier,
+            "date": f"{self.ends_at:%Y-%m-%d}",
+        }
 
 
 class MemberTierState(models.Model):
@@ -276,7 +287,10 @@ class MemberTierState(models.Model):
         verbose_name_plural = _("member tier states")
 
     def __str__(self) -> str:
-        return f"{self.member} below since {self.below_since}"
+        return gettext("%(member)s below since %(since)s") % {
+            "member": self.member,
+            "since": self.below_since,
+        }
 
 
 class SpendDiscount(models.Model):
@@ -319,7 +333,10 @@ class SpendDiscount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.percent}% from {self.threshold}"
+        return gettext("%(percent)s%% from %(threshold)s") % {
+            "percent": self.percent,
+            "threshold": self.threshold,
+        }
 
 
 class TierGift(models.Model):
@@ -357,7 +374,11 @@ class TierGift(models.Model):
         constraints = [models.UniqueConstraint(fields=["member", "period"], name="tiergift_once_per_period")]
 
     def __str__(self) -> str:
-        return f"{self.points} points to {self.member} for {self.period}"
+        return ngettext(
+            "%(points)s point to %(member)s for %(period)s",
+            "%(points)s points to %(member)s for %(period)s",
+            self.points,
+        ) % {"points": self.points, "member": self.member, "period": self.period}
 
 
 class PersonalManager(models.Model):
@@ -397,4 +418,4 @@ class PersonalManager(models.Model):
         ordering = ["-assigned_at"]
 
     def __str__(self) -> str:
-        return f"{self.manager} for {self.member}"
+        return gettext("%(manager)s for %(member)s") % {"manager": self.manager, "member": self.member}

@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config, program_of
@@ -192,7 +193,7 @@ def member_tier_evaluate(
             return None
         grace = timedelta(days=0 if immediate else locked.program.tier_downgrade_grace_days)
         if grace:
-            state, _ = MemberTierState.objects.get_or_create(member=locked)
+            state, _created = MemberTierState.objects.get_or_create(member=locked)
             if state.below_since is None or state.below_since > at:
                 state.below_since = at
                 state.evaluated_at = at
@@ -213,13 +214,13 @@ def tier_override_set(
     after `at`)."""
     errors: dict[str, list[str]] = {}
     if tier.program_id != member.program_id:
-        errors["tier"] = ["Choose a tier of the member's program."]
+        errors["tier"] = [_("Choose a tier of the member's program.")]
     if not (reason or "").strip():
-        errors["reason"] = ["Say why the tier is set by hand."]
+        errors["reason"] = [_("Say why the tier is set by hand.")]
     if ends_at is None or ends_at <= at:
-        errors["ends_at"] = ["The end must be after the start."]
+        errors["ends_at"] = [_("The end must be after the start.")]
     if errors:
-        raise InvalidInput("The manual tier is not valid.", fields=errors)
+        raise InvalidInput(_("The manual tier is not valid."), fields=errors)
     with transaction.atomic():
         locked = _lock_member(member)
         override = TierOverride.objects.create(
@@ -312,7 +313,8 @@ def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) ->
             points=int(tier.gift_points),
             at=at,
             reference=reference,
-            description=f"{tier.name} gift for {period.split(':', 1)[1]}",
+            description=_("%(tier)s gift for %(period)s")
+            % {"tier": tier.name, "period": period.split(":", 1)[1]},
         )
     return gift
 
@@ -363,13 +365,13 @@ def personal_manager_assign(*, member: Member, manager, at: datetime, user=None)
     errors: dict[str, list[str]] = {}
     tier = member_tier_of(member=member)
     if tier is None or not tier.personal_manager:
-        errors["member"] = ["This member's tier does not include a personal manager."]
+        errors["member"] = [_("This member's tier does not include a personal manager.")]
     if manager.merchant_id != member.program.merchant_id:
-        errors["manager"] = ["Choose a staff member of the member's merchant."]
+        errors["manager"] = [_("Choose a staff member of the member's merchant.")]
     if errors:
-        raise InvalidInput("The personal manager cannot be assigned.", fields=errors)
+        raise InvalidInput(_("The personal manager cannot be assigned."), fields=errors)
     with transaction.atomic():
-        row, _ = PersonalManager.objects.update_or_create(
+        row, _created = PersonalManager.objects.update_or_create(
             member=member, defaults={"manager": manager, "assigned_at": at, "assigned_by": user}
         )
     return row
