@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
 
@@ -54,8 +56,8 @@ class CampaignConditionInline(ScopedTabularInline):
     model = CampaignCondition
     extra = 1
     fields = ["kind", "count", "amount", "days", "value"]
-    verbose_name = "condition (all must hold)"
-    verbose_name_plural = "If: all of these hold"
+    verbose_name = _("condition (all must hold)")
+    verbose_name_plural = _("If: all of these hold")
 
 
 class CampaignRewardInline(ScopedTabularInline):
@@ -72,8 +74,8 @@ class CampaignRewardInline(ScopedTabularInline):
         "notify_event",
         "message",
     ]
-    verbose_name = "reward"
-    verbose_name_plural = "Then give: all of these"
+    verbose_name = _("reward")
+    verbose_name_plural = _("Then give: all of these")
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:
@@ -119,7 +121,7 @@ class CampaignAdmin(ScopedAdmin):
             },
         ),
         (
-            "When",
+            _("When"),
             {
                 "fields": [
                     "trigger",
@@ -132,11 +134,11 @@ class CampaignAdmin(ScopedAdmin):
             },
         ),
         (
-            "Window and targets",
+            _("Window and targets"),
             {"fields": ["starts_at", "ends_at", "target_tiers", "tier_exclusive", "target_segments"]},
         ),
         (
-            "Limits",
+            _("Limits"),
             {
                 "fields": [
                     "period",
@@ -148,16 +150,16 @@ class CampaignAdmin(ScopedAdmin):
                 ]
             },
         ),
-        ("Measurement", {"fields": ["holdout_percent", "attribution_days", "created_at"]}),
+        (_("Measurement"), {"fields": ["holdout_percent", "attribution_days", "created_at"]}),
     ]
 
-    @admin.display(description="Reads as")
+    @admin.display(description=_("Reads as"))
     def rules_sentence(self, obj):
         """The saved rules as one sentence (campaigns.sentences): what the trigger, conditions and
         rewards below mean together."""
         if obj is None or obj.pk is None:
             return format_html(
-                '<p class="rules-sentence empty">{}</p>', "Save to read the rules as a sentence."
+                '<p class="rules-sentence empty">{}</p>', gettext("Save to read the rules as a sentence.")
             )
         return format_html('<p class="rules-sentence" id="rules-sentence">{}</p>', campaign_sentence(obj))
 
@@ -166,14 +168,16 @@ class CampaignAdmin(ScopedAdmin):
         extra_context = {**(extra_context or {}), "is_nav_sidebar_enabled": False}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="Reports")
+    @admin.display(description=_("Reports"))
     def report_links(self, obj):
         if obj is None or obj.pk is None:
             return "-"
         return format_html(
-            '<a href="{}">Simulate</a> · <a href="{}">ROI</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:campaigns_campaign_simulate", args=[obj.pk]),
+            gettext("Simulate"),
             reverse("admin:campaigns_campaign_roi", args=[obj.pk]),
+            gettext("ROI"),
         )
 
     def get_urls(self):
@@ -198,7 +202,7 @@ class CampaignAdmin(ScopedAdmin):
         result = campaign_simulate(campaign=campaign, at=timezone.now())
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Simulation: {campaign.name}",
+            "title": gettext("Simulation: %(campaign)s") % {"campaign": campaign.name},
             "campaign": campaign,
             "result": result,
             "opts": self.model._meta,
@@ -210,22 +214,24 @@ class CampaignAdmin(ScopedAdmin):
         report = campaign_roi(campaign=campaign, at=timezone.now())
         context = {
             **self.admin_site.each_context(request),
-            "title": f"ROI: {campaign.name}",
+            "title": gettext("ROI: %(campaign)s") % {"campaign": campaign.name},
             "campaign": campaign,
             "report": report,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/roi.html", context)
 
-    @admin.action(description="Activate the selected campaigns", permissions=["change"])
+    @admin.action(description=_("Activate the selected campaigns"), permissions=["change"])
     def activate(self, request, queryset):
         count = queryset.filter(is_active=False).update(is_active=True)
-        self.message_user(request, f"{count} campaign(s) activated.", messages.SUCCESS)
+        message = ngettext("%(count)s campaign activated.", "%(count)s campaigns activated.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
-    @admin.action(description="Deactivate the selected campaigns", permissions=["change"])
+    @admin.action(description=_("Deactivate the selected campaigns"), permissions=["change"])
     def deactivate(self, request, queryset):
         count = queryset.filter(is_active=True).update(is_active=False)
-        self.message_user(request, f"{count} campaign(s) deactivated.", messages.SUCCESS)
+        message = ngettext("%(count)s campaign deactivated.", "%(count)s campaigns deactivated.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(CampaignGrant)
@@ -257,7 +263,7 @@ class SegmentAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["program", "code", "name", "description", "is_active"]}),
         (
-            "Rules (all must hold; empty = any)",
+            _("Rules (all must hold; empty = any)"),
             {
                 "fields": [
                     "window_days",
@@ -267,23 +273,27 @@ class SegmentAdmin(ScopedAdmin):
                     "tiers",
                     "exclude_segments",
                 ],
-                "description": "Recency: days since the member's last activity. Frequency: purchases and "
-                "bets in the window. Monetary: amount paid in the window less refunds, in the program's "
-                "base currency (other currencies converted at the rate in force at each purchase).",
+                "description": _(
+                    "Recency: days since the member's last activity. Frequency: purchases and "
+                    "bets in the window. Monetary: amount paid in the window less refunds, in the program's "
+                    "base currency (other currencies converted at the rate in force at each purchase)."
+                ),
             },
         ),
-        ("Size", {"fields": ["member_count", "refreshed_at"]}),
+        (_("Size"), {"fields": ["member_count", "refreshed_at"]}),
     ]
 
-    @admin.display(description="rules")
+    @admin.display(description=_("rules"))
     def rules(self, obj):
         return segment_rules_text(obj)
 
-    @admin.action(description="Refresh the selected segments now", permissions=["change"])
+    @admin.action(description=_("Refresh the selected segments now"), permissions=["change"])
     def refresh(self, request, queryset):
         at = timezone.now()
         sizes = [f"{s.name}: {segment_refresh(segment=s, at=at)['size']}" for s in queryset]
-        self.message_user(request, "Refreshed. " + "; ".join(sizes), messages.SUCCESS)
+        self.message_user(
+            request, gettext("Refreshed. %(sizes)s") % {"sizes": "; ".join(sizes)}, messages.SUCCESS
+        )
 
 
 class CouponCsvMixin:
@@ -292,10 +302,11 @@ class CouponCsvMixin:
         with their terms, readable, instead of raw columns."""
         return _csv_response(coupons_csv(queryset=queryset), "coupons.csv")
 
-    @admin.action(description="Deactivate the selected coupons", permissions=["change"])
+    @admin.action(description=_("Deactivate the selected coupons"), permissions=["change"])
     def deactivate(self, request, queryset):
         count = coupons_deactivate(queryset=queryset)
-        self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)
+        message = ngettext("%(count)s coupon deactivated.", "%(count)s coupons deactivated.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Coupon)
@@ -346,11 +357,11 @@ class CouponBatchAdmin(CouponCsvMixin, ScopedAdmin):
         "created_at",
     ]
 
-    @admin.display(description="generated")
+    @admin.display(description=_("generated"))
     def generated(self, obj):
         return obj.coupons.count()
 
-    @admin.display(description="used")
+    @admin.display(description=_("used"))
     def used(self, obj):
         return obj.coupons.filter(uses_count__gt=0).count()
 
@@ -358,17 +369,21 @@ class CouponBatchAdmin(CouponCsvMixin, ScopedAdmin):
         super().save_model(request, obj, form, change)
         created = coupon_batch_generate(batch=obj)
         if created:
-            self.message_user(request, f"{created} one-time codes generated.", messages.SUCCESS)
+            message = ngettext(
+                "%(count)s one-time code generated.", "%(count)s one-time codes generated.", created
+            )
+            self.message_user(request, message % {"count": created}, messages.SUCCESS)
 
     def export_csv_response(self, request, queryset):
         """ "Export selected to CSV" on batches gives the batches' codes (what gets printed)."""
         coupons = Coupon.objects.filter(batch__in=queryset)
         return _csv_response(coupons_csv(queryset=coupons), "coupon-batches.csv")
 
-    @admin.action(description="Deactivate every code of the selected batches", permissions=["change"])
+    @admin.action(description=_("Deactivate every code of the selected batches"), permissions=["change"])
     def deactivate_batch(self, request, queryset):
         count = coupons_deactivate(queryset=Coupon.objects.filter(batch__in=queryset))
-        self.message_user(request, f"{count} coupon(s) deactivated.", messages.SUCCESS)
+        message = ngettext("%(count)s coupon deactivated.", "%(count)s coupons deactivated.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(CouponRedemption)

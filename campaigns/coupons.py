@@ -27,6 +27,8 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.services import CODE_ALPHABET, code_generate
 from ledger.pricing import CouponLine
@@ -56,10 +58,23 @@ class CouponResult:
     def description(self) -> str:
         coupon = self.coupon
         if coupon.kind == CouponKind.PERCENT:
-            return f"Coupon {coupon.code}: {coupon.value.normalize():f}% off"
+            return _("Coupon %(code)s: %(percent)s%% off") % {
+                "code": coupon.code,
+                "percent": f"{coupon.value.normalize():f}",
+            }
         if coupon.kind == CouponKind.FIXED:
-            return f"Coupon {coupon.code}: {coupon.value:.2f} {coupon.currency} off"
-        return f"Coupon {coupon.code}: +{int(coupon.value)} points"
+            return _("Coupon %(code)s: %(amount)s %(currency)s off") % {
+                "code": coupon.code,
+                "amount": f"{coupon.value:.2f}",
+                "currency": coupon.currency,
+            }
+        points = int(coupon.value)
+        return ngettext(
+            "Coupon %(code)s: +%(points)s point", "Coupon %(code)s: +%(points)s points", points
+        ) % {
+            "code": coupon.code,
+            "points": points,
+        }
 
 
 def _check(
@@ -67,19 +82,24 @@ def _check(
 ) -> CouponResult:
     """Apply every rule to `coupon` for this purchase. Raises CouponInvalid/Expired/Used."""
     if coupon is None or not coupon.is_active:
-        raise CouponInvalid("This coupon code is not valid.")
+        raise CouponInvalid(_("This coupon code is not valid."))
     if coupon.member_id is not None and coupon.member_id != member.pk:
-        raise CouponInvalid("This coupon code is not valid.")
+        raise CouponInvalid(_("This coupon code is not valid."))
     if coupon.starts_at and at < coupon.starts_at:
-        raise CouponInvalid("This coupon is not valid yet.")
+        raise CouponInvalid(_("This coupon is not valid yet."))
     if coupon.ends_at and at >= coupon.ends_at:
         raise CouponExpired()
     if coupon.currency and coupon.currency != currency:
-        raise CouponInvalid(f"This coupon applies only to purchases in {coupon.currency}.")
+        raise CouponInvalid(
+            _("This coupon applies only to purchases in %(currency)s.") % {"currency": coupon.currency}
+        )
     if amount < coupon.min_purchase:
-        raise CouponInvalid(f"This coupon needs a purchase of at least {coupon.min_purchase:.2f}.")
+        raise CouponInvalid(
+            _("This coupon needs a purchase of at least %(amount)s.")
+            % {"amount": f"{coupon.min_purchase:.2f}"}
+        )
     if coupon.first_order_only and member_purchase_count(member=member, exclude=exclude_purchase) > 0:
-        raise CouponInvalid("This coupon is for a first order only.")
+        raise CouponInvalid(_("This coupon is for a first order only."))
     if coupon.max_uses is not None and coupon.uses_count >= coupon.max_uses:
         raise CouponUsed()
     if coupon.max_uses_per_member is not None:
@@ -196,7 +216,7 @@ def pricing_coupon(*, member, code, amount, currency, at, purchase=None, **_igno
     under lock (reference `purchase:<id>`). Raises CouponInvalid / CouponExpired / CouponUsed."""
     if purchase is None:
         return _line(coupon_check(member=member, code=code, amount=amount, currency=currency, at=at))
-    result, _ = coupon_redeem(
+    result, _redemption = coupon_redeem(
         member=member,
         code=code,
         amount=amount,

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils.translation import gettext, ngettext
 
 from loyalty_site.core.db import holds_lock, row_insert
 from loyalty_site.core.events import event_emit
@@ -162,13 +163,15 @@ def reward_points(reward: CampaignReward, ctx: Context) -> int:
 def _describe(campaign: Campaign, rewards: list[CampaignReward], points: int) -> str:
     parts = []
     if points:
-        parts.append(f"+{points} points")
+        parts.append(ngettext("+%(points)s point", "+%(points)s points", points) % {"points": points})
     for reward in rewards:
         kind = reward_kinds.get(reward.kind)
         text = kind.summary(reward) if kind is not None else ""
         if text:
             parts.append(text)
-    return f"{campaign.name}: {', '.join(parts)}" if parts else campaign.name
+    if not parts:
+        return campaign.name
+    return gettext("%(campaign)s: %(rewards)s") % {"campaign": campaign.name, "rewards": ", ".join(parts)}
 
 
 class GrantBook:

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Member, Program
 from loyalty_site.core.errors import LoyaltyError
@@ -117,14 +118,22 @@ def scheduled_run(*, schedule: str, at: datetime) -> dict:
     return {"members_checked": members, "grants": granted}
 
 
-@job("weekly_bonus", schedule="30 0 * * 1", description="Weekly campaigns for the ISO week just ended")
+@job(
+    "weekly_bonus",
+    schedule="30 0 * * 1",
+    description=gettext_lazy("Weekly campaigns for the ISO week just ended"),
+)
 def weekly_bonus(*, at: datetime) -> dict:
     """Weekly schedule campaigns (the double bonus) for the ISO week that ended before `at`'s week,
     in each program's time zone. Runs on Mondays; any later run for the same week changes nothing."""
     return scheduled_run(schedule="weekly", at=at)
 
 
-@job("scheduled_campaigns", schedule="15 0 * * *", description="Daily and monthly schedule campaigns")
+@job(
+    "scheduled_campaigns",
+    schedule="15 0 * * *",
+    description=gettext_lazy("Daily and monthly schedule campaigns"),
+)
 def scheduled_campaigns(*, at: datetime) -> dict:
     """Daily schedule campaigns for the day just ended, monthly ones for the month just ended."""
     daily = scheduled_run(schedule="daily", at=at)
@@ -132,7 +141,11 @@ def scheduled_campaigns(*, at: datetime) -> dict:
     return {"daily_grants": daily["grants"], "monthly_grants": monthly["grants"]}
 
 
-@job("refresh_segments", schedule="0 2 * * *", description="Recompute segment memberships and sizes")
+@job(
+    "refresh_segments",
+    schedule="0 2 * * *",
+    description=gettext_lazy("Recompute segment memberships and sizes"),
+)
 def refresh_segments(*, at: datetime) -> dict:
     return segments_refresh(at=at)
 
@@ -145,7 +158,7 @@ def _birthday_today(birth: date, today: date) -> bool:
     return (birth.month, birth.day) == (2, 29) and not leap and (today.month, today.day) == (2, 28)
 
 
-@job("birthdays", schedule="0 8 * * *", description="Birthday campaigns for members born today")
+@job("birthdays", schedule="0 8 * * *", description=gettext_lazy("Birthday campaigns for members born today"))
 def birthdays(*, at: datetime) -> dict:
     """Birthday campaigns for members whose birthday is today in the program's time zone; the grant
     key is the year, so once a year however often the job runs."""
@@ -172,7 +185,11 @@ def birthdays(*, at: datetime) -> dict:
     return {"members_checked": members, "grants": granted}
 
 
-@job("inactivity_reminders", schedule="0 9 * * *", description="Inactivity reminders and win-back offers")
+@job(
+    "inactivity_reminders",
+    schedule="0 9 * * *",
+    description=gettext_lazy("Inactivity reminders and win-back offers"),
+)
 def inactivity_reminders(*, at: datetime) -> dict:
     """Inactivity campaigns (30-day reminder, 60-day win-back): members idle at least the
     campaign's days. The grant key is the idle stretch (`idle:<last activity>`), so each campaign

@@ -331,24 +331,24 @@ class Campaign(models.Model):
     def clean(self) -> None:
         errors = {}
         if self.trigger == self.Trigger.EVENT and not self.event_type:
-            errors["event_type"] = "Name the event type this campaign listens to."
+            errors["event_type"] = _("Name the event type this campaign listens to.")
         elif (
             self.trigger == self.Trigger.EVENT
             and self.event_type not in BUILTIN_EVENT_TYPES
             and self.program_id
             and not CustomEventType.objects.filter(program_id=self.program_id, code=self.event_type).exists()
         ):
-            errors["event_type"] = (
-                f"Use one of {', '.join(BUILTIN_EVENT_TYPES)} or define the custom type first."
-            )
+            errors["event_type"] = _("Use one of %(types)s or define the custom type first.") % {
+                "types": ", ".join(BUILTIN_EVENT_TYPES)
+            }
         if self.trigger == self.Trigger.SCHEDULE and not self.schedule:
-            errors["schedule"] = "Choose daily, weekly or monthly."
+            errors["schedule"] = _("Choose daily, weekly or monthly.")
         if self.trigger == self.Trigger.INACTIVITY and not self.trigger_days:
-            errors["trigger_days"] = "Give the number of idle days."
+            errors["trigger_days"] = _("Give the number of idle days.")
         if self.trigger == self.Trigger.RATE_RISE and not (self.trigger_currency and self.trigger_percent):
-            errors["trigger_currency"] = "Give the currency and the minimum rise in percent."
+            errors["trigger_currency"] = _("Give the currency and the minimum rise in percent.")
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            errors["ends_at"] = "The end must come after the start."
+            errors["ends_at"] = _("The end must come after the start.")
         if errors:
             raise ValidationError(errors)
 
@@ -906,11 +906,11 @@ class Coupon(models.Model):
 
     def clean(self) -> None:
         if self.kind == CouponKind.FIXED and not self.currency:
-            raise ValidationError({"currency": "A fixed-amount coupon needs the currency of its amount."})
+            raise ValidationError({"currency": _("A fixed-amount coupon needs the currency of its amount.")})
         if self.kind == CouponKind.POINTS and self.value != int(self.value):
-            raise ValidationError({"value": "Bonus points are whole points."})
+            raise ValidationError({"value": _("Bonus points are whole points.")})
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValidationError({"ends_at": "The end must come after the start."})
+            raise ValidationError({"ends_at": _("The end must come after the start.")})
 
 
 class CouponRedemption(models.Model):

@@ -27,6 +27,8 @@ from decimal import Decimal
 
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member
 from loyalty_site.core.money import money_round
@@ -172,10 +174,10 @@ def campaign_roi(
         "attribution_days": days,
     }
     if not rewarded:
-        report["verdict"] = "No member has been rewarded yet."
+        report["verdict"] = _("No member has been rewarded yet.")
         return report
     if not campaign.holdout_percent:
-        report["verdict"] = (
+        report["verdict"] = _(
             "No holdout: set a holdout share so the lift over members who got nothing can be measured."
         )
         return report
@@ -187,14 +189,18 @@ def campaign_roi(
     report["holdout_converted"] = held_converted
     report["holdout_conversion_rate"] = _percent(held_converted, len(held))
     if not held:
-        report["verdict"] = f"Holdout too small to tell: no member held out (at least {MIN_HOLDOUT} needed)."
+        report["verdict"] = _("Holdout too small to tell: no member held out (at least %(min)s needed).") % {
+            "min": MIN_HOLDOUT
+        }
         return report
     held_per_member = revenue_held / len(held) * days / span  # scaled to one attribution window
     report["holdout_revenue_per_member"] = money_round(held_per_member)
     if len(held) < MIN_HOLDOUT:
-        report["verdict"] = (
-            f"Holdout too small to tell: {len(held)} members held out, at least {MIN_HOLDOUT} needed."
-        )
+        report["verdict"] = ngettext(
+            "Holdout too small to tell: %(held)s member held out, at least %(min)s needed.",
+            "Holdout too small to tell: %(held)s members held out, at least %(min)s needed.",
+            len(held),
+        ) % {"held": len(held), "min": MIN_HOLDOUT}
         return report
     lift = money_round(report["revenue_per_member"] - report["holdout_revenue_per_member"])
     incremental = money_round(lift * rewarded)
@@ -202,9 +208,13 @@ def campaign_roi(
     report["incremental_revenue"] = incremental
     if cost:
         report["roi"] = ((incremental - cost) / cost * 100).quantize(Decimal("0.1"))
-        report["verdict"] = f"Measured against {len(held)} held-out members."
+        report["verdict"] = ngettext(
+            "Measured against %(held)s held-out member.",
+            "Measured against %(held)s held-out members.",
+            len(held),
+        ) % {"held": len(held)}
     else:
-        report["verdict"] = "Nothing was spent: no return to compute."
+        report["verdict"] = _("Nothing was spent: no return to compute.")
     return report
 
 

@@ -33,6 +33,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Round
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member
 
@@ -151,12 +153,18 @@ def segment_members(*, segment: Segment, at: datetime, _seen: frozenset = frozen
 
 def segment_rules_text(segment: Segment) -> str:
     """The segment's rules in words (the admin list)."""
-    window = f"in {segment.window_days} days"
     parts = []
     if segment.recency_days_max is not None:
-        parts.append(f"active in the last {segment.recency_days_max} days")
+        parts.append(
+            ngettext(
+                "active in the last %(days)s day",
+                "active in the last %(days)s days",
+                segment.recency_days_max,
+            )
+            % {"days": segment.recency_days_max}
+        )
     if segment.recency_days_min is not None:
-        parts.append(f"idle for {segment.recency_days_min}+ days")
+        parts.append(_("idle for %(days)s+ days") % {"days": segment.recency_days_min})
     low, high = segment.frequency_min, segment.frequency_max
     if low is not None or high is not None:
         count = (
@@ -166,18 +174,29 @@ def segment_rules_text(segment: Segment) -> str:
             if low is not None
             else f"≤ {high}"
         )
-        parts.append(f"{count} purchases {window}")
+        parts.append(
+            _("%(count)s purchases in %(days)s days") % {"count": count, "days": segment.window_days}
+        )
     if segment.monetary_min is not None or segment.monetary_max is not None:
         spent = []
         if segment.monetary_min is not None:
             spent.append(f"≥ {segment.monetary_min.normalize():f}")
         if segment.monetary_max is not None:
             spent.append(f"< {segment.monetary_max.normalize():f}")
-        parts.append(f"spent {' and '.join(spent)} {segment.program.base_currency} {window}")
+        parts.append(
+            _("spent %(amount)s %(currency)s in %(days)s days")
+            % {
+                "amount": _("%(low)s and %(high)s") % {"low": spent[0], "high": spent[1]}
+                if len(spent) == 2
+                else spent[0],
+                "currency": segment.program.base_currency,
+                "days": segment.window_days,
+            }
+        )
     excluded = [other.name for other in segment.exclude_segments.all()]
     if excluded:
-        parts.append(f"not in {', '.join(excluded)}")
-    return "; ".join(parts) or "every active member"
+        parts.append(_("not in %(segments)s") % {"segments": ", ".join(excluded)})
+    return "; ".join(parts) or _("every active member")
 
 
 def segment_refresh(*, segment: Segment, at: datetime) -> dict:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from .kinds import condition_kinds, reward_kinds
 from .models import Campaign, CampaignCondition, CampaignReward
 
 EVENTS = {
-    "login": "logs in",
-    "review": "writes a review",
-    "task_completed": "completes a task",
-    "nps": "answers the satisfaction survey",
-    "profile_completed": "completes their profile",
-    "social_share": "shares on social media",
+    "login": _("When a member logs in"),
+    "review": _("When a member writes a review"),
+    "task_completed": _("When a member completes a task"),
+    "nps": _("When a member answers the satisfaction survey"),
+    "profile_completed": _("When a member completes their profile"),
+    "social_share": _("When a member shares on social media"),
 }
 
 
@@ -32,37 +33,50 @@ def _join(parts: list[str]) -> str:
     parts = [part for part in parts if part]
     if len(parts) <= 1:
         return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return gettext("%(list)s and %(last)s") % {"list": ", ".join(parts[:-1]), "last": parts[-1]}
 
 
 def trigger_phrase(campaign: Campaign) -> str:
     trigger = campaign.trigger
     if trigger == Campaign.Trigger.PURCHASE:
-        return "When a purchase is made"
+        return gettext("When a purchase is made")
     if trigger == Campaign.Trigger.REGISTRATION:
-        return "When a member joins"
+        return gettext("When a member joins")
     if trigger == Campaign.Trigger.BIRTHDAY:
-        return "On a member's birthday"
+        return gettext("On a member's birthday")
     if trigger == Campaign.Trigger.EVENT:
         event = campaign.event_type or ""
         if event in EVENTS:
-            return f"When a member {EVENTS[event]}"
-        return f"When a member's {event.replace('_', ' ') or 'event'} is recorded"
+            return str(EVENTS[event])
+        if not event:
+            return gettext("When a member's event is recorded")
+        return gettext("When a member's %(event)s is recorded") % {"event": event.replace("_", " ")}
     if trigger == Campaign.Trigger.REFERRAL:
-        return "When a referred member makes a first purchase"
+        return gettext("When a referred member makes a first purchase")
     if trigger == Campaign.Trigger.SCHEDULE:
         schedule = {
-            Campaign.Schedule.DAILY: "Every day",
-            Campaign.Schedule.WEEKLY: "Every Monday",
-            Campaign.Schedule.MONTHLY: "On the 1st of every month",
+            Campaign.Schedule.DAILY: gettext("Every day"),
+            Campaign.Schedule.WEEKLY: gettext("Every Monday"),
+            Campaign.Schedule.MONTHLY: gettext("On the 1st of every month"),
         }
-        return schedule.get(campaign.schedule, "On a schedule")
+        return schedule.get(campaign.schedule, gettext("On a schedule"))
     if trigger == Campaign.Trigger.INACTIVITY:
-        return f"When a member has been inactive for {campaign.trigger_days or 'N'} days"
+        if not campaign.trigger_days:
+            return gettext("When a member has been inactive for N days")
+        return ngettext(
+            "When a member has been inactive for %(days)s day",
+            "When a member has been inactive for %(days)s days",
+            campaign.trigger_days,
+        ) % {"days": campaign.trigger_days}
     if trigger == Campaign.Trigger.RATE_RISE:
         percent = _number(campaign.trigger_percent) if campaign.trigger_percent is not None else "N"
-        currency = f"{campaign.trigger_currency} " if campaign.trigger_currency else ""
-        return f"When the {currency}rate rises by {percent}% or more, on purchases in it"
+        if campaign.trigger_currency:
+            return gettext(
+                "When the %(currency)s rate rises by %(percent)s%% or more, on purchases in it"
+            ) % {"currency": campaign.trigger_currency, "percent": percent}
+        return gettext("When the rate rises by %(percent)s%% or more, on purchases in it") % {
+            "percent": percent
+        }
     return campaign.get_trigger_display()
 
 
@@ -82,12 +96,12 @@ def reward_phrase(reward: CampaignReward, *, currency: str = "") -> str:
 
 
 LIMITS = {
-    Campaign.Period.ONCE: "once per member",
+    Campaign.Period.ONCE: _("once per member"),
     Campaign.Period.EACH: "",
-    Campaign.Period.DAY: "at most once a day per member",
-    Campaign.Period.WEEK: "at most once a week per member",
-    Campaign.Period.MONTH: "at most once a month per member",
-    Campaign.Period.YEAR: "at most once a year per member",
+    Campaign.Period.DAY: _("at most once a day per member"),
+    Campaign.Period.WEEK: _("at most once a week per member"),
+    Campaign.Period.MONTH: _("at most once a month per member"),
+    Campaign.Period.YEAR: _("at most once a year per member"),
 }
 
 
@@ -103,14 +117,20 @@ def campaign_sentence(
     rewards = list(campaign.rewards.all()) if rewards is None else rewards
     sentence = trigger_phrase(campaign)
     if conditions:
-        sentence += ", if " + _join([condition_phrase(c, currency=currency) for c in conditions])
+        sentence = gettext("%(trigger)s, if %(conditions)s") % {
+            "trigger": sentence,
+            "conditions": _join([condition_phrase(c, currency=currency) for c in conditions]),
+        }
     if rewards:
         # the member's own rewards first, then their referrer's
         ordered = sorted(rewards, key=lambda r: r.recipient == CampaignReward.Recipient.REFERRER)
-        sentence += ", " + _join([reward_phrase(r, currency=currency) for r in ordered])
+        sentence = gettext("%(when)s, %(rewards)s") % {
+            "when": sentence,
+            "rewards": _join([reward_phrase(r, currency=currency) for r in ordered]),
+        }
     else:
-        sentence += ", give nothing yet (add a reward)"
+        sentence = gettext("%(when)s, give nothing yet (add a reward)") % {"when": sentence}
     limit = LIMITS.get(campaign.period, "")
     if limit:
-        sentence += f", {limit}"
-    return sentence + "."
+        sentence = gettext("%(sentence)s, %(limit)s") % {"sentence": sentence, "limit": limit}
+    return gettext("%(sentence)s.") % {"sentence": sentence}

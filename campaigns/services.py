@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config
@@ -87,15 +88,21 @@ def event_record(
     data = dict(data or {})
     program = member.program
     if type not in event_types_allowed(program=program):
-        raise InvalidInput(f"Unknown event type {type!r}.", fields={"type": ["Unknown event type."]})
+        raise InvalidInput(
+            _("Unknown event type '%(type)s'.") % {"type": type}, fields={"type": [_("Unknown event type.")]}
+        )
     if type == "nps":
         score = data.get("score")
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
-            raise InvalidInput("NPS needs data.score, a whole number 0-10.", fields={"data": ["score 0-10."]})
+            raise InvalidInput(
+                _("NPS needs data.score, a whole number 0-10."), fields={"data": [_("score 0-10.")]}
+            )
     if type == "task_completed":
         tasks = DailyTask.objects.filter(program=program, is_active=True)
         if tasks.exists() and not tasks.filter(code=str(data.get("task", ""))).exists():
-            raise InvalidInput("Unknown daily task.", fields={"data": ["data.task names no active task."]})
+            raise InvalidInput(
+                _("Unknown daily task."), fields={"data": [_("data.task names no active task.")]}
+            )
     with transaction.atomic():
         member = _lock_member(member)
         event = ActivityEvent.objects.create(member=member, type=type, occurred_at=occurred_at, data=data)
@@ -204,22 +211,24 @@ def partner_transfer(
 
     partner = Partner.objects.filter(program=member.program_id, code=partner_code, is_active=True).first()
     if partner is None:
-        raise NotFound("Unknown partner.")
+        raise NotFound(_("Unknown partner."))
     try:
         points = int(points)
     except (TypeError, ValueError):
         points = 0
     if points <= 0:
-        raise InvalidInput("Points must be a positive whole number.", fields={"points": ["Must be > 0."]})
+        raise InvalidInput(
+            _("Points must be a positive whole number."), fields={"points": [_("Must be > 0.")]}
+        )
     external_id = str(external_id or "").strip()
     if not external_id:
-        raise InvalidInput("external_id is required.", fields={"external_id": ["Required."]})
+        raise InvalidInput(_("external_id is required."), fields={"external_id": [_("Required.")]})
     with transaction.atomic():
         member = _lock_member(member)
         existing = PartnerTransfer.objects.filter(partner=partner, external_id=external_id).first()
         if existing is not None:
             if existing.member_id != member.pk or existing.partner_points != points:
-                raise IdempotencyConflict("This partner transfer id was used with different data.")
+                raise IdempotencyConflict(_("This partner transfer id was used with different data."))
             return {
                 "transfer": existing,
                 "points_credited": existing.points_credited,
@@ -246,6 +255,6 @@ def partner_transfer(
                     created_at=at,
                 )
         except IntegrityError:  # pragma: no cover - the member lock serialises same-member transfers
-            raise IdempotencyConflict("This partner transfer id is being used.")
+            raise IdempotencyConflict(_("This partner transfer id is being used."))
         member.refresh_from_db(fields=["balance"])
     return {"transfer": transfer, "points_credited": transfer.points_credited, "balance": member.balance}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ActivityEvent, CampaignCondition, SegmentMembership
@@ -65,7 +65,9 @@ def count_window(condition, campaign, ctx):
 
 def _window_phrase(condition) -> str:
     if condition.days:
-        return gettext("the last %(days)s days") % {"days": condition.days}
+        return ngettext("the last %(days)s day", "the last %(days)s days", condition.days) % {
+            "days": condition.days
+        }
     return gettext("the period")
 
 
@@ -137,7 +139,11 @@ class PurchasesInWindow(ConditionKind):
         return count + current >= (condition.count or 0)
 
     def describe(self, condition, *, currency=""):
-        return gettext("the member made at least %(count)s purchases in %(window)s") % {
+        return ngettext(
+            "the member made at least %(count)s purchase in %(window)s",
+            "the member made at least %(count)s purchases in %(window)s",
+            condition.count or 0,
+        ) % {
             "count": condition.count,
             "window": _window_phrase(condition),
         }
@@ -227,7 +233,11 @@ class ConsecutiveLogins(ConditionKind):
         return longest_streak(days) >= (condition.count or 0)
 
     def describe(self, condition, *, currency=""):
-        return gettext("the member logged in on %(count)s days in a row") % {"count": condition.count}
+        return ngettext(
+            "the member logged in on %(count)s day in a row",
+            "the member logged in on %(count)s days in a row",
+            condition.count or 0,
+        ) % {"count": condition.count}
 
     def schedule_candidates(self, condition, members, *, program, window):
         if condition.days:

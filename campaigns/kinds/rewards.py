@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import CampaignReward, CouponKind
@@ -41,7 +41,9 @@ class Points(RewardKind):
         return int(reward.points)
 
     def describe(self, reward, *, currency=""):
-        return gettext("give %(points)s points") % {"points": reward.points}
+        return ngettext("give %(points)s point", "give %(points)s points", reward.points) % {
+            "points": reward.points
+        }
 
 
 class _ValueRequired(RewardKind):
@@ -115,7 +117,9 @@ class Coupon(RewardKind):
                 "amount": money(reward.coupon_min_purchase, currency)
             }
         if reward.days:
-            text += ", " + gettext("valid %(days)s days") % {"days": reward.days}
+            text += ", " + ngettext("valid %(days)s day", "valid %(days)s days", reward.days) % {
+                "days": reward.days
+            }
         return text
 
     def give(self, reward, *, row, ctx, reference) -> None:
@@ -161,10 +165,16 @@ class ExtendExpiry(RewardKind):
         return {} if reward.days else {"days": gettext("Give the number of days.")}
 
     def summary(self, reward) -> str:
-        return gettext("points extended by %(days)s days") % {"days": reward.days}
+        return ngettext(
+            "points extended by %(days)s day", "points extended by %(days)s days", reward.days
+        ) % {"days": reward.days}
 
     def describe(self, reward, *, currency=""):
-        return gettext("extend the member's points by %(days)s days") % {"days": reward.days}
+        return ngettext(
+            "extend the member's points by %(days)s day",
+            "extend the member's points by %(days)s days",
+            reward.days,
+        ) % {"days": reward.days}
 
     def give(self, reward, *, row, ctx, reference) -> None:
         from ledger import services as ledger
