@@ -25,6 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext, ngettext
 
+from ledger.texts import member_text
 from loyalty_site.core.db import holds_lock, row_insert
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.periods import period_key
@@ -285,7 +286,7 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
                 points=planned.points,
                 at=at,
                 reference=reference,
-                description=campaign.name,
+                description=member_text(member, lambda: campaign.name),
                 campaign=campaign,
             )
         for reward in planned.rewards:

@@ -39,6 +39,7 @@ from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
 
 from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind
+from .texts import member_text
 
 _FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
@@ -775,7 +776,7 @@ def _lot_activate(member: Member, lot: Lot, *, at: datetime, batch: Batch | None
         kind=PostingKind.ACTIVATE,
         reference=reference,
         fingerprint=fingerprint(kind="activate", lot=lot.pk),
-        description=_("Return window closed: points are spendable"),
+        description=member_text(member, lambda: _("Return window closed: points are spendable")),
         data={"lot": lot.pk},
     )
     return 1
@@ -812,7 +813,7 @@ def _lot_expire(
         kind=PostingKind.EXPIRE,
         reference=reference,
         fingerprint=fingerprint(kind="expire", lot=lot.pk, expires_at=lot.expires_at),
-        description=_("Points expired"),
+        description=member_text(member, lambda: _("Points expired")),
         data={
             "lot": lot.pk,
             "expired_at": lot.expires_at.isoformat(),
@@ -841,7 +842,7 @@ def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, b
         kind=PostingKind.RENEW,
         reference=reference,
         fingerprint=fingerprint(kind="renew", lot=lot.pk),
-        description=_("Points renewed by activity"),
+        description=member_text(member, lambda: _("Points renewed by activity")),
         data={"lot": lot.pk, "expires_at": lot.expires_at.isoformat()},
     )
     return 1

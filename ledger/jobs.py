@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Member, Program
 from loyalty_site.core.db import atomic_with_retry, select_columns
 from loyalty_site.core.events import event_emit_many
+from loyalty_site.core.i18n import member_language
 from loyalty_site.core.jobs import job
 from loyalty_site.core.money import points_floor
 
@@ -43,6 +44,7 @@ from .engine import (
 )
 from .models import Account, EntryKind, Lot, Posting, PostingKind
 from .rates import rate_review_reminders as _rate_review_reminders
+from .texts import member_text
 
 logger = logging.getLogger("loyalty.ledger")
 
@@ -265,10 +267,8 @@ def _decay_chunk(program: Program, *, after: int, at: datetime) -> tuple[int, in
         ).values_list("reference", flat=True)
     )
     lots = members_spendable_lots(member_ids)
-    description = _("Inactivity: %(percent)s%% of the balance") % {
-        "percent": program.decay_percent.normalize()
-    }
     percent = str(program.decay_percent)
+    descriptions: dict[str, str] = {}  # by the member's language
     batch = Batch()
     for member in members:
         reference, idle_since, periods = references[member.pk]
@@ -277,6 +277,16 @@ def _decay_chunk(program: Program, *, after: int, at: datetime) -> tuple[int, in
         points = points_floor(Decimal(member.balance) * program.decay_percent / Decimal(100))
         if points <= 0:
             continue
+        language = member_language(member)
+        if language not in descriptions:
+            descriptions[language] = member_text(
+                member,
+                lambda: (
+                    _("Inactivity: %(percent)s%% of the balance")
+                    % {"percent": program.decay_percent.normalize()}
+                ),
+            )
+        description = descriptions[language]
         plan = Plan(member=member, at=at)
         plan.debit_lots(lots.get(member.pk, []), points, kind=EntryKind.DECAY, counter=Account.DECAYED)
         batch.add(

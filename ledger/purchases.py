@@ -29,10 +29,12 @@ from accounts.models import Member, Program
 from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
 from loyalty_site.core.events import events_batched
+from loyalty_site.core.i18n import for_member
 
 from .engine import member_lock
 from .models import Purchase
 from .pricing import pricing_input_clean, pricing_memo, purchase_price
+from .texts import member_text
 
 
 def _fingerprint(**data: Any) -> str:
@@ -76,14 +78,17 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     purchase.applied = quote.applied
     row_update(purchase, ["discount_amount", "amount_due", "points_redeemed", "points_earned", "applied"])
     # member-facing: a date, never the till's reference
-    label, in_sentence = purchase.label(locked.program), purchase.label(locked.program, lowercase=True)
+    with for_member(locked):
+        label, in_sentence = purchase.label(locked.program), purchase.label(locked.program, lowercase=True)
     if quote.points_to_redeem:
         points_redeem(
             member=locked,
             points=quote.points_to_redeem,
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:redeem",
-            description=_("Paid with points: %(purchase)s") % {"purchase": in_sentence},
+            description=member_text(
+                locked, lambda: _("Paid with points: %(purchase)s") % {"purchase": in_sentence}
+            ),
             purchase=purchase,
         )
     if quote.points_to_earn:
@@ -93,8 +98,13 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
             at=occurred_at,
             reference=f"purchase:{purchase.pk}:earn",
             purchase=purchase,
-            description=_("%(purchase)s: %(amount)s %(currency)s")
-            % {"purchase": label, "amount": f"{quote.amount_due:.2f}", "currency": currency},
+            description=member_text(
+                locked,
+                lambda: (
+                    _("%(purchase)s: %(amount)s %(currency)s")
+                    % {"purchase": label, "amount": f"{quote.amount_due:.2f}", "currency": currency}
+                ),
+            ),
         )
     # purchases, visits and spend count for tiers even when no points were earned (with the
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)

@@ -54,6 +54,7 @@ from loyalty_site.core.money import money_round, points_floor
 from . import engine
 from .engine import AlreadyPosted, Plan, fingerprint, lots_settle, member_lock, posting_existing
 from .models import Account, Allocation, CurrencyRate, EntryKind, Lot, Posting, PostingKind, Purchase
+from .texts import member_text
 
 ACTIVITY_KINDS = frozenset({"earn", "redeem", "cashout", "partner", "refund"})
 BONUS_KINDS = frozenset({EntryKind.BONUS, EntryKind.EARN})
@@ -342,7 +343,10 @@ def points_earn(
         fingerprint=fp,
         purchase=purchase,
         description=description
-        or (f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else _("Earned")),
+        or member_text(
+            locked,
+            lambda: f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else _("Earned"),
+        ),
         events=("points.earned",),
     )
 
@@ -438,10 +442,13 @@ def points_partner_import(
         kind=PostingKind.PARTNER,
         reference=reference,
         fingerprint=fp,
-        description=(
-            _("Points from %(partner)s") % {"partner": partner_name or partner_code}
-            if partner_name or partner_code
-            else _("Points from a partner")
+        description=member_text(
+            locked,
+            lambda: (
+                _("Points from %(partner)s") % {"partner": partner_name or partner_code}
+                if partner_name or partner_code
+                else _("Points from a partner")
+            ),
         ),
         data={
             "partner": partner_code,
@@ -486,7 +493,7 @@ def points_redeem(
         fingerprint=fp,
         purchase=purchase,
         amount=locked.program.points_value(points),
-        description=description or _("Points redeemed"),
+        description=description or member_text(locked, lambda: _("Points redeemed")),
         events=("points.redeemed",),
     )
 
@@ -517,7 +524,7 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
         kind=PostingKind.REFUND,
         reference=reference,
         fingerprint=fp,
-        description=description or _("Redeemed points returned"),
+        description=description or member_text(locked, lambda: _("Redeemed points returned")),
         data={"redeem_posting": posting.pk, "points_returned": returned},
     )
 
@@ -589,7 +596,7 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
         fingerprint=fp,
         amount=value,
         fee=fee,
-        description=_("Cash-out"),
+        description=member_text(locked, lambda: _("Cash-out")),
         data={
             "value": str(value),
             "fee": str(fee),
@@ -695,8 +702,13 @@ def points_extend(*, member: Member, days: int, at: datetime, reference: str) ->
         kind=PostingKind.EXTEND,
         reference=reference,
         fingerprint=fp,
-        description=ngettext("Points extended by %(days)s day", "Points extended by %(days)s days", days)
-        % {"days": days},
+        description=member_text(
+            locked,
+            lambda: (
+                ngettext("Points extended by %(days)s day", "Points extended by %(days)s days", days)
+                % {"days": days}
+            ),
+        ),
         data={"days": days, "lots": [lot.pk for lot in lots]},
     )
 
@@ -850,7 +862,10 @@ def purchase_refund(
         fingerprint=fp,
         purchase=current,
         amount=refund,
-        description=_("Refund of %(purchase)s") % {"purchase": current.label(member.program, lowercase=True)},
+        description=member_text(
+            locked,
+            lambda: _("Refund of %(purchase)s") % {"purchase": current.label(locked.program, lowercase=True)},
+        ),
         data={
             "amount": str(refund),
             "points_reversed": reversed_points,

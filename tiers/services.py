@@ -25,6 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from accounts.models import Member
+from ledger.texts import member_text
 from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.db import holds_lock, locked_instance, row_insert, row_update
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
@@ -313,8 +314,12 @@ def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) ->
             points=int(tier.gift_points),
             at=at,
             reference=reference,
-            description=_("%(tier)s gift for %(period)s")
-            % {"tier": tier.name, "period": period.split(":", 1)[1]},
+            description=member_text(
+                member,
+                lambda: (
+                    _("%(tier)s gift for %(period)s") % {"tier": tier.name, "period": period.split(":", 1)[1]}
+                ),
+            ),
         )
     return gift
 
