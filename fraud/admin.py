@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from loyalty_site.core.admin import ScopedAdmin
 from loyalty_site.core.errors import LoyaltyError
@@ -13,7 +15,8 @@ class FraudRuleForm(forms.ModelForm):
     kinds = forms.MultipleChoiceField(
         choices=KIND_CHOICES,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Posting kinds counted by the rule.",
+        label=_("kinds"),
+        help_text=_("Posting kinds counted by the rule."),
     )
 
     class Meta:
@@ -83,12 +86,13 @@ class FraudFlagAdmin(ScopedAdmin):
                 done += 1
             except LoyaltyError as error:
                 self.message_user(request, f"{flag}: {error.message}", messages.ERROR)
-        self.message_user(request, f"{done} flag(s) reviewed.", messages.SUCCESS)
+        message = ngettext("%(count)s flag reviewed.", "%(count)s flags reviewed.", done) % {"count": done}
+        self.message_user(request, message, messages.SUCCESS)
 
-    @admin.action(description="Unblock the member (clear the flag)", permissions=["change"])
+    @admin.action(description=_("Unblock the member (clear the flag)"), permissions=["change"])
     def unblock(self, request, queryset):
         self._review(request, queryset, FraudFlag.Status.CLEARED)
 
-    @admin.action(description="Confirm: the member stays blocked", permissions=["change"])
+    @admin.action(description=_("Confirm: the member stays blocked"), permissions=["change"])
     def confirm(self, request, queryset):
         self._review(request, queryset, FraudFlag.Status.CONFIRMED)

@@ -14,11 +14,11 @@ from django.utils.translation import gettext_lazy as _
 
 DEFAULT_KINDS = ["earn", "redeem", "cashout"]
 KIND_CHOICES = [
-    ("earn", "Earn (purchases, bets)"),
-    ("redeem", "Redeem"),
-    ("cashout", "Cash-out"),
-    ("bonus", "Bonus"),
-    ("partner", "Partner import"),
+    ("earn", _("Earn (purchases, bets)")),
+    ("redeem", _("Redeem")),
+    ("cashout", _("Cash-out")),
+    ("bonus", _("Bonus")),
+    ("partner", _("Partner import")),
 ]
 
 
@@ -98,10 +98,12 @@ class FraudRule(models.Model):
 
     def clean(self) -> None:
         if self.max_count is None and self.max_amount is None:
-            raise ValidationError("Set a maximum number of transactions, a maximum amount, or both.")
-        allowed = {code for code, _ in KIND_CHOICES}
+            raise ValidationError(_("Set a maximum number of transactions, a maximum amount, or both."))
+        allowed = {code for code, _label in KIND_CHOICES}
         if not isinstance(self.kinds, list) or not self.kinds or set(self.kinds) - allowed:
-            raise ValidationError({"kinds": f"Give a non-empty list of: {', '.join(sorted(allowed))}."})
+            raise ValidationError(
+                {"kinds": _("Give a non-empty list of: %(kinds)s.") % {"kinds": ", ".join(sorted(allowed))}}
+            )
 
 
 class FraudFlag(models.Model):

@@ -42,6 +42,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Abs, Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member, Program
 from accounts.services import member_set_status
@@ -96,7 +98,7 @@ def rules_active(*, program_id: int) -> list[FraudRule]:
 
 
 def posting_check(
-    *, member: Member, kind: str, points: int, amount: Decimal | None, at: datetime, **_: object
+    *, member: Member, kind: str, points: int, amount: Decimal | None, at: datetime, **_kwargs: object
 ) -> None:
     """The `posting_check` hook (the member is locked by the caller). Raises LimitExceeded when this
     posting would breach a real-time rule. (Blocked members are refused by the ledger itself, which
@@ -127,13 +129,22 @@ def posting_check(
         total = (totals[f"total{index}"] or Decimal(0)) + this_amount
         if rule.max_count is not None and count > rule.max_count:
             raise LimitExceeded(
-                f"Limit reached: {rule.name} (at most {rule.max_count} transactions in "
-                f"{rule.window_minutes} minutes)."
+                ngettext(
+                    "Limit reached: %(rule)s (at most %(count)s transaction in %(minutes)s minutes).",
+                    "Limit reached: %(rule)s (at most %(count)s transactions in %(minutes)s minutes).",
+                    rule.max_count,
+                )
+                % {"rule": rule.name, "count": rule.max_count, "minutes": rule.window_minutes}
             )
         if rule.max_amount is not None and total > rule.max_amount:
             raise LimitExceeded(
-                f"Limit reached: {rule.name} (at most {rule.max_amount} {program.base_currency} in "
-                f"{rule.window_minutes} minutes)."
+                _("Limit reached: %(rule)s (at most %(amount)s %(currency)s in %(minutes)s minutes).")
+                % {
+                    "rule": rule.name,
+                    "amount": rule.max_amount,
+                    "currency": program.base_currency,
+                    "minutes": rule.window_minutes,
+                }
             )
 
 
@@ -242,7 +253,11 @@ def member_flag_and_block(
                 )
         except IntegrityError:  # an open flag exists (blocked, then unblocked by hand meanwhile)
             return None
-        member_set_status(member=member, status=Member.Status.BLOCKED, reason=f"Fraud monitor: {rule.name}")
+        member_set_status(
+            member=member,
+            status=Member.Status.BLOCKED,
+            reason=_("Fraud monitor: %(rule)s") % {"rule": rule.name},
+        )
         event_emit(
             program=member.program,
             type="member.blocked",
@@ -283,12 +298,12 @@ def fraud_flag_review(
     longer count against the rules); "confirmed" keeps them blocked. Raises InvalidInput when the
     flag is not open or the decision is unknown."""
     if decision not in (FraudFlag.Status.CLEARED, FraudFlag.Status.CONFIRMED):
-        raise InvalidInput("Decide cleared or confirmed.")
+        raise InvalidInput(_("Decide cleared or confirmed."))
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=flag.member_id)
         locked = FraudFlag.objects.select_for_update().get(pk=flag.pk)
         if locked.status != FraudFlag.Status.OPEN:
-            raise InvalidInput("This flag was already reviewed.")
+            raise InvalidInput(_("This flag was already reviewed."))
         locked.status, locked.reviewed_at, locked.reviewed_by, locked.note = decision, at, user, note[:255]
         locked.save(update_fields=["status", "reviewed_at", "reviewed_by", "note"])
         if decision == FraudFlag.Status.CLEARED:
