@@ -2,6 +2,8 @@
 
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from loyalty_site.core.admin import SuperuserOnlyAdmin
 
@@ -29,7 +31,15 @@ class AccessAttemptAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Unlock: forget these failed logins", permissions=["change"])
+    @admin.action(description=_("Unlock: forget these failed logins"), permissions=["change"])
     def unlock(self, request, queryset):
-        count, _ = queryset.delete()
-        self.message_user(request, f"Unlocked {count} username and address pair(s).")
+        count, _by_model = queryset.delete()
+        self.message_user(
+            request,
+            ngettext(
+                "Unlocked %(count)s username and address pair.",
+                "Unlocked %(count)s username and address pairs.",
+                count,
+            )
+            % {"count": count},
+        )

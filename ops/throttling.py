@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from axes.helpers import get_client_username, get_cool_off
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 
 def lockout_response(request, original_response=None, credentials=None):
@@ -16,7 +17,7 @@ def lockout_response(request, original_response=None, credentials=None):
     context = {
         "username": get_client_username(request, credentials) or "",
         "minutes": minutes,
-        "title": "Too many failed logins",
+        "title": _("Too many failed logins"),
     }
     response = render(request, template, context, status=429)
     if cool_off:

@@ -8,6 +8,7 @@ exports (members, entries, purchases, campaign results) live on the analytics pa
 
 from django.contrib import admin
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from .exports import CHUNK, csv_lines
 
@@ -20,7 +21,7 @@ def _is_secret(name: str) -> bool:
     return any(marker in name.lower() for marker in SECRET_MARKERS)
 
 
-@admin.action(description="Export selected to CSV", permissions=["view"])
+@admin.action(description=_("Export selected to CSV"), permissions=["view"])
 def export_selected_csv(modeladmin, request, queryset):
     """The one CSV export of every change list; an admin with a better export of its rows (coupons:
     codes and terms; coupon batches: their codes) gives it by `export_csv_response(request, queryset)`

@@ -20,6 +20,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member
 from campaigns.models import CampaignGrant
@@ -66,7 +68,7 @@ DATASETS: dict[str, tuple[Dataset, Any]] = {
     "members": (
         Dataset(
             name="members",
-            title="Members",
+            title=_("Members"),
             columns=(
                 ("id", "id"),
                 ("program_id", "program_id"),
@@ -91,7 +93,7 @@ DATASETS: dict[str, tuple[Dataset, Any]] = {
     "entries": (
         Dataset(
             name="entries",
-            title="Ledger entries",
+            title=_("Ledger entries"),
             columns=(
                 ("id", "id"),
                 ("posting_id", "posting_id"),
@@ -114,7 +116,7 @@ DATASETS: dict[str, tuple[Dataset, Any]] = {
     "purchases": (
         Dataset(
             name="purchases",
-            title="Purchases",
+            title=_("Purchases"),
             columns=(
                 ("id", "id"),
                 ("program_id", "program_id"),
@@ -141,7 +143,7 @@ DATASETS: dict[str, tuple[Dataset, Any]] = {
     "campaign_results": (
         Dataset(
             name="campaign_results",
-            title="Campaign results (rewards granted)",
+            title=_("Campaign results (rewards granted)"),
             columns=(
                 ("id", "id"),
                 ("program_id", "campaign__program_id"),
@@ -166,7 +168,7 @@ PROGRAM_PATHS = {"members": "program_id", "entries": "program_id", "purchases": 
 
 def dataset_get(name: str) -> Dataset:
     if name not in DATASETS:
-        raise InvalidInput(f"Unknown export {name!r}.")
+        raise InvalidInput(gettext("Unknown export '%(name)s'.") % {"name": name})
     return DATASETS[name][0]
 
 
@@ -240,9 +242,9 @@ def xlsx_response(*, name: str, program_ids: list[int], start, end, filename: st
     dataset = dataset_get(name)
     queryset = dataset_rows(name=name, program_ids=program_ids, start=start, end=end)
     if queryset.count() > XLSX_MAX_ROWS:
-        raise InvalidInput("Too many rows for a spreadsheet (over 1 048 575): export CSV instead.")
+        raise InvalidInput(gettext("Too many rows for a spreadsheet (over 1 048 575): export CSV instead."))
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(dataset.title[:31])
+    sheet = workbook.create_sheet(str(dataset.title)[:31])
     sheet.append(dataset.headers)
     for row in queryset.iterator(chunk_size=CHUNK):
         sheet.append([_xlsx_cell(value) for value in row])

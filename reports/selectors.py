@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import Count, F, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
+from django.utils.translation import gettext
 
 from accounts.models import Member, Program
 from campaigns.models import ActivityEvent, Campaign, Segment
@@ -134,7 +135,7 @@ def tier_distribution(*, report: ReportFilter) -> list[dict[str, Any]]:
     )
     merged: dict[str, int] = {}
     for row in rows:
-        name = row["tier__name"] or "No tier"
+        name = row["tier__name"] or gettext("No tier")
         merged[name] = merged.get(name, 0) + row["members"]
     return [{"tier": name, "members": count} for name, count in merged.items()]
 

@@ -15,6 +15,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from accounts.models import Member, Program
@@ -85,7 +86,7 @@ def dashboard(request):
         "reports/dashboard.html",
         _context(
             request,
-            title="Analytics",
+            title=gettext("Analytics"),
             form=form,
             report=report,
             data=data,
@@ -136,7 +137,7 @@ def event_log(request):
         "reports/event_log.html",
         _context(
             request,
-            title="Event log",
+            title=gettext("Event log"),
             form=form,
             page=page,
             rows=[(event, data_table(event.data)) for event in page],
@@ -149,7 +150,7 @@ def event_log(request):
 def export(request, name, fmt):
     """Download a dataset for the filter's programs and range (members: all, no range)."""
     if name not in exports.DATASETS or fmt not in ("csv", "xlsx"):
-        raise Http404("No such export.")
+        raise Http404(gettext("No such export."))
     dataset = exports.dataset_get(name)
     _form, report, _data = _report_filter(request)
     program_part = f"program{report.programs[0].pk}" if len(report.programs) == 1 else "all"
