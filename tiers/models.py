@@ -119,12 +119,12 @@ class Tier(models.Model):
             lower = others.filter(rank__lt=self.rank, threshold__gte=self.threshold).order_by("-rank").first()
             higher = others.filter(rank__gt=self.rank, threshold__lte=self.threshold).order_by("rank").first()
             if lower is not None:
-                errors["threshold"] = gettext("Must be above the threshold of %(tier)s (%(threshold)s).") % {
+                errors["threshold"] = gettext("Must be above %(tier)s's threshold (%(threshold)s).") % {
                     "tier": lower.name,
                     "threshold": lower.threshold,
                 }
             elif higher is not None:
-                errors["threshold"] = gettext("Must be below the threshold of %(tier)s (%(threshold)s).") % {
+                errors["threshold"] = gettext("Must be below %(tier)s's threshold (%(threshold)s).") % {
                     "tier": higher.name,
                     "threshold": higher.threshold,
                 }
