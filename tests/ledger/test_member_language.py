@@ -89,3 +89,18 @@ def test_ledger_admin_reads_in_azerbaijani(program, now, django_user_model):
     assert "Valyuta məzənnələri" in rates or "valyuta məzənnəsi" in rates
     assert "Yoxlanılmış kimi qeyd et" in rates  # the action
     assert "Adjust points" not in text and "Mark as reviewed" not in rates
+
+
+def test_tier_and_campaign_admin_read_in_the_staff_language(program, django_user_model):
+    admin = django_user_model.objects.create_superuser("root-ru", "root@example.com", "pw-ru-12345")
+    client = Client()
+    client.force_login(admin)
+
+    tiers = client.get("/admin/tiers/tier/", HTTP_ACCEPT_LANGUAGE="az").content.decode()
+    assert "Səviyyələr" in tiers or "səviyyə" in tiers
+    campaign_form = client.get("/admin/campaigns/campaign/add/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Период и целевая аудитория" in campaign_form  # the "Window and targets" fieldset
+    assert "Сохраните, чтобы прочитать правила одним предложением." in campaign_form
+    assert "Window and targets" not in campaign_form
+    kk = client.get("/admin/accounts/program/add/", HTTP_ACCEPT_LANGUAGE="kk").content.decode()
+    assert "Ұпайлардың өмірлік циклі" in kk and "Points lifecycle" not in kk
