@@ -65,7 +65,7 @@ def code_generate(length: int = 8) -> str:
     base = len(CODE_ALPHABET)
     value = secrets.randbelow(base**length)
     chars = []
-    for _ in range(length):
+    for _digit in range(length):
         value, index = divmod(value, base)
         chars.append(CODE_ALPHABET[index])
     return "".join(chars)

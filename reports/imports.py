@@ -43,6 +43,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import services as account_services
 from accounts.models import Member, Program
@@ -54,8 +56,8 @@ from tiers.selectors import tier_for_value, tier_list
 
 KEY_COLUMNS = ("external_id", "phone", "email")
 KNOWN_COLUMNS = (*KEY_COLUMNS, "first_name", "last_name", "birth_date", "balance", "expires_at", "tier")
-OPENING_REASON = "Opening balance imported"
-TIER_REASON = "Tier imported from the previous program"
+OPENING_REASON = gettext_lazy("Opening balance imported")
+TIER_REASON = gettext_lazy("Tier imported from the previous program")
 MAX_POINTS = 10**12
 
 
@@ -100,7 +102,7 @@ def rows_from_csv(handle) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(handle)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if not set(header) & set(KEY_COLUMNS):
-        raise InvalidInput("The header must name at least one of external_id, phone, email.")
+        raise InvalidInput(_("The header must name at least one of external_id, phone, email."))
     reader.fieldnames = header
     for row in reader:
         if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
@@ -118,21 +120,21 @@ def _parse(
 ) -> ParsedRow:
     """Raises InvalidInput with the reason."""
     if None in row:  # DictReader puts surplus cells under the None key
-        raise InvalidInput("more cells than header columns")
+        raise InvalidInput(_("more cells than header columns"))
     external_id = _text(row, "external_id") or None
     phone = _text(row, "phone") or None
     email = _text(row, "email") or None
     if external_id and len(external_id) > 100:
-        raise InvalidInput("external_id is longer than 100 characters")
+        raise InvalidInput(_("external_id is longer than 100 characters"))
     if phone:
         try:
             phone = account_services.phone_normalize(phone)
         except InvalidInput:
-            raise InvalidInput(f"invalid phone {row.get('phone')!r}")
+            raise InvalidInput(_("invalid phone '%(value)s'") % {"value": row.get("phone")})
     if email:
         email = account_services.email_normalize(email)
         if "@" not in email or " " in email or len(email) > 254:
-            raise InvalidInput(f"invalid email {row.get('email')!r}")
+            raise InvalidInput(_("invalid email '%(value)s'") % {"value": row.get("email")})
     key = (
         f"external_id:{external_id}"
         if external_id
@@ -143,7 +145,7 @@ def _parse(
         else ""
     )
     if not key:
-        raise InvalidInput("no external_id, phone or email")
+        raise InvalidInput(_("no external_id, phone or email"))
     birth_date = None
     if _text(row, "birth_date"):
         try:
@@ -151,29 +153,34 @@ def _parse(
         except ValueError:
             birth_date = None
         if birth_date is None or not (date(1900, 1, 1) <= birth_date <= at.date()):
-            raise InvalidInput(f"invalid birth_date {row.get('birth_date')!r} (use YYYY-MM-DD)")
+            raise InvalidInput(
+                _("invalid birth_date '%(value)s' (use YYYY-MM-DD)") % {"value": row.get("birth_date")}
+            )
     balance = 0
     if _text(row, "balance"):
         try:
             balance = int(_text(row, "balance"))
         except ValueError:
-            raise InvalidInput(f"balance {row.get('balance')!r} is not a whole number")
+            raise InvalidInput(_("balance '%(value)s' is not a whole number") % {"value": row.get("balance")})
         if balance < 0 or balance > MAX_POINTS:
-            raise InvalidInput(f"balance {balance} is out of range (0 to {MAX_POINTS})")
+            raise InvalidInput(
+                _("balance %(value)s is out of range (0 to %(max)s)") % {"value": balance, "max": MAX_POINTS}
+            )
     expires_at = None
     if _text(row, "expires_at"):
         expires_at = _parse_moment(_text(row, "expires_at"), program=program)
         if expires_at is None:
             raise InvalidInput(
-                f"invalid expires_at {row.get('expires_at')!r} (use YYYY-MM-DD or ISO date-time)"
+                _("invalid expires_at '%(value)s' (use YYYY-MM-DD or ISO date-time)")
+                % {"value": row.get("expires_at")}
             )
         if expires_at <= at:
-            raise InvalidInput(f"expires_at {row.get('expires_at')!r} is already past")
+            raise InvalidInput(_("expires_at '%(value)s' is already past") % {"value": row.get("expires_at")})
     tier = None
     if _text(row, "tier"):
         tier = tiers.get(_text(row, "tier").lower())
         if tier is None:
-            raise InvalidInput(f"unknown tier {row.get('tier')!r}")
+            raise InvalidInput(_("unknown tier '%(value)s'") % {"value": row.get("tier")})
     first_name, last_name = _text(row, "first_name")[:100], _text(row, "last_name")[:100]
     profile = {
         "external_id": external_id,
@@ -264,7 +271,13 @@ def members_import(
                 continue
             done.rows += 1
             if first is not None:
-                _keep(done.errors, RowError(line, f"duplicate of line {first} ({item.key})"), max_errors_kept)
+                _keep(
+                    done.errors,
+                    RowError(
+                        line, _("duplicate of line %(line)s (%(key)s)") % {"line": first, "key": item.key}
+                    ),
+                    max_errors_kept,
+                )
                 continue
             seen[item.key] = line
             parsed.append(item)
@@ -349,8 +362,11 @@ def _import_batch(parsed: list[ParsedRow], *, context: _Context, report: ImportR
             name = next(
                 (k for k in KEY_COLUMNS if item.profile.get(k) and (k, item.profile[k]) in taken), None
             )
-            what = name.replace("_", " ") if name else "phone, email or external id"
-            bad[item.line] = f"A member with this {what} already exists."
+            bad[item.line] = {
+                "phone": lambda: _("A member with this phone already exists."),
+                "email": lambda: _("A member with this email already exists."),
+                "external_id": lambda: _("A member with this external id already exists."),
+            }.get(name, lambda: _("A member with this phone, email or external id already exists."))()
     created_by_key = {item.key for item in new if item.key in created_keys}
     tiers_set = _tiers_write(
         [(members[item.key], item) for item in new if item.key in created_by_key], context
@@ -391,7 +407,8 @@ def _import_batch(parsed: list[ParsedRow], *, context: _Context, report: ImportR
                 report.errors,
                 RowError(
                     item.line,
-                    f"opening balance already imported as {already} points; this row says {item.balance}",
+                    _("opening balance already imported as %(already)s points; this row says %(balance)s")
+                    % {"already": already, "balance": item.balance},
                 ),
                 context.max_errors_kept,
             )
@@ -440,7 +457,7 @@ def _tiers_write(created: list[tuple[Member, ParsedRow]], context: _Context) -> 
             overrides["tier_id"].append(item.tier.pk)
             for key, value in zip(
                 changes,
-                (member.pk, entry.pk, item.tier.pk, TierChange.Reason.MANUAL, TIER_REASON, user_id),
+                (member.pk, entry.pk, item.tier.pk, TierChange.Reason.MANUAL, str(TIER_REASON), user_id),
                 strict=True,
             ):
                 changes[key].append(value)
@@ -457,7 +474,7 @@ def _tiers_write(created: list[tuple[Member, ParsedRow]], context: _Context) -> 
             overrides,
             constants={
                 "program_id": program.pk,
-                "reason": TIER_REASON,
+                "reason": str(TIER_REASON),
                 "starts_at": at,
                 "ends_at": ends_at,
                 "created_by_id": user_id,

@@ -19,31 +19,43 @@ class ImportJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    program = models.ForeignKey("accounts.Program", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(
+        "accounts.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+"
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     file_name = models.CharField(_("file name"), max_length=255)
     file_size = models.BigIntegerField(_("file size"), default=0)
-    file_sha256 = models.CharField(max_length=64, db_index=True)
+    file_sha256 = models.CharField(verbose_name=_("file sha256"), max_length=64, db_index=True)
     source_path = models.CharField(
-        max_length=1024, blank=True, help_text=_("Command-line imports: the file's path.")
+        verbose_name=_("source path"),
+        max_length=1024,
+        blank=True,
+        help_text=_("Command-line imports: the file's path."),
     )
-    at = models.DateTimeField(help_text=_("The moment the import is made as of."))
+    at = models.DateTimeField(verbose_name=_("at"), help_text=_("The moment the import is made as of."))
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
-    lines_done = models.PositiveIntegerField(default=0, help_text=_("Last file line committed."))
-    bytes_done = models.BigIntegerField(default=0)
-    rows = models.PositiveIntegerField(default=0)
-    created = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    balances = models.PositiveIntegerField(default=0)
-    points = models.BigIntegerField(default=0)
-    tiers = models.PositiveIntegerField(default=0)
-    bad_rows = models.PositiveIntegerField(default=0)
-    failure = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    lines_done = models.PositiveIntegerField(
+        verbose_name=_("lines done"), default=0, help_text=_("Last file line committed.")
+    )
+    bytes_done = models.BigIntegerField(verbose_name=_("bytes done"), default=0)
+    rows = models.PositiveIntegerField(verbose_name=_("rows"), default=0)
+    created = models.PositiveIntegerField(verbose_name=_("created"), default=0)
+    skipped = models.PositiveIntegerField(verbose_name=_("skipped"), default=0)
+    balances = models.PositiveIntegerField(verbose_name=_("balances"), default=0)
+    points = models.BigIntegerField(verbose_name=_("points"), default=0)
+    tiers = models.PositiveIntegerField(verbose_name=_("tiers"), default=0)
+    bad_rows = models.PositiveIntegerField(verbose_name=_("bad rows"), default=0)
+    failure = models.TextField(verbose_name=_("failure"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member import")
@@ -63,11 +75,13 @@ class ImportJob(models.Model):
 class ImportFilePart(models.Model):
     """A piece of an uploaded file, in order (`number` from 0)."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts")
-    number = models.PositiveIntegerField()
-    data = models.BinaryField()
+    job = models.ForeignKey(ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    data = models.BinaryField(verbose_name=_("data"))
 
     class Meta:
+        verbose_name = _("import file part")
+        verbose_name_plural = _("import file parts")
         constraints = [models.UniqueConstraint(fields=["job", "number"], name="importfilepart_unique_number")]
 
     def __str__(self) -> str:
@@ -77,11 +91,15 @@ class ImportFilePart(models.Model):
 class ImportRowError(models.Model):
     """A bad row of a job, by its line in the file."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
-    line = models.PositiveIntegerField()
-    reason = models.TextField()
+    job = models.ForeignKey(
+        ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="row_errors"
+    )
+    line = models.PositiveIntegerField(verbose_name=_("line"))
+    reason = models.TextField(verbose_name=_("reason"))
 
     class Meta:
+        verbose_name = _("import row error")
+        verbose_name_plural = _("import row errors")
         ordering = ["line"]
         indexes = [models.Index(fields=["job", "line"], name="importrowerror_job_line")]
 
