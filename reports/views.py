@@ -15,7 +15,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.models import Member, Program
@@ -223,15 +223,17 @@ def import_job(request, job_id: int):
 
 
 IMPORT_COLUMNS_HELP = [
-    ("external_id", "Member id in the old system (the import's key; else phone, else email)."),
-    ("phone", "Any format the program's region understands; stored as E.164."),
+    ("external_id", gettext_lazy("Member id in the old system (the import's key; else phone, else email).")),
+    ("phone", gettext_lazy("Any format the program's region understands; stored as E.164.")),
     ("email", ""),
     ("first_name, last_name", ""),
     ("birth_date", "YYYY-MM-DD"),
-    ("balance", "Opening points (whole number ≥ 0)."),
+    ("balance", gettext_lazy("Opening points (whole number ≥ 0).")),
     (
         "expires_at",
-        "When the opening points expire: YYYY-MM-DD or ISO date-time (default: the program's lifetime).",
+        gettext_lazy(
+            "When the opening points expire: YYYY-MM-DD or ISO date-time (default: the program's lifetime)."
+        ),
     ),
-    ("tier", "Tier code of this program, kept as a manual tier for the tier window."),
+    ("tier", gettext_lazy("Tier code of this program, kept as a manual tier for the tier window.")),
 ]
