@@ -3,6 +3,8 @@ for the posting; what it answers the caller (errors) is in the caller's language
 
 from datetime import timedelta
 
+import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -11,6 +13,14 @@ from accounts.models import Member
 from ledger.models import Posting, Purchase
 from ledger.services import points_redeem, purchase_refund
 from tests.api.test_acceptance import enrol, seeded_tenant
+
+
+@pytest.fixture(autouse=True)
+def site_language_after():
+    """The test client's requests leave their language active in this thread: back to the site's
+    for the tests that run next in this worker."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def test_descriptions_follow_the_member_errors_follow_the_caller(db):
