@@ -3,8 +3,6 @@
   "use strict";
   var gettext = window.gettext || function (text) { return text; };  /* Django's JavaScript catalogue */
   var data = JSON.parse(document.getElementById("chart-data").textContent);
-  // the JavaScript catalogue (jsi18n) when the page loads it; English otherwise
-  var gettext = window.gettext || function (text) { return text; };
   var palette = ["#1f5fbf", "#e07a1f", "#8a8f98", "#2e9d5b", "#b3261e", "#7a4fc9", "#c9a227"];
   window.loyaltyCharts = {};
   function make(id, config) {
