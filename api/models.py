@@ -21,20 +21,40 @@ class IdempotencyRecord(models.Model):
         DONE = "done", _("Done")
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="+", db_index=False
+        "accounts.Program",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("program"),
     )
-    key = models.CharField(max_length=300, help_text=_("Scope prefix plus the client's key."))
-    request_hash = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body."))
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=255)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField(help_text=_("When the key was first used (replays last 24 h)."))
-    locked_at = models.DateTimeField(help_text=_("When the current attempt started."))
-    completed_at = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(
+        max_length=300, help_text=_("Scope prefix plus the client's key."), verbose_name=_("key")
+    )
+    request_hash = models.CharField(
+        max_length=64, help_text=_("SHA-256 of method, path and body."), verbose_name=_("request hash")
+    )
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=255, verbose_name=_("path"))
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.IN_PROGRESS, verbose_name=_("state")
+    )
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("response status")
+    )
+    response_body = models.JSONField(
+        null=True, blank=True, encoder=DjangoJSONEncoder, verbose_name=_("response body")
+    )
+    created_at = models.DateTimeField(
+        help_text=_("When the key was first used (replays last 24 h)."), verbose_name=_("created at")
+    )
+    locked_at = models.DateTimeField(
+        help_text=_("When the current attempt started."), verbose_name=_("locked at")
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=["program", "key"], name="idempotency_unique_key"),
         ]

@@ -41,13 +41,27 @@ class Reward(models.Model):
 
     # indexed by reward_program_order_idx
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.CASCADE, related_name="rewards", db_index=False
+        "accounts.Program",
+        on_delete=models.CASCADE,
+        related_name="rewards",
+        db_index=False,
+        verbose_name=_("program"),
     )
-    name = models.CharField(max_length=120, help_text=_("Shown to members, e.g. 'Free coffee'."))
-    description = models.TextField(blank=True, help_text=_("Shown to members with the reward."))
-    image_url = models.URLField(blank=True, help_text=_("A picture of the reward (https address), optional."))
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    cost_points = models.BigIntegerField(validators=[MinValueValidator(1)], help_text=_("Points it costs."))
+    name = models.CharField(
+        max_length=120, help_text=_("Shown to members, e.g. 'Free coffee'."), verbose_name=_("name")
+    )
+    description = models.TextField(
+        blank=True, help_text=_("Shown to members with the reward."), verbose_name=_("description")
+    )
+    image_url = models.URLField(
+        blank=True,
+        help_text=_("A picture of the reward (https address), optional."),
+        verbose_name=_("image URL"),
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    cost_points = models.BigIntegerField(
+        validators=[MinValueValidator(1)], help_text=_("Points it costs."), verbose_name=_("cost in points")
+    )
     co_payment = models.DecimalField(
         max_digits=12,
         decimal_places=2,
@@ -55,43 +69,73 @@ class Reward(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Money the member pays on top of the points (base currency); empty = none."),
+        verbose_name=_("co-payment"),
     )
-    is_active = models.BooleanField(default=True, help_text=_("Untick to take it out of the catalogue."))
-    active_from = models.DateTimeField(null=True, blank=True, help_text=_("Empty = available at once."))
-    active_to = models.DateTimeField(null=True, blank=True, help_text=_("Empty = no end."))
+    is_active = models.BooleanField(
+        default=True, help_text=_("Untick to take it out of the catalogue."), verbose_name=_("active")
+    )
+    active_from = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty = available at once."), verbose_name=_("active from")
+    )
+    active_to = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty = no end."), verbose_name=_("active to")
+    )
     tiers = models.ManyToManyField(
-        "tiers.Tier", blank=True, related_name="+", help_text=_("Only members of these tiers (empty = all).")
+        "tiers.Tier",
+        blank=True,
+        related_name="+",
+        help_text=_("Only members of these tiers (empty = all)."),
+        verbose_name=_("tiers"),
     )
     segments = models.ManyToManyField(
         "campaigns.Segment",
         blank=True,
         related_name="+",
         help_text=_("Only members in one of these segments (empty = all)."),
+        verbose_name=_("segments"),
     )
     stock_total = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("How many can be redeemed in all; empty = unlimited.")
+        null=True,
+        blank=True,
+        help_text=_("How many can be redeemed in all; empty = unlimited."),
+        verbose_name=_("stock"),
     )
     redeemed_count = models.PositiveIntegerField(
-        default=0, editable=False, help_text=_("Redemptions not cancelled (they take stock).")
+        default=0,
+        editable=False,
+        help_text=_("Redemptions not cancelled (they take stock)."),
+        verbose_name=_("redeemed count"),
     )
     limit_per_member = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text=_("Empty = no limit.")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty = no limit."),
+        verbose_name=_("limit per member"),
     )
     limit_period = models.CharField(
         max_length=8,
         choices=LimitPeriod.choices,
         default=LimitPeriod.EVER,
         help_text=_("The period of the per-member limit (program-local days, ISO weeks, months)."),
+        verbose_name=_("limit period"),
     )
-    display_order = models.IntegerField(default=0, help_text=_("Lower first in the catalogue."))
+    display_order = models.IntegerField(
+        default=0, help_text=_("Lower first in the catalogue."), verbose_name=_("display order")
+    )
     channel = models.CharField(
-        max_length=8, choices=Channel.choices, default=Channel.BOTH, help_text=_("Who may redeem it.")
+        max_length=8,
+        choices=Channel.choices,
+        default=Channel.BOTH,
+        help_text=_("Who may redeem it."),
+        verbose_name=_("channel"),
     )
     coupon_kind = models.CharField(
         max_length=8,
         blank=True,
         choices=[("percent", _("Percent off")), ("fixed", _("Fixed amount off"))],
         help_text=_("Coupon rewards: the coupon issued."),
+        verbose_name=_("coupon kind"),
     )
     coupon_value = models.DecimalField(
         max_digits=12,
@@ -100,19 +144,25 @@ class Reward(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Coupon rewards: percent off or amount off (base currency)."),
+        verbose_name=_("coupon value"),
     )
     coupon_valid_days = models.PositiveIntegerField(
-        default=30, help_text=_("Coupon rewards: days the coupon is valid (0 = no end).")
+        default=30,
+        help_text=_("Coupon rewards: days the coupon is valid (0 = no end)."),
+        verbose_name=_("coupon valid days"),
     )
     coupon_min_purchase = models.DecimalField(
         max_digits=14,
         decimal_places=2,
         default=Decimal("0"),
         help_text=_("Coupon rewards: smallest purchase."),
+        verbose_name=_("coupon minimum purchase"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["display_order", "cost_points", "id"]
         indexes = [models.Index(fields=["program", "display_order"], name="reward_program_order_idx")]
         constraints = [
@@ -157,8 +207,10 @@ class RewardCode(models.Model):
 
     MERCHANT_LOOKUP = "reward__program__merchant"
 
-    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="codes", db_index=False)
-    code = models.CharField(max_length=64)
+    reward = models.ForeignKey(
+        Reward, on_delete=models.CASCADE, related_name="codes", db_index=False, verbose_name=_("reward")
+    )
+    code = models.CharField(max_length=64, verbose_name=_("code"))
     redemption = models.OneToOneField(
         "rewards.Redemption",
         null=True,
@@ -166,10 +218,13 @@ class RewardCode(models.Model):
         on_delete=models.SET_NULL,
         related_name="code_row",
         help_text=_("The redemption holding this code; empty = free."),
+        verbose_name=_("redemption"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("reward code")
+        verbose_name_plural = _("reward codes")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["reward", "code"], name="reward_code_unique")]
         indexes = [
@@ -194,22 +249,47 @@ class Redemption(models.Model):
         CANCELLED = "cancelled", _("Cancelled (points returned)")
 
     program = models.ForeignKey(
-        "accounts.Program", on_delete=models.PROTECT, related_name="+", db_index=False
+        "accounts.Program",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("program"),
     )
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="reward_redemptions", db_index=False
+        "accounts.Member",
+        on_delete=models.PROTECT,
+        related_name="reward_redemptions",
+        db_index=False,
+        verbose_name=_("member"),
     )
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
-    points = models.BigIntegerField()
-    co_payment = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    channel = models.CharField(max_length=8, help_text=_("Where it was redeemed: till or api."))
-    code = models.CharField(max_length=64, blank=True, help_text=_("The voucher code given."))
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward")
+    )
+    points = models.BigIntegerField(verbose_name=_("points"))
+    co_payment = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("co-payment")
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, verbose_name=_("status"))
+    channel = models.CharField(
+        max_length=8, help_text=_("Where it was redeemed: till or api."), verbose_name=_("channel")
+    )
+    code = models.CharField(
+        max_length=64, blank=True, help_text=_("The voucher code given."), verbose_name=_("code")
+    )
     coupon = models.ForeignKey(
-        "campaigns.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "campaigns.Coupon",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon"),
     )
     posting = models.ForeignKey(
-        "ledger.Posting", on_delete=models.PROTECT, related_name="+", help_text=_("The points spent.")
+        "ledger.Posting",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The points spent."),
+        verbose_name=_("posting"),
     )
     return_posting = models.ForeignKey(
         "ledger.Posting",
@@ -218,18 +298,23 @@ class Redemption(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The points given back by the cancellation."),
+        verbose_name=_("return posting"),
     )
     reference = models.CharField(
-        max_length=120, help_text=_("The client's reference; unique in the program.")
+        max_length=120,
+        help_text=_("The client's reference; unique in the program."),
+        verbose_name=_("reference"),
     )
-    created_at = models.DateTimeField()
-    fulfilled_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    fulfilled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("fulfilled at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
 
     #: Not a column: True on the instance `reward_redeem` returns for a repeated reference.
     replayed = False
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "reference"], name="redemption_unique_reference"),
