@@ -120,8 +120,30 @@ def build_compendium(files: Iterable[Path], out: Path) -> bool:
                 parts.append(str(part))
         if not parts:
             return False
-        _run(["msgcat", "--use-first", "-o", str(out), *parts])
+        _merge_first_wins(parts, out)
     return out.exists()
+
+
+def _merge_first_wins(parts: Iterable[str], out: Path) -> None:
+    """msgcat --use-first, except that a msgid used with a plural in one catalogue and without in
+    another (Django's admin has "entry"/"entries", the ledger a singular "entry") keeps the first
+    instead of failing the whole merge."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    merged = Catalog(fuzzy=False)
+    for part in parts:
+        with open(part, "rb") as handle:
+            catalog = read_po(handle)
+        for message in catalog:
+            if not message.id:
+                continue
+            key = message.id[0] if isinstance(message.id, tuple | list) else message.id
+            if merged.get(key, context=message.context) is not None:
+                continue
+            merged[message.id] = message
+    with out.open("wb") as handle:
+        write_po(handle, merged, omit_header=False, width=0)
 
 
 def fill_from_compendium(po: Path, compendium: Path) -> None:
