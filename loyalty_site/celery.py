@@ -30,6 +30,22 @@ if str(app.conf.broker_url or "").startswith(("redis", "rediss")):
 app.autodiscover_tasks()
 
 
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """Celery router (`CELERY_TASK_ROUTES`): notification and webhook delivery on the delivery
+    queue, everything else (scheduled jobs, imports) on the jobs queue, so a worker busy with a
+    long job never holds up a webhook. `loyalty.run_job` goes by its job's name: the minutely
+    `deliver_notifications` (the retries) is delivery work."""
+    from django.conf import settings
+
+    if name in settings.CELERY_DELIVERY_TASKS:
+        return {"queue": settings.CELERY_DELIVERY_QUEUE}
+    if name == "loyalty.run_job":
+        job_name = (args[0] if args else None) or (kwargs or {}).get("name")
+        if job_name in settings.CELERY_DELIVERY_JOBS:
+            return {"queue": settings.CELERY_DELIVERY_QUEUE}
+    return {"queue": settings.CELERY_JOBS_QUEUE}
+
+
 @contextmanager
 def job_lock(name: str):
     """A PostgreSQL session advisory lock per job name, so two beats or two workers do not run the

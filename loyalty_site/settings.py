@@ -28,6 +28,7 @@ import dj_database_url
 import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -297,6 +298,19 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Two queues, so a long job never delays a webhook: `jobs` (every scheduled job through
+# `loyalty.run_job`, member imports) and `delivery` (the on-commit first delivery of notifications
+# and webhooks, and the minutely `deliver_notifications` job that sends the retries). The Procfile
+# runs one worker per queue (`-Q jobs`, `-Q delivery`); a worker without `-Q` consumes both.
+# `loyalty_site.celery.route_task` reads the names below when a task is sent (a task or schedule
+# given an explicit queue keeps it).
+CELERY_JOBS_QUEUE = os.environ.get("CELERY_JOBS_QUEUE") or "jobs"
+CELERY_DELIVERY_QUEUE = os.environ.get("CELERY_DELIVERY_QUEUE") or "delivery"
+CELERY_DELIVERY_TASKS = ("notifications.events_deliver",)
+CELERY_DELIVERY_JOBS = ("deliver_notifications",)
+CELERY_TASK_ROUTES = ["loyalty_site.celery.route_task"]
+CELERY_TASK_DEFAULT_QUEUE = CELERY_JOBS_QUEUE
+CELERY_TASK_QUEUES = [Queue(CELERY_JOBS_QUEUE), Queue(CELERY_DELIVERY_QUEUE)]
 # The worker logs what tasks print (the console e-mail backend prints every e-mail) at INFO, not
 # Celery's default WARNING: a sent e-mail is not a warning.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"

@@ -37,6 +37,8 @@ def redis_broker(settings, redis_url):
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     settings.NOTIFICATIONS_DELIVER_ON_COMMIT = True
+    # the routes (`loyalty_site.celery.route_task`) put jobs and deliveries on our queue too
+    settings.CELERY_JOBS_QUEUE = settings.CELERY_DELIVERY_QUEUE = queue
     yield redis_url, queue
     celery_app.conf.update(saved)
     celery_app._pool = None
