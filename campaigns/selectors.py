@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, Sum, prefetch_related_objects
 
+from loyalty_site.core.periods import DAY, period_window
+
 
 def _purchases(member, *, exclude=None):
     from ledger.models import Purchase
@@ -137,9 +139,7 @@ def campaigns_running(
     """Active campaigns of `program` for `trigger` (or any of `triggers`) whose window contains
     `at`, with their conditions, rewards and targets prefetched."""
     wanted = [trigger] if trigger is not None else list(triggers or [])
-    queryset = _active_campaigns(program, wanted).filter(
-        Q(starts_at__isnull=True) | Q(starts_at__lte=at), Q(ends_at__isnull=True) | Q(ends_at__gt=at)
-    )
+    queryset = _active_campaigns(program, wanted).running(at)
     if event_type is not None:
         queryset = queryset.filter(event_type=event_type)
     return _with_rules(queryset)
@@ -148,14 +148,8 @@ def campaigns_running(
 def campaigns_configured(*, program, triggers) -> list:
     """Active campaigns of `program` for any of `triggers`, whatever their window, with their
     conditions, rewards and targets prefetched: what the configuration cache keeps (filter the
-    window with `campaign_in_window`)."""
+    window with `Campaign.in_window`)."""
     return _with_rules(_active_campaigns(program, list(triggers)))
-
-
-def campaign_in_window(campaign, at: datetime) -> bool:
-    return (campaign.starts_at is None or campaign.starts_at <= at) and (
-        campaign.ends_at is None or campaign.ends_at > at
-    )
 
 
 def _active_campaigns(program, triggers: list[str]):
@@ -221,9 +215,7 @@ def member_tasks_today(*, member, at: datetime) -> list[dict]:
     `{"code", "name", "description", "done", "done_at"}`, in code order."""
     from .models import ActivityEvent, DailyTask
 
-    tz = member.program.tz
-    start = at.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    start, end = period_window(DAY, at, member.program.tz)
     done: dict[str, datetime] = {}
     events = ActivityEvent.objects.filter(
         member=member, type="task_completed", occurred_at__gte=start, occurred_at__lt=end

@@ -39,7 +39,7 @@ from .models import (
     PartnerTransfer,
     Referral,
 )
-from .selectors import campaign_in_window, campaigns_configured, campaigns_running, member_purchase_count
+from .selectors import campaigns_configured, campaigns_running, member_purchase_count
 
 
 def _reward_dict(item) -> dict[str, Any]:
@@ -149,7 +149,7 @@ def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=N
         )
         running = []
         for campaign in configured:
-            if campaign_in_window(campaign, at):
+            if campaign.in_window(at):
                 campaign = copy.copy(campaign)
                 campaign.program = program
                 running.append(campaign)

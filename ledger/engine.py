@@ -38,7 +38,7 @@ from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
 from loyalty_site.core.hooks import run_hooks
 
-from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind
+from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind, lot_expires_at
 from .texts import member_text
 
 _FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
@@ -685,7 +685,6 @@ def lots_settle(
     `settle_due_lots` when the caller fetched a chunk's at once. Returns the number of postings."""
     program = member.program
     window = timedelta(hours=program.renewal_window_hours)
-    lifetime = timedelta(days=program.points_lifetime_days)
     if due is None:
         due = member_due_lots(member, at=at)
     postings = 0
@@ -701,7 +700,7 @@ def lots_settle(
                 lot.state = Lot.State.EXPIRED
                 closed.append(lot)
             elif activity:
-                postings += _lot_renew(member, lot, at=at, lifetime=lifetime, batch=batch)
+                postings += _lot_renew(member, lot, at=at, batch=batch)
     if closed:
         Lot.objects.bulk_update(closed, ["state"])
     # lots the same activity renewed at once are not lost: no message for them
@@ -824,7 +823,7 @@ def _lot_expire(
     return 1
 
 
-def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, batch: Batch | None) -> int:
+def _lot_renew(member: Member, lot: Lot, *, at: datetime, batch: Batch | None) -> int:
     """Activity inside the renewal window restores the lot for a full new lifetime from `at`."""
     plan = Plan(member=member, at=at)
     points = lot.remaining
@@ -832,7 +831,7 @@ def _lot_renew(member: Member, lot: Lot, *, at: datetime, lifetime: timedelta, b
     plan._member_leg(Account.MEMBER, EntryKind.RENEW, points)
     plan._system_leg(Account.EXPIRED, EntryKind.RENEW, -points)
     lot.state = Lot.State.ACTIVE
-    lot.expires_at = at + lifetime
+    lot.expires_at = lot_expires_at(program=member.program, at=at)
     lot.grace_until = None
     lot.warned_at = None
     plan.touch(lot)

@@ -22,7 +22,7 @@ Decisions (an import is a migration, not activity):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import InvalidInput
 
 from .engine import fingerprint, recorded_moment
-from .models import Account, Entry, EntryKind, Lot, Posting, PostingKind
+from .models import Account, Entry, EntryKind, Lot, Posting, PostingKind, lot_expires_at
 
 OPENING_REASON = gettext_lazy("Opening balance imported")
 
@@ -88,7 +88,7 @@ def opening_balances_post(
         wanted[member.pk] = (points, expires_at)
     (program_id,) = programs
     program = members_points[0][0].program
-    lifetime = at + timedelta(days=program.points_lifetime_days)
+    lifetime = lot_expires_at(program=program, at=at)
     references = {pk: opening_reference(pk, reference_prefix) for pk in wanted}
     with transaction.atomic():
         # the ledger's lock order: member rows in primary-key order

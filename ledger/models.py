@@ -14,6 +14,7 @@ UPDATE / DELETE on them (trigger in migration 0002, PostgreSQL only).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -387,6 +388,13 @@ class Lot(models.Model):
 
     def __str__(self) -> str:
         return f"lot {self.pk}: {self.remaining}/{self.points} ({self.state})"
+
+
+def lot_expires_at(*, program, at: datetime) -> datetime:
+    """When points credited (or renewed) at `at` expire: the program's points lifetime later. The
+    one home of the rule: earnings, bonuses, partner imports, returned points, renewals and opening
+    balances all take their lot's expiry from here."""
+    return at + timedelta(days=program.points_lifetime_days)
 
 
 class Allocation(models.Model):

@@ -1,17 +1,15 @@
-"""Reads of the ledger: history, qualifying points, expiring lots, balances by account."""
+"""Reads of the ledger: history, expiring lots, balances by account. (Qualifying points are the
+tiers' rule: `tiers.selectors.qualifying_points`.)"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet, Sum
-from django.db.models.functions import Coalesce
 
 from accounts.models import Member
 
-from .models import MEMBER_ACCOUNTS, Account, Entry, EntryKind, Lot
-
-QUALIFYING_KINDS = (EntryKind.EARN, EntryKind.BONUS, EntryKind.PARTNER, EntryKind.REVERSAL)
+from .models import Account, Entry, Lot
 
 
 def member_entries(
@@ -31,19 +29,6 @@ def member_entries(
     if until:
         entries = entries.filter(created_at__lt=until)
     return entries.order_by("-id")
-
-
-def member_points_earned(*, member: Member, since: datetime | None, until: datetime) -> int:
-    """Qualifying points in [since, until): credits from earn, bonus and partner imports (pending
-    ones included) less their reversals. Spending, expiry and decay do not lower it; refunds do.
-    `since=None` means lifetime."""
-    entries = Entry.objects.filter(
-        member=member, account__in=MEMBER_ACCOUNTS, kind__in=QUALIFYING_KINDS, created_at__lt=until
-    )
-    if since is not None:
-        entries = entries.filter(created_at__gte=since)
-    # A pending lot becoming spendable writes -n (pending) and +n (spendable), both `earn`: net 0.
-    return int(entries.aggregate(total=Coalesce(Sum("points"), 0))["total"])
 
 
 def member_expiring_lots(*, member: Member, at: datetime, unwarned_only: bool = False) -> QuerySet[Lot]:

@@ -27,7 +27,6 @@ Decisions (where the issue was silent):
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -50,10 +49,21 @@ from loyalty_site.core.errors import (
 )
 from loyalty_site.core.hooks import run_hooks
 from loyalty_site.core.money import money_round, points_floor
+from loyalty_site.core.periods import DAY, MONTH, period_window
 
 from . import engine
 from .engine import AlreadyPosted, Plan, fingerprint, lots_settle, member_lock, posting_existing
-from .models import Account, Allocation, CurrencyRate, EntryKind, Lot, Posting, PostingKind, Purchase
+from .models import (
+    Account,
+    Allocation,
+    CurrencyRate,
+    EntryKind,
+    Lot,
+    Posting,
+    PostingKind,
+    Purchase,
+    lot_expires_at,
+)
 from .texts import member_text
 
 ACTIVITY_KINDS = frozenset({"earn", "redeem", "cashout", "partner", "refund"})
@@ -254,10 +264,6 @@ def _check(member: Member, *, kind: str, points: int, amount: Decimal | None, at
     run_hooks("posting_check", member=member, kind=kind, points=points, amount=amount, at=at)
 
 
-def _lifetime(member: Member, at: datetime) -> datetime:
-    return at + timedelta(days=member.program.points_lifetime_days)
-
-
 def _activity_touch(member: Member, *, at: datetime, kind: str, plan: Plan | None = None) -> None:
     """Record activity on the locked member: last_activity_at moves forward (never back: a POS
     syncing an old purchase does not make the member look idle), and the `member_activity` hook runs.
@@ -330,7 +336,7 @@ def points_earn(
         points,
         kind=EntryKind.EARN,
         counter=[(Account.ISSUED, points)],
-        expires_at=_lifetime(locked, at),
+        expires_at=lot_expires_at(program=locked.program, at=at),
         available_at=at + timedelta(days=pending_days) if pending_days else None,
     )
     _activity_touch(locked, at=at, kind="earn", plan=plan)
@@ -376,7 +382,12 @@ def points_bonus(
         return existing
     _check(locked, kind=kind, points=points, amount=None, at=at)
     plan = Plan(member=locked, at=at)
-    plan.credit(points, kind=kind, counter=[(Account.ISSUED, points)], expires_at=_lifetime(locked, at))
+    plan.credit(
+        points,
+        kind=kind,
+        counter=[(Account.ISSUED, points)],
+        expires_at=lot_expires_at(program=locked.program, at=at),
+    )
     return _commit(
         plan,
         member,
@@ -433,7 +444,7 @@ def points_partner_import(
         base + bonus,
         kind=EntryKind.PARTNER,
         counter=[(Account.PARTNER, base), (Account.ISSUED, bonus)],
-        expires_at=_lifetime(locked, at),
+        expires_at=lot_expires_at(program=locked.program, at=at),
     )
     _activity_touch(locked, at=at, kind="partner", plan=plan)
     return _commit(
@@ -529,19 +540,6 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
     )
 
 
-def _local_bounds(program: Program, at: datetime) -> tuple[datetime, datetime, datetime, datetime]:
-    """Start and end of the program-local day and month containing `at`."""
-    local = at.astimezone(program.tz)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = day_start + timedelta(days=1)
-    month_start = day_start.replace(day=1)
-    days = calendar.monthrange(month_start.year, month_start.month)[1]
-    month_end = month_start + timedelta(days=days)
-    # Aware datetimes in a ZoneInfo compute their offset from the wall time, so these bounds are
-    # right across DST changes.
-    return day_start, day_end, month_start, month_end
-
-
 def cashout_quote(*, program: Program, points: int) -> tuple[Decimal, Decimal]:
     """(gross value, fee) of cashing out `points` in the base currency."""
     value = program.points_value(points)
@@ -567,7 +565,8 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
     if locked.balance < points:
         raise InsufficientPoints(_insufficient(locked.balance, points))
     _check(locked, kind="cashout", points=points, amount=value, at=at)
-    day_start, day_end, month_start, month_end = _local_bounds(program, at)
+    day_start, day_end = period_window(DAY, at, program.tz)
+    month_start, month_end = period_window(MONTH, at, program.tz)
     cashouts = Posting.objects.filter(member_id=locked.pk, kind=PostingKind.CASHOUT)
     used_day = cashouts.filter(created_at__gte=day_start, created_at__lt=day_end).aggregate(
         s=Coalesce(Sum("amount"), Decimal("0"))
@@ -631,7 +630,7 @@ def points_adjust(
             points,
             kind=EntryKind.ADJUST,
             counter=[(Account.ADJUSTMENT, points)],
-            expires_at=_lifetime(locked, at),
+            expires_at=lot_expires_at(program=locked.program, at=at),
         )
     else:
         if locked.balance < -points:
@@ -683,7 +682,7 @@ def points_extend(*, member: Member, days: int, at: datetime, reference: str) ->
     locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
         return existing
-    day_start, day_end, _ms, _me = _local_bounds(locked.program, at)
+    day_start, day_end = period_window(DAY, at, locked.program.tz)
     same_day = Posting.objects.filter(
         member_id=locked.pk, kind=PostingKind.EXTEND, created_at__gte=day_start, created_at__lt=day_end
     ).first()
@@ -912,7 +911,7 @@ def _return_allocations(plan: Plan, member: Member, allocations, points: int, *,
             expired_part,
             kind=EntryKind.REFUND,
             counter=[(Account.REDEEMED, expired_part)],
-            expires_at=_lifetime(member, at),
+            expires_at=lot_expires_at(program=member.program, at=at),
         )
     return points - left
 

@@ -4,11 +4,12 @@ redemptions. The same rules as `rewards.services.reward_redeem` checks under its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Member, Program
+from loyalty_site.core.periods import period_start
 
 from .models import Redemption, Reward, RewardCode
 
@@ -17,19 +18,6 @@ CHANNEL_REWARDS = {
     "till": (Reward.Channel.TILL, Reward.Channel.BOTH),
     "api": (Reward.Channel.API, Reward.Channel.BOTH),
 }
-
-
-def period_start(*, program: Program, period: str, at: datetime) -> datetime | None:
-    """Start of the program-local day, ISO week (Monday) or calendar month containing `at`; None
-    for `ever`."""
-    if period == Reward.LimitPeriod.EVER:
-        return None
-    local = at.astimezone(program.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == Reward.LimitPeriod.WEEK:
-        local -= timedelta(days=local.weekday())
-    elif period == Reward.LimitPeriod.MONTH:
-        local = local.replace(day=1)
-    return local
 
 
 def rewards_active(*, program: Program, at: datetime, channel: str | None = None) -> QuerySet[Reward]:
@@ -73,7 +61,7 @@ def member_reward_uses(*, member: Member, reward: Reward, at: datetime) -> int:
     uses = Redemption.objects.filter(member_id=member.pk, reward_id=reward.pk).exclude(
         status=Redemption.Status.CANCELLED
     )
-    start = period_start(program=member.program, period=reward.limit_period, at=at)
+    start = period_start(reward.limit_period, at, member.program.tz)
     if start is not None:
         uses = uses.filter(created_at__gte=start)
     return uses.count()
@@ -110,10 +98,7 @@ def member_reward_offers(*, member: Member, at: datetime, channel: str | None = 
             .exclude(status=Redemption.Status.CANCELLED)
             .values_list("reward_id", "created_at")
         )
-        starts = {
-            reward.pk: period_start(program=member.program, period=reward.limit_period, at=at)
-            for reward in limited
-        }
+        starts = {reward.pk: period_start(reward.limit_period, at, member.program.tz) for reward in limited}
         for reward_id, created_at in rows:
             start = starts[reward_id]
             if start is None or created_at >= start:

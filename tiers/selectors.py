@@ -38,11 +38,19 @@ def tier_for_value(*, tiers: list[Tier], value: int) -> Tier | None:
     return tiers[0] if tiers else None
 
 
-def window_start(*, program, at: datetime) -> datetime | None:
-    return at - timedelta(days=program.tier_window_days) if program.tier_window_days else None
+def tier_window(*, program, at: datetime) -> tuple[datetime | None, datetime]:
+    """The rolling window the tier metric counts at `at`: (since, at], the last
+    `program.tier_window_days` days up to and including `at` (PRODUCT.md §2.1: "over a rolling
+    window, 12 months by default"). What happens at `at` counts (the earning that triggers an
+    upgrade check); what happened exactly `tier_window_days` before has left the window. `since` is
+    None for a lifetime window (`tier_window_days` 0). The one home of the window's edges."""
+    since = at - timedelta(days=program.tier_window_days) if program.tier_window_days else None
+    return since, at
 
 
 def _counted_purchases(*, program, member_ids: Iterable[int] | None, since, until):
+    """Purchases in (since, until] (`tier_window`'s edges; `since` None: from the start) that are
+    not refunded in full."""
     from ledger.models import Purchase
 
     # refunds are measured against the price after discounts (ledger.services.purchase_refund)
@@ -60,12 +68,12 @@ def qualifying_values(*, program, at: datetime, member_ids: Iterable[int] | None
     """{member id: tier metric value at `at`} for the members of `program` (or just `member_ids`),
     set-based: one or two queries whatever the number of members. Members without activity are
     missing from the result (their value is 0)."""
-    since = window_start(program=program, at=at)
     metric = program.tier_metric
     if metric == program.TierMetric.QUALIFYING_POINTS:
-        return _qualifying_points(program=program, at=at, since=since, member_ids=member_ids)
+        return qualifying_points(program=program, at=at, member_ids=member_ids)
 
-    purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=at)
+    since, until = tier_window(program=program, at=at)
+    purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=until)
     if metric == program.TierMetric.PURCHASES:
         rows = purchases.values("member_id").annotate(total=Count("id"))
         return {row["member_id"]: int(row["total"]) for row in rows}
@@ -106,18 +114,23 @@ def member_spend_totals(
     return dict(totals)
 
 
-def _qualifying_points(*, program, at: datetime, since, member_ids) -> dict[int, int]:
-    """{member id: qualifying points} (credits of QUALIFYING_KINDS to the member's accounts, less
-    their reversals) in (since, at]. One plain statement: it runs on every earning posting (the
-    upgrade check), where building the grouped ORM query cost more than running it."""
+def qualifying_points(*, program, at: datetime, member_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """{member id: qualifying points at `at`} for the members of `program` (or just `member_ids`;
+    members without any are missing): the credits of QUALIFYING_KINDS (earn, bonus, partner, pending
+    ones included) to the member's accounts less their reversals, created in `tier_window` (since,
+    at]. Spending, expiry and decay do not lower them; refunds do (their reversal). Never negative.
+    The one home of qualifying points: the tier decisions, the progress on the card and the API,
+    the jobs. One plain statement: it runs on every earning posting (the upgrade check), where
+    building the grouped ORM query cost more than running it."""
     from django.db import connection
 
+    since, until = tier_window(program=program, at=at)
     kinds = ", ".join(["%s"] * len(QUALIFYING_KINDS))
     sql = (
         "SELECT member_id, sum(points) FROM ledger_entry WHERE program_id = %s "
         f"AND account IN ('member', 'member_pending') AND kind IN ({kinds}) AND created_at <= %s"
     )
-    params = [program.pk, *QUALIFYING_KINDS, at]
+    params = [program.pk, *QUALIFYING_KINDS, until]
     if since is not None:
         sql += " AND created_at > %s"
         params.append(since)

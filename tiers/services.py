@@ -18,7 +18,7 @@ Decisions:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -30,6 +30,7 @@ from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.db import holds_lock, locked_instance, row_insert, row_update
 from loyalty_site.core.errors import InvalidInput, LoyaltyError
 from loyalty_site.core.events import event_emit
+from loyalty_site.core.periods import DAY, MONTH, WEEK, period_previous
 
 from .models import MemberTierState, Tier, TierChange, TierGift, TierOverride
 from .selectors import (
@@ -260,31 +261,18 @@ def tier_override_end(*, override: TierOverride, at: datetime) -> TierOverride:
 # --- periodic gifts ----------------------------------------------------------------------------
 
 
+GIFT_PERIODS = {Tier.GiftPeriod.DAILY: DAY, Tier.GiftPeriod.WEEKLY: WEEK, Tier.GiftPeriod.MONTHLY: MONTH}
+
+
 def gift_period_bounds(*, period: str, at: datetime, tz) -> tuple[str, datetime, datetime]:
     """The last completed `period` (daily / weekly / monthly) before `at` in time zone `tz`:
-    (key, start, end) with start inclusive and end exclusive, as aware datetimes."""
-    local = at.astimezone(tz).date()
-    if period == Tier.GiftPeriod.DAILY:
-        start_day = local - timedelta(days=1)
-        end_day = local
-        key = f"daily:{start_day.isoformat()}"
-    elif period == Tier.GiftPeriod.WEEKLY:
-        this_monday = local - timedelta(days=local.weekday())
-        start_day = this_monday - timedelta(days=7)
-        end_day = this_monday
-        iso = start_day.isocalendar()
-        key = f"weekly:{iso.year}-W{iso.week:02d}"
-    elif period == Tier.GiftPeriod.MONTHLY:
-        end_day = local.replace(day=1)
-        start_day = (end_day - timedelta(days=1)).replace(day=1)
-        key = f"monthly:{start_day:%Y-%m}"
-    else:
+    (key, start, end) with start inclusive and end exclusive, as aware datetimes; the key is the
+    gift period and the calendar period's key (`weekly:2026-W47`). Raises ValueError for another
+    period."""
+    if period not in GIFT_PERIODS:
         raise ValueError(f"Unknown gift period {period!r}")
-    return key, _local_midnight(start_day, tz), _local_midnight(end_day, tz)
-
-
-def _local_midnight(day: date, tz) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz)
+    key, (start, end) = period_previous(GIFT_PERIODS[period], at, tz)
+    return f"{period}:{key}", start, end
 
 
 def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) -> TierGift | None:

@@ -3,7 +3,6 @@ a member's ledger entries."""
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -178,10 +177,8 @@ class CampaignListView(ApiGenericView):
             return Campaign.objects.none()
         at = self.at
         return (
-            Campaign.objects.filter(program_id=self.program.pk, is_active=True)
-            .filter(
-                Q(starts_at__isnull=True) | Q(starts_at__lte=at), Q(ends_at__isnull=True) | Q(ends_at__gt=at)
-            )
+            Campaign.objects.filter(program_id=self.program.pk)
+            .running(at)
             .prefetch_related("target_tiers")
             .order_by("id")
         )

@@ -9,6 +9,7 @@ from accounts.models import Member, Program
 from ledger import jobs, selectors, services
 from ledger.models import Entry, Lot, Posting
 from loyalty_site.core import hooks
+from tiers.selectors import qualifying_points
 
 
 @pytest.fixture
@@ -149,7 +150,10 @@ def test_pending_points_wait_for_the_return_window(member, program, now, invaria
     assert jobs.activate_pending(at=now + timedelta(days=14)) == {"members": 0, "postings": 0}
     member.refresh_from_db()
     assert (member.balance, member.pending_points) == (500, 0)
-    assert selectors.member_points_earned(member=member, since=None, until=now + timedelta(days=15)) == 500
+    # pending points qualify from the start; becoming spendable does not count them twice
+    assert qualifying_points(program=program, at=now + timedelta(days=15), member_ids=[member.pk]) == {
+        member.pk: 500
+    }
     assert list(selectors.member_entries(member=member).values_list("kind", "points")) == [("earn", 500)]
     invariant(member)
 

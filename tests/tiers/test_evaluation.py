@@ -267,3 +267,41 @@ def _member_with(program, now, points):
     if points:
         points_earn(member=member, points=points, at=now, reference=f"start-{member.pk}")
     return member
+
+
+def test_qualifying_points_count_at_their_moment_and_leave_the_window_exactly_its_length_later(bronze, now):
+    """PRODUCT.md §2.1: a rolling window (365 days here) up to and including `at`: (at - 365 d, at].
+    Every reader (the tier decision's metric, the progress on the card and the API, the jobs'
+    set-based count) uses `tiers.selectors.qualifying_points`, so they agree at both edges."""
+    from ledger.purchases import purchase_create
+    from tiers.selectors import member_qualifying_value, qualifying_points, qualifying_values, tier_window
+
+    program = bronze.program
+    window = timedelta(days=program.tier_window_days)
+    assert window == timedelta(days=365)
+    points_earn(member=bronze, points=1200, at=now, reference="edge")
+    tick = timedelta(microseconds=1)
+
+    def readings(at):
+        return (
+            qualifying_points(program=program, at=at, member_ids=[bronze.pk]).get(bronze.pk, 0),
+            qualifying_values(program=program, at=at).get(bronze.pk, 0),
+            member_qualifying_value(member=bronze, at=at),
+            member_tier_progress(member=bronze, at=at)["qualifying_points"],
+        )
+
+    assert readings(now - tick) == (0, 0, 0, 0)  # not earned yet
+    assert readings(now) == (1200,) * 4  # counts at its own moment (the upgrade check's `at`)
+    assert readings(now + window - tick) == (1200,) * 4  # the window's last moment
+    assert readings(now + window) == (0, 0, 0, 0)  # exactly the window's length later: left
+    assert tier_window(program=program, at=now + window) == (now, now + window)
+    assert tier_of(bronze) == "silver"  # the posting at `now` upgraded at once
+
+    # the purchase-based metrics cut the window at the same edges
+    program.tier_metric = program.TierMetric.PURCHASES
+    program.save(update_fields=["tier_metric"])
+    purchase_create(member=bronze, external_id="EDGE", amount="10.00", currency="USD", at=now)
+    assert [
+        qualifying_values(program=program, at=at).get(bronze.pk, 0)
+        for at in (now - tick, now, now + window - tick, now + window)
+    ] == [0, 1, 1, 0]
