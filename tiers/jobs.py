@@ -12,7 +12,7 @@ from loyalty_site.core.jobs import job
 
 from . import services
 from .models import MemberTierState, Tier, TierChange
-from .selectors import QUALIFYING_KINDS, qualifying_values, tier_for_value, tier_list, window_start
+from .selectors import QUALIFYING_KINDS, qualifying_values, tier_for_value, tier_list, tier_window
 from .services import change_emit
 
 CHUNK = 2000
@@ -41,7 +41,8 @@ WHERE m.program_id = %(program)s AND (
 ORDER BY m.id
 """
 
-# The qualifying points of every member (`tiers.selectors._qualifying_points` for the whole program)
+# The qualifying points of every member (`tiers.selectors.qualifying_points` for the whole program,
+# at the edges of `tiers.selectors.tier_window`)
 POINTS_SQL = """
 SELECT member_id, GREATEST(sum(points), 0) AS value FROM ledger_entry
 WHERE program_id = %(program)s AND account IN ('member', 'member_pending') AND kind = ANY(%(kinds)s)
@@ -56,7 +57,7 @@ def _candidates(*, program: Program, tiers: list[Tier], at: datetime) -> list[in
         "at": at,
         "lowest": tiers[0].rank,
         "kinds": list(QUALIFYING_KINDS),
-        "since": window_start(program=program, at=at),
+        "since": tier_window(program=program, at=at)[0],
     }
     if program.tier_metric == program.TierMetric.QUALIFYING_POINTS:
         values = POINTS_SQL
