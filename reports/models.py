@@ -75,7 +75,10 @@ class ImportJob(models.Model):
 class ImportFilePart(models.Model):
     """A piece of an uploaded file, in order (`number` from 0)."""
 
-    job = models.ForeignKey(ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="parts")
+    # no index of its own: the unique (job, number) index serves lookups by job
+    job = models.ForeignKey(
+        ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="parts", db_index=False
+    )
     number = models.PositiveIntegerField(verbose_name=_("number"))
     data = models.BinaryField(verbose_name=_("data"))
 
@@ -91,8 +94,9 @@ class ImportFilePart(models.Model):
 class ImportRowError(models.Model):
     """A bad row of a job, by its line in the file."""
 
+    # no index of its own: the (job, line) index serves lookups by job
     job = models.ForeignKey(
-        ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="row_errors"
+        ImportJob, verbose_name=_("job"), on_delete=models.CASCADE, related_name="row_errors", db_index=False
     )
     line = models.PositiveIntegerField(verbose_name=_("line"))
     reason = models.TextField(verbose_name=_("reason"))
