@@ -136,6 +136,8 @@ def test_till_desktop_scanner_flow_and_coupon(page, live_server, shop):
     assert "Purchase recorded" in page.inner_text(".messages")
     # Esc goes back to the search field, ready for the next scan
     page.keyboard.press("Escape")
+    # waits (up to 5 s) for the focus to land: Esc may reload the page first; fails if it never does
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_q'", timeout=5000)
     assert page.evaluate("document.activeElement.id") == "id_q"
 
 
