@@ -70,6 +70,8 @@ def broker(settings):
     saved = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
     queue = f"sick-{uuid.uuid4().hex[:10]}"
     settings.NOTIFICATIONS_DELIVER_ON_COMMIT = True
+    # the routes (`loyalty_site.celery.route_task`) send deliveries to CELERY_DELIVERY_QUEUE: ours here
+    settings.CELERY_JOBS_QUEUE = settings.CELERY_DELIVERY_QUEUE = queue
 
     def use(url: str) -> str:
         celery_app.conf.update(broker_url=url, task_default_queue=queue)
