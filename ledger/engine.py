@@ -36,7 +36,7 @@ from loyalty_site.core.bulk import instances_insert, pg_cursor, rows_insert, row
 from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
 from loyalty_site.core.events import event_emit, event_emit_many
-from loyalty_site.core.hooks import run_hooks
+from loyalty_site.core.hooks import run_hooks, run_hooks_many
 
 from .models import Account, Allocation, Entry, EntryKind, Lot, Posting, PostingKind, lot_expires_at
 from .texts import member_text
@@ -591,8 +591,12 @@ class Batch:
         with _pg_cursor() as cursor:
             cursor.execute(MEMBERS_UPDATE_SQL, [pg_array(list(column)) for column in zip(*rows, strict=True)])
         grouped: dict[tuple, list[dict[str, Any]]] = {}
+        # the chunk's `points_posted` in one call per hook that has a set-based version (tiers)
+        run_hooks_many(
+            "points_posted",
+            [{"member": plan.member, "posting": posting, "at": plan.at} for plan, posting, _e in self.items],
+        )
         for plan, posting, events in self.items:
-            run_hooks("points_posted", member=plan.member, posting=posting, at=plan.at)
             for event_type in events:
                 grouped.setdefault((plan.member.program_id, event_type, plan.at), []).append(
                     {

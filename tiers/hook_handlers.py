@@ -28,6 +28,37 @@ def on_points_posted(*, member, posting, at: datetime, **_: object) -> None:
     member_tier_evaluate(member=member, at=at, reason=TierChange.Reason.EARNING)
 
 
+def on_points_posted_many(calls: list[dict]) -> None:
+    """`on_points_posted` for a job's batch of postings (`run_hooks_many`): the members credited are
+    evaluated together, per program and moment, by `tiers.jobs.members_tier_evaluate` (upgrades
+    only, the same rules); a refund goes one by one."""
+    from .jobs import members_tier_evaluate
+    from .services import program_tiers
+
+    credited: dict[tuple, tuple[object, dict[int, None]]] = {}
+    for call in calls:
+        member, posting = call["member"], call["posting"]
+        if getattr(posting, "kind", "") == "refund":
+            on_points_posted(**call)
+        elif getattr(posting, "points", 0) > 0 or getattr(posting, "pending_points", 0) > 0:
+            program, members = credited.setdefault((member.program_id, call["at"]), (member.program, {}))
+            members[member.pk] = None
+    for (_program_id, at), (program, members) in credited.items():
+        tiers = program_tiers(program=program)
+        if tiers:
+            members_tier_evaluate(
+                program=program,
+                tiers=tiers,
+                member_ids=sorted(members),
+                at=at,
+                allow_downgrade=False,
+                reason=TierChange.Reason.EARNING,
+            )
+
+
+on_points_posted.many = on_points_posted_many  # type: ignore[attr-defined]
+
+
 def _refund_downgrade(*, member, reversed_points: int, at: datetime) -> None:
     from .selectors import member_qualifying_value
     from .services import member_tier_of

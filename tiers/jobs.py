@@ -83,11 +83,21 @@ def _floors(*, member_ids: list[int], at: datetime) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def _reevaluate_chunk(*, program: Program, tiers: list[Tier], member_ids: list[int], at: datetime) -> dict:
-    """`member_tier_evaluate(allow_downgrade=True, reason=REEVALUATION)` for the members of one
-    chunk, in one transaction: their rows locked (id order), their metric, floors and grace state
-    read under the lock with one query each, the decisions made by the same rules, and the writes
-    (tier changes, members' tiers, grace state, `tier.changed` events) done with one statement each."""
+def members_tier_evaluate(
+    *,
+    program: Program,
+    tiers: list[Tier],
+    member_ids: list[int],
+    at: datetime,
+    allow_downgrade: bool = True,
+    reason: str = TierChange.Reason.REEVALUATION,
+) -> dict:
+    """`member_tier_evaluate(allow_downgrade=..., reason=...)` for many members of `program`, in
+    one transaction: their rows locked (id order), their metric, floors and grace state read under
+    the lock with one query each, the decisions made by the same rules, and the writes (tier
+    changes, members' tiers, grace state, `tier.changed` events) done with one statement each.
+    Without `allow_downgrade` (a job's chunk of credits: `points_posted`) only upgrades happen, and
+    a member with no tier yet whose value is 0 gets it for enrolment, as one by one."""
     by_id = {tier.pk: tier for tier in tiers}
     by_rank = sorted(tiers, key=lambda tier: tier.rank)
     grace = timedelta(days=program.tier_downgrade_grace_days)
@@ -119,6 +129,8 @@ def _reevaluate_chunk(*, program: Program, tiers: list[Tier], member_ids: list[i
             current = by_id.get(tier_id)  # None: no tier, or one of another program
             if current is None or target.rank > current.rank:
                 changes.append((member_id, tier_id, target, value))
+            elif not allow_downgrade:
+                continue
             elif target.rank == current.rank:
                 if states.get(member_id) is not None:
                     cleared.append(member_id)
@@ -138,7 +150,9 @@ def _reevaluate_chunk(*, program: Program, tiers: list[Tier], member_ids: list[i
                         member_id=member_id,
                         from_tier_id=from_id,
                         to_tier=target,
-                        reason=TierChange.Reason.REEVALUATION,
+                        reason=TierChange.Reason.ENROLMENT
+                        if from_id not in by_id and value == 0 and reason == TierChange.Reason.EARNING
+                        else reason,
                         note="",
                         qualifying_value=value,
                         at=at,
@@ -181,7 +195,7 @@ def _reevaluate_chunk(*, program: Program, tiers: list[Tier], member_ids: list[i
 def program_tiers_reevaluate(*, program: Program, at: datetime) -> dict[str, int]:
     """Re-evaluate every member of `program` at `at`, set-based: one query finds the members whose
     tier is not the one their metric and manual floor give, or who are in a grace period; those are
-    re-evaluated by chunks of CHUNK (`_reevaluate_chunk`), each one transaction. The rules are
+    re-evaluated by chunks of CHUNK (`members_tier_evaluate`), each one transaction. The rules are
     `member_tier_evaluate`'s with `allow_downgrade` (upgrades at once, downgrades after the
     program's grace days, a manual floor in force is never gone below)."""
     tiers = tier_list(program=program)
@@ -190,7 +204,7 @@ def program_tiers_reevaluate(*, program: Program, at: datetime) -> dict[str, int
         return summary
     candidates = _candidates(program=program, tiers=tiers, at=at)
     for start in range(0, len(candidates), CHUNK):
-        result = _reevaluate_chunk(
+        result = members_tier_evaluate(
             program=program, tiers=tiers, member_ids=candidates[start : start + CHUNK], at=at
         )
         for name, count in result.items():

@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 from accounts.models import Member
 from ledger.texts import member_text
 from loyalty_site.core.config_cache import program_config, program_of
-from loyalty_site.core.db import holds_lock, locked_instance, row_insert, row_update
-from loyalty_site.core.errors import InvalidInput, LoyaltyError
-from loyalty_site.core.events import event_emit
+from loyalty_site.core.db import atomic_with_retry, holds_lock, locked_instance, row_insert, row_update
+from loyalty_site.core.errors import InvalidInput
+from loyalty_site.core.events import event_emit, events_batched
 from loyalty_site.core.periods import DAY, MONTH, WEEK, period_previous
 
 from .models import MemberTierState, Tier, TierChange, TierGift, TierOverride
@@ -312,38 +312,110 @@ def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) ->
     return gift
 
 
+GIFT_CHUNK = 2000
+
+
+def tier_gift_candidates(*, program, tier: Tier, at: datetime) -> tuple[str, list[int]]:
+    """The gift period of `tier` before `at` and the ids of the members due its gift (one query):
+    active members of the tier who joined before the period ended and have no gift for it; with
+    `program.tier_gifts_require_activity`, only those active in the period (a purchase or bet, an
+    earning or redemption posting, or their last activity falling in it)."""
+    from ledger.models import Posting, Purchase
+
+    key, start, end = gift_period_bounds(period=tier.gift_period, at=at, tz=program.tz)
+    members = Member.objects.filter(
+        program=program, tier=tier, status=Member.Status.ACTIVE, created_at__lt=end
+    ).exclude(Exists(TierGift.objects.filter(member=OuterRef("pk"), period=key)))
+    if program.tier_gifts_require_activity:
+        bought = Purchase.objects.filter(member=OuterRef("pk"), occurred_at__gte=start, occurred_at__lt=end)
+        posted = Posting.objects.filter(
+            member=OuterRef("pk"),
+            kind__in=("earn", "redeem", "partner", "cashout"),
+            created_at__gte=start,
+            created_at__lt=end,
+        )
+        members = members.filter(
+            Exists(bought) | Exists(posted) | Q(last_activity_at__gte=start, last_activity_at__lt=end)
+        )
+    return key, list(members.order_by("pk").values_list("pk", flat=True))
+
+
 def program_tier_gifts(*, program, at: datetime) -> dict[str, int]:
     """Give every gifting tier's periodic gift of `program` for its last completed period. With
     `program.tier_gifts_require_activity`, only to members active in that period: a purchase or bet,
-    an earning or redemption posting, or their last activity falling in it."""
-    from ledger.models import Posting, Purchase
+    an earning or redemption posting, or their last activity falling in it.
 
+    Set-based, the rows of `tier_gift_grant` member by member: one query finds the tier's members
+    due its gift (`tier_gift_candidates`), then each chunk of GIFT_CHUNK of them is one transaction
+    (`_tier_gifts_chunk`). A rerun, or a run after a kill mid-way, finds the committed chunks'
+    members gifted (the unique (member, period) row) and gives the rest."""
     given = skipped = 0
-    for tier in Tier.objects.filter(program=program, gift_points__gt=0).exclude(gift_period=""):
-        key, start, end = gift_period_bounds(period=tier.gift_period, at=at, tz=program.tz)
-        members = Member.objects.filter(
-            program=program, tier=tier, status=Member.Status.ACTIVE, created_at__lt=end
-        ).exclude(Exists(TierGift.objects.filter(member=OuterRef("pk"), period=key)))
-        if program.tier_gifts_require_activity:
-            bought = Purchase.objects.filter(
-                member=OuterRef("pk"), occurred_at__gte=start, occurred_at__lt=end
+    for tier in (
+        Tier.objects.filter(program=program, gift_points__gt=0).exclude(gift_period="").order_by("rank")
+    ):
+        key, ids = tier_gift_candidates(program=program, tier=tier, at=at)
+        for index in range(0, len(ids), GIFT_CHUNK):
+            chunk_given, chunk_skipped = _tier_gifts_chunk(
+                program=program, tier=tier, period=key, member_ids=ids[index : index + GIFT_CHUNK], at=at
             )
-            posted = Posting.objects.filter(
-                member=OuterRef("pk"),
-                kind__in=("earn", "redeem", "partner", "cashout"),
-                created_at__gte=start,
-                created_at__lt=end,
-            )
-            members = members.filter(
-                Exists(bought) | Exists(posted) | Q(last_activity_at__gte=start, last_activity_at__lt=end)
-            )
-        for member in members.select_related("program").order_by("pk").iterator(chunk_size=500):
-            try:
-                if tier_gift_grant(member=member, tier=tier, period=key, at=at):
-                    given += 1
-            except LoyaltyError:
-                skipped += 1  # e.g. a member blocked by the fraud rules: no gift this period
+            given += chunk_given
+            skipped += chunk_skipped
     return {"given": given, "skipped": skipped}
+
+
+@atomic_with_retry
+def _tier_gifts_chunk(
+    *, program, tier: Tier, period: str, member_ids: list[int], at: datetime
+) -> tuple[int, int]:
+    """`tier_gift_grant` for a chunk of members, in one transaction: the members locked (id order),
+    the gift rows inserted with one statement (a member gifted meanwhile is skipped by the unique
+    (member, period)), the bonuses posted together (`ledger.bonuses`: postings, entries, lots,
+    balances, `points.earned` events, tier upgrades); a member the ledger refuses (a fraud limit)
+    keeps no gift and counts as skipped. Returns (given, skipped)."""
+    from ledger.bonuses import Bonus, bonuses_post, bonuses_refused
+    from ledger.engine import gc_paused, members_lock
+    from loyalty_site.core.bulk import rows_insert
+    from loyalty_site.core.i18n import member_language
+
+    with gc_paused(), events_batched():
+        members = {member.pk: member for member in members_lock(member_ids)}
+        bonuses: list[Bonus] = []
+        descriptions: dict[str, str] = {}
+        label = period.split(":", 1)[1]
+        for member in members.values():
+            language = member_language(member)
+            if language not in descriptions:
+                descriptions[language] = member_text(
+                    member, lambda: _("%(tier)s gift for %(period)s") % {"tier": tier.name, "period": label}
+                )
+            bonuses.append(
+                Bonus(
+                    member=member,
+                    points=int(tier.gift_points),
+                    reference=f"tier_gift:{member.pk}:{period}",
+                    description=descriptions[language],
+                )
+            )
+        refused = {bonus.member.pk for bonus in bonuses_refused(bonuses, at=at)}
+        gifted = rows_insert(
+            TierGift,
+            {
+                "member_id": [bonus.member.pk for bonus in bonuses if bonus.member.pk not in refused],
+                "reference": [bonus.reference for bonus in bonuses if bonus.member.pk not in refused],
+            },
+            constants={
+                "program_id": program.pk,
+                "tier_id": tier.pk,
+                "period": period,
+                "points": tier.gift_points,
+                "at": at,
+            },
+            skip_conflict=True,
+            returning=("member_id",),
+        )
+        new = {member_id for (member_id,) in gifted}
+        bonuses_post([bonus for bonus in bonuses if bonus.member.pk in new], at=at, checked=True)
+    return len(new), len(refused)
 
 
 # --- personal managers ---------------------------------------------------------------------------

@@ -25,3 +25,19 @@ def register(name: str) -> Callable[[Callable[..., object]], Callable[..., objec
 
 def run_hooks(name: str, **kwargs: object) -> list[object]:
     return [func(**kwargs) for func in _HOOKS.get(name, [])]
+
+
+def run_hooks_many(name: str, calls: list[dict[str, object]]) -> None:
+    """`run_hooks(name, **call)` for each of `calls` (a job's batch: the postings of a chunk), in
+    one call per hook function that offers a set-based version: a function with a `many`
+    attribute gets `many(calls)` once (e.g. the tiers app evaluates a chunk's members with a few
+    statements instead of a few each), any other function is called once per call, in order."""
+    if not calls:
+        return
+    for func in _HOOKS.get(name, []):
+        many = getattr(func, "many", None)
+        if many is not None:
+            many(calls)
+        else:
+            for call in calls:
+                func(**call)
