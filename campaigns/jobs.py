@@ -1,8 +1,12 @@
 """Campaign jobs: plain services taking `at`, idempotent by the grant rows' unique keys.
 
 Every job walks the programs that have a running campaign of its trigger, computes the period in
-the program's time zone, preselects candidates with one query, and grants member by member (each
-grant its own savepoint under the member's row lock), in chunks of `CHUNK` members.
+the program's time zone, preselects candidates with one query, and grants in chunks, each one
+transaction: set-based (`campaigns.bulk.grants_chunk`, BULK_CHUNK members: the engine's rules, a
+few statements per chunk), or member by member (`_grant_chunk`, CHUNK members, each member its
+own savepoint under their row lock) for campaigns with referrer-side rewards. A rerun, or a run
+after one killed mid-way, finds the committed chunks' grants (unique per campaign, member and
+period key) and grants the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from loyalty_site.core.events import events_batched
 from loyalty_site.core.jobs import job
 from loyalty_site.core.periods import period_previous
 
+from . import bulk
 from .engine import Context, campaigns_apply
 from .kinds import condition_kinds
 from .models import Campaign, CampaignGrant
@@ -27,6 +32,10 @@ from .segments import segments_refresh
 from .selectors import campaigns_running
 
 CHUNK = 500
+BULK_CHUNK = 2000
+# False: every job grants member by member (the engine's reference path, which the tests compare
+# the set-based one with)
+BULK = True
 logger = logging.getLogger("loyalty.campaigns")
 
 
@@ -36,13 +45,17 @@ def _programs_with(trigger: str):
     ).distinct()
 
 
-def _grant_each(member_ids, campaigns, make_ctx) -> int:
-    """Grant `campaigns` to each member: one transaction per chunk of CHUNK members, whose events
-    are stored with one statement at its end (`events_batched`), and a savepoint per member (its row
-    locked first). A member the ledger refuses (blocked, a fraud limit) is skipped and logged (its
-    savepoint and its events are dropped); the job goes on."""
+def _grant_each(member_ids, campaigns, make_ctx, *, at: datetime) -> int:
+    """Grant `campaigns` to each member, by chunks, each one transaction: set-based
+    (`bulk.grants_chunk`) unless a campaign has referrer-side rewards, else one savepoint per member
+    (`_grant_chunk`). A member the ledger refuses (blocked, a fraud limit) is skipped and logged;
+    the job goes on."""
     granted = 0
     ids = list(member_ids)
+    if BULK and not bulk.one_by_one(campaigns):
+        for start in range(0, len(ids), BULK_CHUNK):
+            granted += bulk.grants_chunk(ids[start : start + BULK_CHUNK], campaigns, make_ctx, at=at)
+        return granted
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic(), events_batched():
             granted += _grant_chunk(ids[start : start + CHUNK], campaigns, make_ctx)
@@ -114,6 +127,7 @@ def scheduled_run(*, schedule: str, at: datetime) -> dict:
             lambda member, key=key, window=window: Context(
                 member=member, at=at, window=window, period_key=key
             ),
+            at=at,
         )
     return {"members_checked": members, "grants": granted}
 
@@ -180,7 +194,7 @@ def birthdays(*, at: datetime) -> dict:
         members += len(ids)
         key = str(today.year)
         granted += _grant_each(
-            ids, campaigns, lambda member, key=key: Context(member=member, at=at, period_key=key)
+            ids, campaigns, lambda member, key=key: Context(member=member, at=at, period_key=key), at=at
         )
     return {"members_checked": members, "grants": granted}
 
@@ -221,5 +235,5 @@ def inactivity_reminders(*, at: datetime) -> dict:
                     return None  # active again since the candidates were read
                 return Context(member=member, at=at, period_key=f"idle:{member.last_activity_at.isoformat()}")
 
-            granted += _grant_each(ids, [campaign], make_ctx)
+            granted += _grant_each(ids, [campaign], make_ctx, at=at)
     return {"members_checked": members, "grants": granted}
