@@ -1,20 +1,24 @@
 # ruff: noqa: E501 - SQL reads better unwrapped
-"""Every scheduled job on the million-member data set (bench/dataset/build.py), each against
-hand-written SQL doing the same writes, same run, same data.
+"""Every scheduled job on a data set of bench/dataset/build.py, each against hand-written SQL doing
+the same writes, same run, same data.
 
     .venv/bin/python -u bench/dataset/build.py --members 1000000           # once: loyalty_bench_million
     .venv/bin/python -u bench/jobs/bench_all.py                             # copies it to loyalty_bench_all
-    .venv/bin/python -u bench/jobs/bench_all.py --members 10000 --jobs reevaluate_tiers,birthdays
+    .venv/bin/python -u bench/jobs/bench_all.py --template loyalty_jobs_100k --database loyalty_jobs_100k_run \
+        --members 100000 --jobs reevaluate_tiers,birthdays
 
-The data set's database is the template: it is copied (CREATE DATABASE ... TEMPLATE) to
-BENCH_DATABASE_URL (default loyalty_bench_all, DROPPED first) and the jobs run there, at the data
-set's AT, in the order of JOBS. For each job: the SQL (when there is one) runs in a transaction that
-is rolled back, then the job runs for real through `run_job`. `same_rows` compares what both
+The data set's database (`--template`, a name or a URL; default BENCH_TEMPLATE_URL, else
+loyalty_bench_million) is the template: it is copied (CREATE DATABASE ... TEMPLATE) to `--database`
+(default BENCH_DATABASE_URL, else loyalty_bench_all; DROPPED first) and the jobs run there, at the
+data set's AT, in the order of JOBS. For each job: the SQL (when there is one) runs in a transaction
+that is rolled back, then the job runs for real through `run_job`. `same_rows` compares what both
 changed: the rows each added per table, the lots per state, the members' balances, tiers and
 statuses, the events per type, the grace states, segment memberships (`STATE_SQL`, read before,
-after the SQL inside its transaction, and after the job). A job without an SQL baseline is timed
-alone (`sql_seconds` null). Then the notification backlog: `--backlog N` outbox rows (`pending`,
-e-mail) delivered by `deliver_notifications` to the console e-mail backend.
+after the SQL inside its transaction, and after the job). A job's SQL may run several times in its
+transaction (once per campaign or gifting tier, in the job's order: a member the Bronze gift lifts
+is due Silver's gift in the same run). At the end a Markdown table (job, what it did, job s, SQL s,
+ratio, same rows) is printed for bench/README.md, with the load average. Then the notification
+backlog: `--backlog N` outbox rows (`pending`, e-mail) delivered by `deliver_notifications`.
 Results: bench/jobs/results-all-<members>.json.
 """
 
@@ -30,10 +34,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench" / "jobs"))
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty_bench_all")
-TEMPLATE_URL = os.environ.get(
-    "BENCH_TEMPLATE_URL", "postgres://postgres@127.0.0.1:5432/loyalty_bench_million"
-)
+SERVER = "postgres://postgres@127.0.0.1:5432"
+
+
+def _url(value: str) -> str:
+    """A database name or URL -> a URL (a name on the local server)."""
+    return value if "://" in value else f"{SERVER}/{value}"
+
+
+_pre = argparse.ArgumentParser(add_help=False)
+_pre.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", "loyalty_bench_all"))
+_pre.add_argument("--template", default=os.environ.get("BENCH_TEMPLATE_URL", "loyalty_bench_million"))
+_where, _rest = _pre.parse_known_args()
+BENCH_URL = _url(_where.database)
+TEMPLATE_URL = _url(_where.template)
+os.environ["BENCH_DATABASE_URL"] = BENCH_URL  # bench_jobs reads it
 os.environ["DATABASE_URL"] = BENCH_URL
 os.environ.setdefault("LOYALTY_TESTING", "1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_site.settings")
@@ -118,25 +133,53 @@ WITH v AS (
 SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM members), (SELECT count(*) FROM events)
 """
 
-# A campaign grant of points, the way `campaigns_apply` + `points_bonus` write it, for the members
-# in `todo` (member_id, period_key): grant, bonus posting, entries, lot, balance, events.
-_GRANT_POINTS = """
-, locked AS (
-    SELECT m.id, m.balance FROM accounts_member m JOIN todo ON todo.member_id = m.id ORDER BY m.id FOR UPDATE OF m
-), grants AS (
-    INSERT INTO campaigns_campaigngrant (campaign_id, member_id, period_key, points, cost, purchase_ref, created_at)
-    SELECT %(campaign)s, member_id, period_key, %(points)s, %(points)s * %(point_value)s, '', %(at)s FROM todo
-    ON CONFLICT DO NOTHING
-    RETURNING id, member_id, period_key
+# The tier upgrades a credit triggers (`points_posted` -> `member_tier_evaluate`, upgrades only),
+# for the members of `credited` (member_id, points) credited by the statement: their qualifying
+# points over the 365-day window plus the credit, the highest tier that reaches, when above their
+# own. A manual floor can only hold a member where they are, never lift them here: no floor read.
+_UPGRADE = """
+, q AS (
+    SELECT c.member_id, GREATEST(c.points + COALESCE((
+        SELECT sum(e.points) FROM ledger_entry e WHERE e.member_id = c.member_id AND e.program_id = %(program)s
+          AND e.account IN ('member', 'member_pending') AND e.kind IN ('earn', 'bonus', 'partner', 'reversal')
+          AND e.created_at <= %(at)s AND e.created_at > %(at)s - interval '365 days'), 0), 0) AS value
+    FROM credited c
+), up AS (
+    SELECT q.member_id, q.value, m.tier_id AS from_id, cur.code AS from_code, cur.name AS from_name,
+        t.id AS to_id, t.code AS to_code, t.name AS to_name
+    FROM q JOIN accounts_member m ON m.id = q.member_id LEFT JOIN tiers_tier cur ON cur.id = m.tier_id
+    JOIN LATERAL (SELECT id, rank, code, name FROM tiers_tier WHERE program_id = %(program)s AND threshold <= q.value
+                  ORDER BY rank DESC LIMIT 1) t ON true
+    WHERE cur.rank IS NULL OR t.rank > cur.rank
 ), members AS (
-    UPDATE accounts_member m SET balance = m.balance + %(points)s FROM grants g WHERE m.id = g.member_id
+    UPDATE accounts_member m SET balance = m.balance + c.points, tier_id = COALESCE(up.to_id, m.tier_id)
+    FROM credited c LEFT JOIN up ON up.member_id = c.member_id WHERE m.id = c.member_id
     RETURNING m.id, m.balance
-), postings AS (
+), changes AS (
+    INSERT INTO tiers_tierchange (program_id, member_id, from_tier_id, to_tier_id, reason, note, qualifying_value, at)
+    SELECT %(program)s, member_id, from_id, to_id, 'earning', '', value, %(at)s FROM up RETURNING id, member_id
+), states AS (
+    UPDATE tiers_membertierstate s SET below_since = NULL, evaluated_at = %(at)s FROM up WHERE s.member_id = up.member_id
+    RETURNING 1
+), tier_events AS (
+    INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
+    SELECT gen_random_uuid(), %(program)s, up.member_id, 'tier.changed',
+        jsonb_build_object('member', up.member_id, 'from', from_code, 'from_name', from_name, 'to', to_code,
+            'to_name', to_name, 'direction', 'up', 'reason', 'earning', 'qualifying_value', value),
+        %(at)s, 'tier.changed:' || changes.id, now()
+    FROM up JOIN changes ON changes.member_id = up.member_id
+    RETURNING 1
+)"""
+
+# The bonus posting of each member of `credited` (member_id, points, reference, description,
+# campaign_id) with the new balance from `members`: posting, entries, lot, points.earned event.
+_BONUS = """
+, postings AS (
     INSERT INTO ledger_posting (program_id, member_id, kind, reference, fingerprint, points, pending_points,
         balance_after, campaign_id, description, data, created_at, recorded_at)
-    SELECT %(program)s, g.member_id, 'bonus', 'campaign:' || %(campaign)s || ':' || g.member_id || ':' || g.period_key,
-        md5(g.member_id::text), %(points)s, 0, m.balance, %(campaign)s, %(name)s, '{}', %(at)s, %(at)s
-    FROM grants g JOIN members m ON m.id = g.member_id
+    SELECT %(program)s, c.member_id, 'bonus', c.reference, md5(c.reference), c.points, 0, m.balance, c.campaign_id,
+        c.description, '{}', %(at)s, %(at)s
+    FROM credited c JOIN members m ON m.id = c.member_id
     RETURNING id, member_id, points, balance_after, reference
 ), entries AS (
     INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after, created_at)
@@ -148,28 +191,71 @@ _GRANT_POINTS = """
     INSERT INTO ledger_lot (program_id, member_id, posting_id, source, points, remaining, state, earned_at, available_at, expires_at)
     SELECT %(program)s, member_id, id, 'bonus', points, points, 'active', %(at)s, %(at)s, %(at)s + interval '365 days' FROM postings
     RETURNING 1
-), campaign AS (
-    UPDATE campaigns_campaign SET points_granted = points_granted + %(points)s * (SELECT count(*) FROM grants)
-    WHERE id = %(campaign)s RETURNING 1
-), events AS (
+), earned AS (
     INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
     SELECT gen_random_uuid(), %(program)s, member_id, 'points.earned',
         jsonb_build_object('kind', 'bonus', 'change', points, 'points', points, 'balance', balance_after,
             'member_id', member_id, 'reference', reference, 'posting_id', id, 'purchase_id', NULL, 'pending_points', 0),
         %(at)s, 'points.earned:posting:' || id, now() FROM postings
+    RETURNING 1
+)"""
+
+# A campaign's grants, the way `campaigns_apply` writes them, for the members of `todo`
+# (member_id, period_key): the members locked, a personal coupon each when the campaign gives one
+# (with its coupon.issued event), the grant rows, the budget, the bonus (with its upgrades), the
+# reward.granted event (points or a coupon) and the campaign's notification event.
+_GRANT = (
+    """
+, locked AS (
+    SELECT m.id FROM accounts_member m JOIN todo ON todo.member_id = m.id ORDER BY m.id FOR UPDATE OF m
+), coupons AS (
+    INSERT INTO campaigns_coupon (program_id, code, kind, value, currency, min_purchase, starts_at, ends_at, max_uses,
+        max_uses_per_member, first_order_only, is_active, uses_count, created_at, campaign_id, member_id)
+    SELECT %(program)s, upper(substr(md5(random()::text), 1, 10)), %(coupon_kind)s, %(coupon_value)s, '',
+        %(coupon_min)s, %(at)s, %(at)s + %(coupon_days)s * interval '1 day', 1, 1, false, true, 0, %(at)s, %(campaign)s, member_id
+    FROM todo WHERE %(coupon_kind)s <> ''
+    RETURNING id, member_id, code, ends_at
+), grants AS (
+    INSERT INTO campaigns_campaigngrant (campaign_id, member_id, period_key, points, cost, purchase_ref, coupon_id, created_at)
+    SELECT %(campaign)s, todo.member_id, period_key, %(points)s, %(points)s * %(point_value)s, '', coupons.id, %(at)s
+    FROM todo LEFT JOIN coupons ON coupons.member_id = todo.member_id
+    ON CONFLICT DO NOTHING
+    RETURNING id, member_id, period_key, coupon_id
+), credited AS (
+    SELECT member_id, %(points)s AS points, 'campaign:' || %(campaign)s || ':' || member_id || ':' || period_key AS reference,
+        %(campaign_name)s AS description, %(campaign)s::bigint AS campaign_id
+    FROM grants WHERE %(points)s > 0
+)"""
+    + _UPGRADE
+    + _BONUS
+    + """
+, campaign AS (
+    UPDATE campaigns_campaign SET points_granted = points_granted + %(points)s * (SELECT count(*) FROM grants)
+    WHERE id = %(campaign)s AND %(points)s > 0 RETURNING 1
+), events AS (
+    INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
+    SELECT gen_random_uuid(), %(program)s, member_id, 'coupon.issued',
+        jsonb_build_object('code', code, 'coupon', code, 'valid_until', ends_at, 'kind', %(coupon_kind)s,
+            'value', %(coupon_value)s, 'ends_at', ends_at, 'campaign', %(code)s),
+        %(at)s, 'coupon.issued:' || id, now() FROM coupons
     UNION ALL
-    SELECT gen_random_uuid(), %(program)s, member_id, 'reward.granted',
-        jsonb_build_object('coupon', NULL, 'points', %(points)s, 'campaign', %(code)s, 'description', %(name)s,
-            'campaign_name', %(name)s), %(at)s, 'reward.granted:' || id, now() FROM grants
+    SELECT gen_random_uuid(), %(program)s, g.member_id, 'reward.granted',
+        jsonb_build_object('coupon', c.code, 'points', %(points)s, 'campaign', %(code)s, 'description', %(name)s,
+            'campaign_name', %(campaign_name)s), %(at)s, 'reward.granted:' || g.id, now()
+    FROM grants g LEFT JOIN coupons c ON c.id = g.coupon_id WHERE %(points)s > 0 OR g.coupon_id IS NOT NULL
     UNION ALL
-    SELECT gen_random_uuid(), %(program)s, member_id, %(notify)s,
-        jsonb_build_object('message', %(message)s, 'campaign', %(code)s), %(at)s, %(notify)s || ':' || id, now()
-    FROM grants WHERE %(notify)s <> ''
+    SELECT gen_random_uuid(), %(program)s, g.member_id, %(notify)s,
+        jsonb_build_object('message', %(message)s, 'campaign', %(code)s, 'campaign_name', %(campaign_name)s,
+            'coupon', c.code, 'idle_days', extract(day FROM %(at)s - m.last_activity_at)::int),
+        %(at)s, %(notify)s || ':' || g.id, now()
+    FROM grants g JOIN accounts_member m ON m.id = g.member_id LEFT JOIN coupons c ON c.id = g.coupon_id
+    WHERE %(notify)s <> ''
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM grants), (SELECT count(*) FROM postings), (SELECT count(*) FROM entries),
+SELECT (SELECT count(*) FROM grants), (SELECT count(*) FROM postings), (SELECT count(*) FROM changes),
        (SELECT count(*) FROM events)
 """
+)
 
 BIRTHDAYS_SQL = (
     """
@@ -179,90 +265,55 @@ WITH todo AS (
     WHERE m.program_id = %(program)s AND m.status = 'active'
       AND extract(month FROM m.birth_date) = extract(month FROM %(at)s AT TIME ZONE 'UTC')
       AND extract(day FROM m.birth_date) = extract(day FROM %(at)s AT TIME ZONE 'UTC')
+      AND NOT EXISTS (SELECT 1 FROM campaigns_campaigngrant g WHERE g.campaign_id = %(campaign)s AND g.member_id = m.id
+                      AND g.period_key = extract(year FROM %(at)s AT TIME ZONE 'UTC')::text)
 )"""
-    + _GRANT_POINTS
+    + _GRANT
 )
 
-# inactivity_reminders: members idle at least the campaign's days, not reached in this idle
-# stretch: a grant (no points) and the campaign's notification event.
-INACTIVITY_SQL = """
+# inactivity_reminders, once per campaign (the 30-day reminder, the 60-day win-back with its
+# coupon): members idle at least the campaign's days, not reached in this idle stretch
+INACTIVITY_SQL = (
+    """
 WITH todo AS (
     SELECT m.id AS member_id, 'idle:' || to_char(m.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00' AS period_key
     FROM accounts_member m
     WHERE m.program_id = %(program)s AND m.status = 'active' AND m.last_activity_at <= %(at)s - %(days)s * interval '1 day'
       AND NOT EXISTS (SELECT 1 FROM campaigns_campaigngrant g WHERE g.campaign_id = %(campaign)s AND g.member_id = m.id
                       AND g.created_at >= m.last_activity_at)
-    ORDER BY m.id
-), locked AS (
-    SELECT m.id FROM accounts_member m JOIN todo ON todo.member_id = m.id ORDER BY m.id FOR UPDATE OF m
-), grants AS (
-    INSERT INTO campaigns_campaigngrant (campaign_id, member_id, period_key, points, cost, purchase_ref, created_at)
-    SELECT %(campaign)s, member_id, period_key, 0, 0, '', %(at)s FROM todo
-    ON CONFLICT DO NOTHING RETURNING id, member_id
-), events AS (
-    INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
-    SELECT gen_random_uuid(), %(program)s, member_id, 'reward.granted',
-        jsonb_build_object('coupon', NULL, 'points', 0, 'campaign', %(code)s, 'description', %(name)s,
-            'campaign_name', %(name)s), %(at)s, 'reward.granted:' || id, now() FROM grants
-    UNION ALL
-    SELECT gen_random_uuid(), %(program)s, member_id, %(notify)s,
-        jsonb_build_object('message', %(message)s, 'campaign', %(code)s), %(at)s, %(notify)s || ':' || id, now()
-    FROM grants
-    RETURNING 1
+)"""
+    + _GRANT
 )
-SELECT (SELECT count(*) FROM grants), (SELECT count(*) FROM events)
-"""
 
-# tier_gifts (require activity): each gifting tier's members active in its last completed period
-# get the gift: TierGift row and a bonus posting, entries, lot, balance, points.earned event.
-TIER_GIFTS_SQL = """
-WITH periods AS (
-    SELECT * FROM unnest(%(tier_ids)s::bigint[], %(keys)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
-                         %(gifts)s::bigint[], %(names)s::text[]) AS p(tier_id, key, start_at, end_at, points, name)
-), todo AS (
-    SELECT m.id AS member_id, p.* FROM accounts_member m JOIN periods p ON p.tier_id = m.tier_id
-    WHERE m.program_id = %(program)s AND m.status = 'active' AND m.created_at < p.end_at
-      AND NOT EXISTS (SELECT 1 FROM tiers_tiergift g WHERE g.member_id = m.id AND g.period = p.key)
-      AND (EXISTS (SELECT 1 FROM ledger_purchase x WHERE x.member_id = m.id AND x.occurred_at >= p.start_at AND x.occurred_at < p.end_at)
+# tier_gifts (require activity), once per gifting tier in rank order (a member the Bronze gift
+# lifts to Silver is then due Silver's gift, as in the job): the tier's members active in its
+# last completed period get the gift: TierGift row, the bonus (with its upgrades).
+TIER_GIFTS_SQL = (
+    """
+WITH todo AS (
+    SELECT m.id AS member_id FROM accounts_member m
+    WHERE m.program_id = %(program)s AND m.tier_id = %(tier)s AND m.status = 'active' AND m.created_at < %(end)s
+      AND NOT EXISTS (SELECT 1 FROM tiers_tiergift g WHERE g.member_id = m.id AND g.period = %(key)s)
+      AND (EXISTS (SELECT 1 FROM ledger_purchase x WHERE x.member_id = m.id AND x.occurred_at >= %(start)s AND x.occurred_at < %(end)s)
            OR EXISTS (SELECT 1 FROM ledger_posting x WHERE x.member_id = m.id AND x.kind IN ('earn', 'redeem', 'partner', 'cashout')
-                      AND x.created_at >= p.start_at AND x.created_at < p.end_at)
-           OR (m.last_activity_at >= p.start_at AND m.last_activity_at < p.end_at))
+                      AND x.created_at >= %(start)s AND x.created_at < %(end)s)
+           OR (m.last_activity_at >= %(start)s AND m.last_activity_at < %(end)s))
     ORDER BY m.id
     FOR UPDATE OF m
 ), gifts AS (
     INSERT INTO tiers_tiergift (program_id, member_id, tier_id, period, points, at, reference)
-    SELECT %(program)s, member_id, tier_id, key, points, %(at)s, 'tier_gift:' || member_id || ':' || key FROM todo
-    ON CONFLICT DO NOTHING RETURNING member_id, period, points
-), members AS (
-    UPDATE accounts_member m SET balance = m.balance + g.points FROM gifts g WHERE m.id = g.member_id
-    RETURNING m.id, m.balance
-), postings AS (
-    INSERT INTO ledger_posting (program_id, member_id, kind, reference, fingerprint, points, pending_points,
-        balance_after, description, data, created_at, recorded_at)
-    SELECT %(program)s, g.member_id, 'bonus', 'tier_gift:' || g.member_id || ':' || g.period, md5(g.member_id::text),
-        g.points, 0, m.balance, t.name || ' gift for ' || split_part(g.period, ':', 2), '{}', %(at)s, %(at)s
-    FROM gifts g JOIN members m ON m.id = g.member_id JOIN todo t ON t.member_id = g.member_id
-    RETURNING id, member_id, points, balance_after, reference
-), entries AS (
-    INSERT INTO ledger_entry (posting_id, program_id, member_id, account, kind, points, balance_after, created_at)
-    SELECT id, %(program)s, member_id, 'member', 'bonus', points, balance_after, %(at)s FROM postings
-    UNION ALL
-    SELECT id, %(program)s, NULL, 'issued', 'bonus', -points, NULL, %(at)s FROM postings
-    RETURNING 1
-), lots AS (
-    INSERT INTO ledger_lot (program_id, member_id, posting_id, source, points, remaining, state, earned_at, available_at, expires_at)
-    SELECT %(program)s, member_id, id, 'bonus', points, points, 'active', %(at)s, %(at)s, %(at)s + interval '365 days' FROM postings
-    RETURNING 1
-), events AS (
-    INSERT INTO notifications_event (uid, program_id, member_id, type, data, at, key, created_at)
-    SELECT gen_random_uuid(), %(program)s, member_id, 'points.earned',
-        jsonb_build_object('kind', 'bonus', 'change', points, 'points', points, 'balance', balance_after,
-            'member_id', member_id, 'reference', reference, 'posting_id', id, 'purchase_id', NULL, 'pending_points', 0),
-        %(at)s, 'points.earned:posting:' || id, now() FROM postings
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM gifts), (SELECT count(*) FROM postings), (SELECT count(*) FROM entries), (SELECT count(*) FROM events)
+    SELECT %(program)s, member_id, %(tier)s, %(key)s, %(gift)s, %(at)s, 'tier_gift:' || member_id || ':' || %(key)s FROM todo
+    ON CONFLICT DO NOTHING RETURNING member_id, reference
+), credited AS (
+    SELECT member_id, %(gift)s::bigint AS points, reference, %(description)s AS description, NULL::bigint AS campaign_id
+    FROM gifts
+)"""
+    + _UPGRADE
+    + _BONUS
+    + """
+SELECT (SELECT count(*) FROM gifts), (SELECT count(*) FROM postings), (SELECT count(*) FROM changes)
 """
+)
 
 # reconcile: the same invariant over every member and posting, one statement each (reads only)
 RECONCILE_SQL = """
@@ -299,6 +350,34 @@ SESSIONS_PURGE_SQL = (
     "WITH d AS (DELETE FROM django_session WHERE expire_date < %(at)s RETURNING 1) SELECT count(*) FROM d"
 )
 
+
+def SEGMENTS_SQL(*, program, at) -> list[tuple[str, list]]:
+    """refresh_segments: per active segment, its rules' query (the job's own `segment_members`,
+    compiled to SQL) used in the database: the memberships it no longer gives deleted, the new
+    ones inserted, the size and moment written; nothing goes through Python."""
+    from campaigns.models import Segment
+    from campaigns.segments import segment_members
+
+    runs = []
+    for segment in Segment.objects.filter(is_active=True).select_related("program").order_by("pk"):
+        query, params = segment_members(segment=segment, at=at).values("pk").query.sql_with_params()
+        runs.append(
+            (
+                f"""
+WITH wanted(id) AS ({query}),
+gone AS (DELETE FROM campaigns_segmentmembership s WHERE s.segment_id = %s
+         AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.id = s.member_id) RETURNING 1),
+added AS (INSERT INTO campaigns_segmentmembership (segment_id, member_id, since)
+          SELECT %s, w.id, %s FROM wanted w ON CONFLICT DO NOTHING RETURNING 1),
+size AS (UPDATE campaigns_segment SET member_count = (SELECT count(*) FROM wanted), refreshed_at = %s
+         WHERE id = %s RETURNING member_count)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), (SELECT member_count FROM size)""",
+                [*params, segment.pk, segment.pk, at, at, segment.pk],
+            )
+        )
+    return runs
+
+
 # job, its SQL (None: timed alone), the name of the extra parameters it needs (see `job_params`)
 JOBS = [
     ("reconcile", RECONCILE_SQL, None),
@@ -307,13 +386,13 @@ JOBS = [
     ("warn_expiring", WARN_SQL, None),
     ("decay_inactive", DECAY_SQL, None),
     ("activate_pending", ACTIVATE_SQL, None),
-    ("birthdays", BIRTHDAYS_SQL, "birthday_gift"),
-    ("inactivity_reminders", INACTIVITY_SQL, "inactivity_reminder"),
+    ("birthdays", BIRTHDAYS_SQL, "birthday"),
+    ("inactivity_reminders", INACTIVITY_SQL, "inactivity"),
     ("tier_gifts", TIER_GIFTS_SQL, "tier_gifts"),
     ("weekly_bonus", WEEKLY_SQL, "week"),
     ("scheduled_campaigns", SCHEDULED_SQL, None),
     ("fraud_monitor", FRAUD_SQL, None),
-    ("refresh_segments", None, None),
+    ("refresh_segments", SEGMENTS_SQL, None),
     ("idempotency_purge", IDEMPOTENCY_SQL, None),
     ("outbox_purge", OUTBOX_PURGE_SQL, None),
     ("webhook_deliveries_purge", WEBHOOK_PURGE_SQL, None),
@@ -321,7 +400,7 @@ JOBS = [
 ]
 
 
-def database_from_template(members: int) -> None:
+def database_from_template() -> None:
     import psycopg
 
     base, name = BENCH_URL.rsplit("/", 1)
@@ -331,44 +410,66 @@ def database_from_template(members: int) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
-def job_params(kind: str | None, *, program, at) -> dict:
+def _campaign_params(campaign, base: dict) -> dict:
     from campaigns.engine import _describe
+
+    rewards = [r for r in campaign.rewards.all() if r.recipient == "member"]
+    points = sum(r.points for r in rewards if r.kind == "points")
+    notify = next((r for r in rewards if r.kind == "notification"), None)
+    coupon = next((r for r in rewards if r.kind == "coupon"), None)
+    return {
+        **base,
+        "campaign": campaign.pk,
+        "code": campaign.code,
+        "campaign_name": campaign.name,
+        "name": _describe(campaign, rewards, points),
+        "points": points,
+        "days": campaign.trigger_days or 0,
+        "notify": notify.notify_event if notify else "",
+        "message": notify.message if notify else "",
+        "coupon_kind": coupon.coupon_kind if coupon else "",
+        "coupon_value": coupon.value if coupon else 0,
+        "coupon_min": coupon.coupon_min_purchase if coupon else 0,
+        "coupon_days": coupon.days if coupon else 0,
+    }
+
+
+def job_params(kind: str | None, *, program, at) -> list[dict]:
+    """The parameters of a job's SQL: one dict per run of it (in the job's order), all in one
+    transaction."""
     from campaigns.jobs import previous_window
-    from campaigns.models import Campaign
+    from campaigns.selectors import campaigns_running
     from tiers.models import Tier
     from tiers.services import gift_period_bounds
 
-    params: dict = {"program": program.pk, "at": at, "point_value": program.point_value}
-    if kind in ("birthday_gift", "inactivity_reminder"):
-        campaign = Campaign.objects.get(program=program, code=kind)
-        rewards = list(campaign.rewards.all())
-        points = sum(r.points for r in rewards if r.kind == "points")
-        notify = next((r for r in rewards if r.kind == "notification"), None)
-        params.update(
-            campaign=campaign.pk,
-            code=campaign.code,
-            name=_describe(campaign, rewards, points),
-            points=points,
-            days=campaign.trigger_days or 0,
-            notify=notify.notify_event if notify else "",
-            message=notify.message if notify else "",
-        )
-    elif kind == "tier_gifts":
-        tiers = list(
+    base: dict = {"program": program.pk, "at": at, "point_value": program.point_value}
+    if kind in ("birthday", "inactivity"):
+        return [
+            _campaign_params(campaign, base)
+            for campaign in campaigns_running(program=program, trigger=kind, at=at)
+        ]
+    if kind == "tier_gifts":
+        params = []
+        for tier in (
             Tier.objects.filter(program=program, gift_points__gt=0).exclude(gift_period="").order_by("rank")
-        )
-        bounds = [gift_period_bounds(period=t.gift_period, at=at, tz=program.tz) for t in tiers]
-        params.update(
-            tier_ids=[t.pk for t in tiers],
-            keys=[b[0] for b in bounds],
-            starts=[b[1] for b in bounds],
-            ends=[b[2] for b in bounds],
-            gifts=[t.gift_points for t in tiers],
-            names=[t.name for t in tiers],
-        )
-    elif kind == "week":
-        _key, (params["week_start"], params["week_end"]) = previous_window("weekly", at, program.tz)
-    return params
+        ):
+            key, start, end = gift_period_bounds(period=tier.gift_period, at=at, tz=program.tz)
+            description = f"{tier.name} gift for {key.split(':', 1)[1]}"
+            params.append(
+                {
+                    **base,
+                    "tier": tier.pk,
+                    "key": key,
+                    "start": start,
+                    "end": end,
+                    "gift": tier.gift_points,
+                    "description": description,
+                }
+            )
+        return params
+    if kind == "week":
+        _key, (base["week_start"], base["week_end"]) = previous_window("weekly", at, program.tz)
+    return [base]
 
 
 def state(cursor) -> dict:
@@ -421,6 +522,44 @@ def backlog_bench(*, program, at, rows: int) -> dict:
     }
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _found(row: dict) -> str:
+    """What the job did, from its summary: its non-zero counts."""
+    summary = row.get("job_summary") or {}
+    parts = [f"{key} {value}" for key, value in summary.items() if isinstance(value, int) and value]
+    return ", ".join(parts) or "nothing to do"
+
+
+def markdown_table(results: dict) -> str:
+    """The results as bench/README.md's table."""
+    lines = [
+        f"| job ({results['members']:,} members) | what it did | job | SQL | ratio | same rows | load |".replace(
+            ",", " "
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in results["jobs"].items():
+        sql = row.get("sql_seconds")
+        same = row.get("same_rows")
+        sql_text = f"{sql:.2f} s" if sql is not None else "–"
+        ratio = f"{row['ratio']:.1f}×" if row.get("ratio") else "–"
+        same_text = "–" if same is None else "yes" if same else "no"
+        lines.append(
+            f"| `{name}` | {_found(row)} | {row['job_seconds']:.2f} s | {sql_text} | {ratio} | {same_text} "
+            f"| {row.get('load_average', '')} |"
+        )
+    backlog = results.get("backlog")
+    if backlog:
+        lines.append(
+            f"| `deliver_notifications` | {backlog['rows']:,} pending e-mails | {backlog['deliver_seconds']:.2f} s "
+            f"| – | – | – | |".replace(",", " ")
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -429,10 +568,15 @@ def main() -> None:
     parser.add_argument("--jobs", default="", help="Comma-separated job names (default: all).")
     parser.add_argument("--keep", action="store_true", help="Do not copy the template again.")
     parser.add_argument("--backlog", type=int, default=0, help="Notifications to deliver after the jobs.")
+    parser.add_argument(
+        "--database", help="Where the jobs run (a name or URL): dropped, copied from the template."
+    )
+    parser.add_argument("--template", help="The data set's database (a name or URL).")
     args = parser.parse_args()
+    print(f"data set {TEMPLATE_URL} -> {BENCH_URL}; load average {load_average()}", flush=True)
     if not args.keep:
         started = time.monotonic()
-        database_from_template(args.members)
+        database_from_template()
         print(f"copied the data set in {time.monotonic() - started:.1f} s", flush=True)
     import django
     import psycopg
@@ -448,6 +592,7 @@ def main() -> None:
     from loyalty_site.core.jobs import run_job
 
     program = Program.objects.get(name="Bench")
+    at = AT
     wanted = set(filter(None, args.jobs.split(",")))
     results: dict = {"members": args.members, "at": AT.isoformat(), "jobs": {}}
     out = Path(__file__).with_name(f"results-all-{args.members}.json")
@@ -459,20 +604,25 @@ def main() -> None:
             before = state(cursor)
             sql_seconds = sql_delta = None
             if sql is not None:
-                params = job_params(kind, program=program, at=AT)
+                if callable(sql):  # statements built from the job's own query (see SEGMENTS_SQL)
+                    runs = sql(program=program, at=at)
+                else:
+                    runs = [(sql, params) for params in job_params(kind, program=program, at=at)]
                 cursor.execute("BEGIN")
                 started = time.monotonic()
                 # client-side binding: the parameters' types come from the SQL around them
+                sql_counts = []
                 with psycopg.ClientCursor(connection.connection) as client:
-                    client.execute(sql, params)
-                    sql_counts = client.fetchone()
+                    for text, params in runs:
+                        client.execute(text, params)
+                        sql_counts.append(list(client.fetchone() or []) if client.description else [])
                 sql_seconds = time.monotonic() - started
                 sql_delta = delta(before, state(cursor))
                 cursor.execute("ROLLBACK")
                 for table in ("accounts_member", "ledger_lot", "ledger_posting", "notifications_event"):
                     cursor.execute(f"VACUUM ANALYZE {table}")
         started = time.monotonic()
-        summary = run_job(name, at=AT)
+        summary = run_job(name, at=at)
         job_seconds = time.monotonic() - started
         with connection.cursor() as cursor:
             job_delta = delta(before, state(cursor))
@@ -486,11 +636,12 @@ def main() -> None:
         }
         if sql is not None:
             row.update(
-                sql_counts=[int(c) if isinstance(c, int) else c for c in sql_counts],
+                sql_counts=sql_counts,
                 sql_changed=sql_delta,
                 same_rows=sql_delta == job_delta,
                 meets_2x=job_seconds <= 2 * sql_seconds or job_seconds < 0.5,
             )
+        row["load_average"] = load_average()
         results["jobs"][name] = row
         print(name, json.dumps(row, default=str), flush=True)
         out.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -499,6 +650,7 @@ def main() -> None:
         print("backlog", json.dumps(results["backlog"], default=str), flush=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"written {out}")
+    print(markdown_table(results))
 
 
 if __name__ == "__main__":
