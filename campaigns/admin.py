@@ -16,6 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.replica import replica_view
 
 from .coupons import coupon_batch_generate, coupons_csv, coupons_deactivate
 from .models import (
@@ -187,7 +188,11 @@ class CampaignAdmin(ScopedAdmin):
                 self.admin_site.admin_view(self.simulate_view),
                 name="campaigns_campaign_simulate",
             ),
-            path("<int:pk>/roi/", self.admin_site.admin_view(self.roi_view), name="campaigns_campaign_roi"),
+            path(  # a report: reads the replica when one is configured
+                "<int:pk>/roi/",
+                self.admin_site.admin_view(replica_view(self.roi_view)),
+                name="campaigns_campaign_roi",
+            ),
         ]
         return custom + super().get_urls()
 

@@ -80,8 +80,11 @@ def _revenue(
 ) -> tuple[Decimal, int]:
     """(amount paid — due less refunds — by `member_ids`, each within [since, since + days), in the
     base currency; how many of them made such a purchase), leaving out the purchases whose external
-    id is in `exclude_refs`. One grouped query (each member's window a row of an unnested array)."""
-    from django.db import connection
+    id is in `exclude_refs`. One grouped query (each member's window a row of an unnested array),
+    on the database the ORM reads from here (the replica under a report page)."""
+    from django.db import connections
+
+    from ledger.models import Purchase
 
     member_ids = list(member_ids)
     totals: dict[str, Decimal] = {}
@@ -91,7 +94,7 @@ def _revenue(
     span = timedelta(days=days)
     refs = sorted(set(exclude_refs))
     starts = [since_by_member[member_id] for member_id in member_ids]
-    with connection.cursor() as cursor:
+    with connections[Purchase.objects.db].cursor() as cursor:
         cursor.execute(REVENUE_SQL, [member_ids, starts, [start + span for start in starts], refs])
         rows = cursor.fetchall()
     for member_id, currency, total, count in rows:

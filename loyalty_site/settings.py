@@ -13,6 +13,7 @@
 | CACHE_URL           | per-process memory (set redis:// in prod)  |
 | DATABASE_PREPARE    | on: server-side binding, prepared statements (PostgreSQL) |
 | DATABASE_PREPARE_THRESHOLD | 1: runs of a statement before psycopg prepares it |
+| DATABASE_REPLICA_URL | none: reports, exports and the dashboard read the primary |
 | LOG_FORMAT          | `plain`; `json`: one JSON object a line    |
 | METRICS_TOKEN       | none: `/metrics` for staff logins only     |
 | READINESS_TIMEOUT   | 2 (seconds per check of `/readyz/`)        |
@@ -183,6 +184,22 @@ if env_bool("DATABASE_PREPARE", True):
             "prepare_threshold": int(os.environ.get("DATABASE_PREPARE_THRESHOLD") or "1"),
         }
     )
+# A read replica (a streaming standby of the primary, bench/replica/): reports, exports and the
+# dashboard read there (loyalty_site/core/replica.py); writes and every other read stay on the
+# primary. Unset: one database, the router answers nothing.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    if DATABASES["replica"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name a PostgreSQL database (postgres://...).")
+    for _key in ("ATOMIC_REQUESTS", "CONN_HEALTH_CHECKS"):
+        DATABASES["replica"][_key] = DATABASES["default"][_key]
+    DATABASES["replica"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        **DATABASES["replica"].get("OPTIONS", {}),
+    }
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["loyalty_site.core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,10 +1,15 @@
 """CSV and XLSX exports of members, ledger entries, purchases and campaign results.
 
 Each dataset is a list of columns (header, ORM path) over a queryset scoped to the user's merchant
-(and filtered by program and date range). CSV is streamed row by row from a server-side cursor
-(`iterator(chunk_size=...)`), so a million rows never sit in memory; XLSX is written by openpyxl's
-write-only workbook to a spooled temporary file (a spreadsheet cannot be streamed: its zip directory
-comes last). XLSX stops at Excel's limit of 1 048 576 rows; larger sets are CSV only.
+(and filtered by program and date range), read from the replica when one is configured
+(`loyalty_site.core.replica.read_alias`). CSV is streamed row by row from a server-side cursor
+(`iterator(chunk_size=...)`) opened inside a transaction (`rows_streamed`), so a million rows never
+sit in memory, neither in the web process nor on the database server (outside a transaction Django
+declares the cursor WITH HOLD, and PostgreSQL then materialises the whole result before the first
+row), and it works behind PgBouncer in transaction mode (the cursor lives as long as its
+transaction). XLSX is written by openpyxl's write-only workbook to a spooled temporary file (a
+spreadsheet cannot be streamed: its zip directory comes last). XLSX stops at Excel's limit of
+1 048 576 rows; larger sets are CSV only.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -27,6 +33,7 @@ from accounts.models import Member
 from campaigns.models import CampaignGrant
 from ledger.models import Entry, Purchase
 from loyalty_site.core.errors import InvalidInput
+from loyalty_site.core.replica import read_alias
 
 CHUNK = 2000
 XLSX_MAX_ROWS = 1_048_575  # plus the header row
@@ -181,7 +188,15 @@ def dataset_rows(*, name: str, program_ids: list[int], start: datetime | None, e
         queryset = queryset.filter(**{f"{dataset.date_field}__gte": start})
     if dataset.date_field and end is not None:
         queryset = queryset.filter(**{f"{dataset.date_field}__lt": end})
-    return queryset.order_by("id").values_list(*dataset.paths)
+    return queryset.using(read_alias()).order_by("id").values_list(*dataset.paths)
+
+
+def rows_streamed(queryset: QuerySet, chunk_size: int = CHUNK) -> Iterator[tuple]:
+    """The queryset's rows, `chunk_size` at a time from a server-side cursor held in one
+    transaction on the queryset's database (read-only: it is rolled back if the client goes away,
+    committed with nothing to commit otherwise). Memory stays flat whatever the number of rows."""
+    with transaction.atomic(using=queryset.db):
+        yield from queryset.iterator(chunk_size=chunk_size)
 
 
 def _cell(value: Any) -> Any:
@@ -226,7 +241,7 @@ def csv_lines(*, headers: list[str], rows: Iterable[tuple]) -> Iterator[str]:
 
 def csv_response(*, name: str, program_ids: list[int], start, end, filename: str) -> StreamingHttpResponse:
     dataset = dataset_get(name)
-    rows = dataset_rows(name=name, program_ids=program_ids, start=start, end=end).iterator(chunk_size=CHUNK)
+    rows = rows_streamed(dataset_rows(name=name, program_ids=program_ids, start=start, end=end))
     response = StreamingHttpResponse(
         csv_lines(headers=dataset.headers, rows=rows), content_type="text/csv; charset=utf-8"
     )
@@ -246,7 +261,7 @@ def xlsx_response(*, name: str, program_ids: list[int], start, end, filename: st
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(str(dataset.title)[:31])
     sheet.append(dataset.headers)
-    for row in queryset.iterator(chunk_size=CHUNK):
+    for row in rows_streamed(queryset):
         sheet.append([_xlsx_cell(value) for value in row])
     handle = tempfile.SpooledTemporaryFile(max_size=20 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
     workbook.save(handle)
