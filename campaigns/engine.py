@@ -7,11 +7,12 @@ member is targeted (tiers / segments; not in the holdout share), every condition
 (campaign, member, period key) grant does not exist yet, the per-member limit is not reached, and
 the points fit in the remaining budget (no partial grants).
 
-Writes (`dry_run=False`) are one savepoint per grant: the `CampaignGrant` row (unique per campaign,
-member, period key: a concurrent or repeated grant fails on the constraint and is skipped), the
-budget taken by a conditional UPDATE (`points_granted + points <= points_budget`), then the rewards.
-Lock order: the member row first (the caller: the ledger's purchase or our own `select_for_update`),
-then the campaign row (the budget UPDATE), so two paths never wait on each other in reverse.
+Writes (`dry_run=False`) run in the caller's transaction, the member locked by the caller: the
+`CampaignGrant` row (unique per campaign, member, period key: a concurrent or repeated grant fails
+on the constraint and is skipped), the budget taken by a conditional UPDATE (`points_granted +
+points <= points_budget`), then the rewards. Lock order: the member row first (the caller: the
+purchase, or our own services via `accounts.locks`), then the campaign row (the budget UPDATE),
+so two paths never wait on each other in reverse.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext, ngettext
 
 from ledger.texts import member_text
-from loyalty_site.core.db import holds_lock, row_insert
+from loyalty_site.core.db import row_insert
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.periods import period_key
 
@@ -251,19 +252,22 @@ def plan(
 
 
 def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> CampaignGrant | None:
-    """Write `planned` in one savepoint: the budget, the grant row, the rewards. Returns None when
-    the budget ran out meanwhile or the grant exists already (same campaign, member, period: a
-    repeat, or a concurrent transaction that got there first), having written nothing.
+    """Write `planned`: the budget, the grant row, the rewards. Returns None when the budget ran
+    out meanwhile or the grant exists already (same campaign, member, period: a repeat, or a
+    concurrent transaction that got there first), having written nothing.
     `post_points=False` when the purchase posting carries the points (purchase-time bonuses).
 
-    Neither case raises out of the block (the budget is a conditional UPDATE, the row an insert
-    that skips a conflict), so for a member the caller declared locked (`rows_locked`: a purchase)
-    the block needs no savepoint: any other error aborts the caller's whole block anyway."""
+    Precondition (`campaigns_apply`'s): `ctx.member` is locked by the caller in its transaction.
+    The grant runs in that transaction with no savepoint: neither case above raises (the budget
+    is a conditional UPDATE, the row an insert that skips a conflict), and any other error aborts
+    the caller's block (callers that go on after a refused member, the jobs, wrap each member in
+    their own savepoint). The member's points post with `points_bonus_locked`; a referrer's with
+    `points_bonus`, which locks the referrer."""
     from ledger import services as ledger
 
     campaign, member, at = planned.campaign, planned.member, ctx.at
     program = campaign.program
-    with transaction.atomic(savepoint=not holds_lock(member)):
+    with transaction.atomic(savepoint=False):
         if planned.points and not _budget_take(campaign, planned.points):
             return None
         row = CampaignGrant(
@@ -281,7 +285,8 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
             return None
         reference = f"campaign:{campaign.pk}:{member.pk}:{planned.period_key}"
         if planned.points and post_points:
-            ledger.points_bonus(
+            post = ledger.points_bonus_locked if member.pk == ctx.member.pk else ledger.points_bonus
+            post(
                 member=member,
                 points=planned.points,
                 at=at,
@@ -360,7 +365,8 @@ def campaigns_apply(
     campaigns: list[Campaign], ctx: Context, *, dry_run: bool, post_points: bool = True
 ) -> list[Planned | CampaignGrant]:
     """Run `campaigns` (already in priority order) for `ctx`: plans in a dry run, grants otherwise.
-    Referrer-side rewards of a campaign are granted to the referrer (always posted by us)."""
+    Referrer-side rewards of a campaign are granted to the referrer (always posted by us).
+    Grants (`dry_run=False`) need `ctx.member` locked by the caller in its transaction (`grant`)."""
     results: list[Any] = []
     if ctx.is_purchase:
         _prefetch_purchase_counts(campaigns, ctx)

@@ -18,11 +18,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy
 
+from accounts.locks import member_lock
 from accounts.models import Member, Program
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.events import events_batched
 from loyalty_site.core.jobs import job
 from loyalty_site.core.periods import period_previous
+from tiers.services import member_tier_of
 
 from . import bulk
 from .engine import Context, campaigns_apply
@@ -68,11 +70,9 @@ def _grant_chunk(member_ids, campaigns, make_ctx) -> int:
         try:
             # the nested block drops the member's events with its savepoint
             with events_batched(), transaction.atomic():
-                member = (
-                    Member.objects.select_for_update(of=("self",))
-                    .select_related("program", "tier", "referred_by")
-                    .get(pk=member_id)
-                )
+                # the tier is read after the lock, never joined into it (see accounts.locks)
+                member = member_lock(member_id)
+                member.tier = member_tier_of(member=member)
                 ctx = make_ctx(member)
                 if ctx is None:
                     continue

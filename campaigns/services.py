@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts.locks import member_lock
 from accounts.models import Member
 from loyalty_site.core.config_cache import program_config
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, NotFound
@@ -56,11 +57,10 @@ def _reward_dict(item) -> dict[str, Any]:
 
 
 def _lock_member(member: Member) -> Member:
-    # no join on the tier in the locking query (a concurrent tier change would leave `tier` None
-    # with `tier_id` set, see ledger.purchases); the tier is read after the lock
+    """Lock the member (`accounts.locks`); the tier is read after the lock, never joined into it."""
     from tiers.services import member_tier_of
 
-    locked = Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=member.pk)
+    locked = member_lock(member)
     locked.tier = member_tier_of(member=locked)
     return locked
 
@@ -83,7 +83,7 @@ def event_record(
     Raises InvalidInput: unknown type; `nps` without an integer `data.score` 0–10; `task_completed`
     without a `data.task` naming one of the program's active daily tasks (when it defines any).
     """
-    from ledger.services import member_activity_record
+    from ledger.services import member_activity_record_locked
 
     data = dict(data or {})
     program = member.program
@@ -106,7 +106,7 @@ def event_record(
     with transaction.atomic():
         member = _lock_member(member)
         event = ActivityEvent.objects.create(member=member, type=type, occurred_at=occurred_at, data=data)
-        member_activity_record(member=member, at=occurred_at, kind=type)
+        member_activity_record_locked(member=member, at=occurred_at, kind=type)
         ctx = Context(member=member, at=occurred_at, event=event, occurrence=f"event:{event.pk}")
         campaigns = campaigns_running(
             program=program, trigger=Campaign.Trigger.EVENT, at=occurred_at, event_type=type
@@ -207,7 +207,7 @@ def partner_transfer(
     `points_partner_import` (× the partner's rate, plus its bonus %). Idempotent by (partner,
     external_id): the same transfer again returns the original; the same id with other points raises
     IdempotencyConflict. Raises NotFound (unknown or inactive partner), InvalidInput (points ≤ 0)."""
-    from ledger.services import points_partner_import
+    from ledger.services import points_partner_import_locked
 
     partner = Partner.objects.filter(program=member.program_id, code=partner_code, is_active=True).first()
     if partner is None:
@@ -234,7 +234,7 @@ def partner_transfer(
                 "points_credited": existing.points_credited,
                 "balance": member.balance,
             }
-        posting = points_partner_import(
+        posting = points_partner_import_locked(
             member=member,
             partner_points=points,
             rate=partner.rate,

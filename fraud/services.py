@@ -45,6 +45,7 @@ from django.db.models.functions import Abs, Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.locks import member_lock
 from accounts.models import Member, Program
 from accounts.services import member_set_status
 from ledger.engine import recorded_moment
@@ -235,7 +236,7 @@ def member_flag_and_block(
     """Block the member for review with an open flag and emit `member.blocked`, in one transaction.
     Returns the flag, or None when the member is already blocked (nothing changes)."""
     with transaction.atomic():
-        member = Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member_id)
+        member = member_lock(member_id)
         if member.status == Member.Status.BLOCKED:
             return None
         try:
@@ -300,7 +301,7 @@ def fraud_flag_review(
     if decision not in (FraudFlag.Status.CLEARED, FraudFlag.Status.CONFIRMED):
         raise InvalidInput(_("Decide cleared or confirmed."))
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=flag.member_id)
+        member = member_lock(flag.member_id)
         locked = FraudFlag.objects.select_for_update().get(pk=flag.pk)
         if locked.status != FraudFlag.Status.OPEN:
             raise InvalidInput(_("This flag was already reviewed."))

@@ -1,7 +1,7 @@
 """`points_bonus` for a job's chunk of members: the same rows, written set-based.
 
 A job that gives thousands of members a bonus (tier gifts, birthday points, campaign grants) locks a
-chunk of them (primary-key order, `engine.members_lock`), then calls `bonuses_post` once inside the
+chunk of them (primary-key order, `accounts.locks.members_lock`), then calls `bonuses_post` once inside the
 chunk's transaction. For each bonus it does what `ledger.services.points_bonus` does for one member,
 in this order and by the same rules:
 

@@ -2,8 +2,9 @@
 
 Every public service in `ledger.services` follows the same steps, inside one transaction:
 
-1. `member_lock` (select_for_update on the member row: the lock that guards the member's balance,
-   lots, allocations and purchases; jobs lock several members in primary-key order);
+1. the member's row lock (`accounts.locks`: the lock that guards the member's balance, lots,
+   allocations and purchases; jobs lock several members in primary-key order), taken by the
+   public service or by its caller for a `*_locked` service;
 2. `posting_existing` (a repeated reference returns the original posting, or raises
    IdempotencyConflict when the request differs);
 3. `lots_settle` (lazy lifecycle: pending lots whose return window closed become spendable, lots past
@@ -31,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.models import Member, Program
+from accounts.models import Member
 from loyalty_site.core.bulk import instances_insert, pg_cursor, rows_insert, rows_insert_sql
 from loyalty_site.core.db import pg_array, row_insert, row_insert_sql, row_inserted, select_columns
 from loyalty_site.core.errors import IdempotencyConflict, InsufficientPoints
@@ -107,11 +108,6 @@ def gc_paused():
             gc.enable()
 
 
-def member_lock(member: Member) -> Member:
-    """Lock the member row for the rest of the transaction and return a fresh copy."""
-    return Member.objects.select_related("program").select_for_update(of=("self",)).get(pk=member.pk)
-
-
 def in_values(queryset, field: str, values, *, type: str = "bigint"):
     """`queryset` filtered on `field` IN `values` as `<column> = ANY(<one array
     parameter>)`, so a job's chunk of thousands of ids is one parameter, not thousands of
@@ -122,16 +118,6 @@ def in_values(queryset, field: str, values, *, type: str = "bigint"):
     return queryset.extra(
         where=[f'"{model._meta.db_table}"."{column}" = ANY(%s::{type}[])'], params=[pg_array(values)]
     )
-
-
-def members_lock(member_ids: list[int]) -> list[Member]:
-    """Lock several members in primary-key order (the fixed order every job uses). Members of one
-    program share one Program instance (read once, not joined and rebuilt per row)."""
-    members = list(in_values(Member.objects.select_for_update(), "id", member_ids).order_by("pk"))
-    programs = Program.objects.in_bulk({member.program_id for member in members})
-    for member in members:
-        member.program = programs[member.program_id]
-    return members
 
 
 def posting_existing(*, program_id: int, reference: str, fingerprint: str) -> Posting | None:

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.locks import members_lock_values
 from accounts.models import Member
 from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import InvalidInput
@@ -92,12 +93,7 @@ def opening_balances_post(
     references = {pk: opening_reference(pk, reference_prefix) for pk in wanted}
     with transaction.atomic():
         # the ledger's lock order: member rows in primary-key order
-        balances = dict(
-            Member.objects.filter(pk__in=list(wanted))
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", "balance")
-        )
+        balances = dict(members_lock_values(wanted, "balance"))
         by_reference = {ref: pk for pk, ref in references.items()}
         for reference, points in Posting.objects.filter(
             program_id=program_id, reference__in=list(references.values())

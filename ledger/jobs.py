@@ -24,8 +24,9 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.locks import members_lock, members_lock_where
 from accounts.models import Member, Program
-from loyalty_site.core.db import atomic_with_retry, select_columns
+from loyalty_site.core.db import atomic_with_retry
 from loyalty_site.core.events import event_emit_many
 from loyalty_site.core.i18n import member_language
 from loyalty_site.core.jobs import job
@@ -38,7 +39,6 @@ from .engine import (
     gc_paused,
     in_values,
     lots_settle,
-    members_lock,
     members_spendable_lots,
     settle_due_lots,
 )
@@ -200,13 +200,12 @@ def warn_expiring(*, at: datetime) -> dict:
     return {"warned": warned, "lots": lots}
 
 
-# The next chunk of the program's idle members with points, not yet decayed for their idle
-# period (the others are skipped without being locked), locked in id order. The program's
-# constants are parameters, not a join per member row: the scan walks the members in id order
-# and, on a base where one day's cohort goes idle, keeps about one in thirty.
-DECAY_MEMBERS_SQL = f"""
-SELECT {select_columns(Member, "m")} FROM accounts_member m
-WHERE m.program_id = %(program)s AND m.id > %(after)s AND m.balance > 0
+# The program's idle members with points, not yet decayed for their idle period (the others are
+# skipped without being locked): the condition of `members_lock_where`, which locks the next chunk
+# in id order. The program's constants are parameters, not a join per member row: the scan walks
+# the members in id order and, on a base where one day's cohort goes idle, keeps about one in thirty.
+DECAY_MEMBERS_WHERE = """
+m.id > %(after)s AND m.balance > 0
   AND COALESCE(m.last_activity_at, m.created_at) <= %(at)s - make_interval(days => %(days)s)
   AND NOT EXISTS (
     SELECT 1 FROM ledger_posting d
@@ -216,8 +215,6 @@ WHERE m.program_id = %(program)s AND m.id > %(after)s AND m.balance > 0
           || floor(extract(epoch FROM (%(at)s - COALESCE(m.last_activity_at, m.created_at)))
                    / (%(days)s * 86400))::bigint
   )
-ORDER BY m.id LIMIT %(limit)s
-FOR UPDATE OF m
 """
 
 
@@ -231,10 +228,7 @@ def _decay_members_lock(program: Program, *, after: int, at: datetime) -> list[M
     """Lock and return the program's next DECAY_CHUNK idle members with points (id > `after`), in
     id order; only those not yet decayed for their idle period."""
     params = {"program": program.pk, "days": program.inactivity_days, "after": after, "at": at}
-    members = list(Member.objects.raw(DECAY_MEMBERS_SQL, {**params, "limit": DECAY_CHUNK}))
-    for member in members:
-        member.program = program
-    return members
+    return members_lock_where(DECAY_MEMBERS_WHERE, params, limit=DECAY_CHUNK, program=program)
 
 
 @atomic_with_retry

@@ -7,7 +7,7 @@ the return window: the cached `Member.pending_points`). The program side has one
 `SystemAccount` code. System accounts are codes, not rows: their balance is the sum of their entries
 (a cached system balance row would be a hot row every posting of a program queues on).
 
-Locking. The member row (`select_for_update`) guards everything of that member: balance, lots,
+Locking. The member row (`accounts.locks`) guards everything of that member: balance, lots,
 allocations and the member's purchases. Entries and postings are append-only; the database refuses
 UPDATE / DELETE on them (trigger in migration 0002, PostgreSQL only).
 """

@@ -22,16 +22,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts.locks import member_lock, member_lock_in
 from accounts.models import Member, Program
-from loyalty_site.core.db import row_insert, row_update, rows_locked, select_columns
-from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked, NotFound
+from loyalty_site.core.db import row_insert, row_update
+from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked
 from loyalty_site.core.events import events_batched
 from loyalty_site.core.i18n import for_member
 
-from .engine import member_lock
 from .models import Purchase
 from .pricing import pricing_input_clean, pricing_memo, purchase_price
 from .texts import member_text
@@ -53,11 +53,13 @@ def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purcha
 
 
 def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> None:
-    """Price `purchase` (its row just created) and post its points, for the member locked by
-    `purchase_create` (declared with `rows_locked`: the ledger and the tiers work on `locked`)."""
-    from ledger.services import points_earn, points_redeem
+    """Price `purchase` (its row just created by this transaction) and post its points.
+    Precondition: `locked` is the member row `purchase_create` locked in this transaction, its
+    tier read after the lock; the ledger and the tiers work on it (their `*_locked` forms: no
+    second lock, no savepoint, no look-up for the new purchase's posting references)."""
+    from ledger.services import points_earn_locked, points_redeem_locked
     from tiers.models import TierChange
-    from tiers.services import member_tier_evaluate
+    from tiers.services import member_tier_evaluate_locked
 
     amount, currency, code, kind = purchase.amount, purchase.currency, purchase.coupon_code, purchase.kind
     occurred_at = purchase.occurred_at
@@ -81,7 +83,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     with for_member(locked):
         label, in_sentence = purchase.label(locked.program), purchase.label(locked.program, lowercase=True)
     if quote.points_to_redeem:
-        points_redeem(
+        points_redeem_locked(
             member=locked,
             points=quote.points_to_redeem,
             at=occurred_at,
@@ -90,9 +92,10 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
                 locked, lambda: _("Paid with points: %(purchase)s") % {"purchase": in_sentence}
             ),
             purchase=purchase,
+            new_reference=True,
         )
     if quote.points_to_earn:
-        points_earn(
+        points_earn_locked(
             member=locked,
             points=quote.points_to_earn,
             at=occurred_at,
@@ -105,11 +108,12 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
                     % {"purchase": label, "amount": f"{quote.amount_due:.2f}", "currency": currency}
                 ),
             ),
+            new_reference=True,
         )
     # purchases, visits and spend count for tiers even when no points were earned (with the
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)
     if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
-        member_tier_evaluate(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
+        member_tier_evaluate_locked(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
 
 
 def purchase_create(
@@ -186,31 +190,26 @@ def purchase_create(
     # the events the purchase emits (points, rewards, coupons, tier) are stored with one
     # statement when the block ends, inside the transaction
     with pricing_memo(), transaction.atomic(), events_batched():
-        # The tier is NOT joined into the locking query: when another transaction changes the
-        # member's tier while we wait for the lock, PostgreSQL re-checks the locked row only
-        # (EvalPlanQual) and the LEFT JOIN comes back null-extended, i.e. `tier_id` set and
-        # `tier` None (an AttributeError in pricing, a 500). It is read after the lock instead.
-        locked = member_lock(member) if member is not None else _member_lock_in(program, member_id)
+        # the tier is read after the lock, never joined into it (see accounts.locks)
+        locked = member_lock(member) if member is not None else member_lock_in(program, member_id)
         locked.tier = member_tier_of(member=locked)
-        with rows_locked(locked):
-            purchase = Purchase(
-                program_id=program_id,
-                member=locked,
-                external_id=external_id,
-                kind=kind,
-                amount=amount,
-                currency=currency,
-                amount_due=amount,
-                occurred_at=occurred_at,
-                coupon_code=code,
-                request_fingerprint=fingerprint,
-            )
-            recorded = row_insert(purchase, skip_conflict="purchase_unique_external_id")
-            if recorded:
-                if locked.is_blocked:  # after the insert: a blocked member's retry is replayed
-                    raise MemberBlocked()
-                with rows_locked(purchase):  # created by this transaction: its postings are new
-                    _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
+        purchase = Purchase(
+            program_id=program_id,
+            member=locked,
+            external_id=external_id,
+            kind=kind,
+            amount=amount,
+            currency=currency,
+            amount_due=amount,
+            occurred_at=occurred_at,
+            coupon_code=code,
+            request_fingerprint=fingerprint,
+        )
+        recorded = row_insert(purchase, skip_conflict="purchase_unique_external_id")
+        if recorded:
+            if locked.is_blocked:  # after the insert: a blocked member's retry is replayed
+                raise MemberBlocked()
+            _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
     if not recorded:
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
         if existing is None:  # defensive: the insert skips the external id's conflict only
@@ -229,18 +228,3 @@ def purchase_create(
         member.balance, member.pending_points = locked.balance, locked.pending_points
         member.last_activity_at, member.tier = locked.last_activity_at, locked.tier
     return purchase
-
-
-MEMBER_LOCK_SQL = f"SELECT {select_columns(Member)} FROM accounts_member WHERE id = %s AND program_id = %s"
-
-
-def _member_lock_in(program: Program, member_id: int) -> Member:
-    """Member `member_id` of `program`, its row locked (`select_for_update`), by one plain
-    statement (the program, read by the caller in this request, is set on it, not joined).
-    Raises NotFound when the program has no such member."""
-    sql = MEMBER_LOCK_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-    locked = next(iter(Member.objects.raw(sql, [member_id, program.pk])), None)
-    if locked is None:
-        raise NotFound(_("Member not found."))
-    locked.program = program
-    return locked

@@ -36,9 +36,10 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.locks import member_lock
 from accounts.models import Member, Program
 from loyalty_site.core.config_cache import config_refresh, program_config
-from loyalty_site.core.db import atomic_with_retry, holds_lock, locked_instance
+from loyalty_site.core.db import atomic_with_retry
 from loyalty_site.core.errors import (
     InsufficientPoints,
     InvalidInput,
@@ -52,7 +53,7 @@ from loyalty_site.core.money import money_round, points_floor
 from loyalty_site.core.periods import DAY, MONTH, period_window
 
 from . import engine
-from .engine import AlreadyPosted, Plan, fingerprint, lots_settle, member_lock, posting_existing
+from .engine import AlreadyPosted, Plan, fingerprint, lots_settle, posting_existing
 from .models import (
     Account,
     Allocation,
@@ -277,36 +278,35 @@ def _activity_touch(member: Member, *, at: datetime, kind: str, plan: Plan | Non
     run_hooks("member_activity", member=member, at=at, kind=kind)
 
 
-def _new_purchase_posting(purchase, reference: str) -> bool:
-    """A posting of a purchase row this very transaction created (declared with `rows_locked` by
-    purchase_create): its reference cannot exist yet (the unique constraint still guards it)."""
-    return purchase is not None and holds_lock(purchase) and reference.startswith(f"purchase:{purchase.pk}:")
-
-
 def _begin(member: Member, *, reference: str, fp: str, at: datetime, activity: bool, new: bool = False):
-    """Lock, replay check, lazy lifecycle. Returns (locked member, existing posting or None).
-    `new`: the reference is known to be new (`_new_purchase_posting`), no look-up."""
+    """Replay check and lazy lifecycle for `member`, locked by the caller. Returns the posting
+    already written for `reference`, or None. `new`: the caller knows the reference is new (the
+    postings of a purchase row its transaction created), no look-up."""
     if not reference:
         raise InvalidInput("A posting needs a reference.", fields={"reference": ["Required."]})
-    # the caller (a purchase) may hold the member's lock already: use its instance, no second lock
-    locked = locked_instance(Member, member.pk) or member_lock(member)
-    existing = (
-        None if new else posting_existing(program_id=locked.program_id, reference=reference, fingerprint=fp)
-    )
-    if existing is not None:
-        engine.sync_member(member, locked)
-        return locked, existing
-    lots_settle(locked, at=at, activity=activity)
-    return locked, None
+    if not new:
+        existing = posting_existing(program_id=member.program_id, reference=reference, fingerprint=fp)
+        if existing is not None:
+            return existing
+    lots_settle(member, at=at, activity=activity)
+    return None
 
 
-def _commit(plan: Plan, member: Member, **kwargs) -> Posting:
+def _commit(plan: Plan, **kwargs) -> Posting:
     try:
-        posting = plan.commit(**kwargs)
+        return plan.commit(**kwargs)
     except AlreadyPosted as already:
         return already.posting
-    engine.sync_member(member, plan.member)
-    return posting
+
+
+def _lock_and_run(service_locked, member: Member, **kwargs):
+    """The public form of a `*_locked` service (its caller, decorated `atomic_with_retry`, owns
+    the transaction or a savepoint): lock `member`, run `service_locked` on the locked copy,
+    then show the outcome (balance, activity) on the caller's instance."""
+    locked = member_lock(member)
+    result = service_locked(member=locked, **kwargs)
+    engine.sync_member(member, locked)
+    return result
 
 
 # --- credits -----------------------------------------------------------------------------------
@@ -319,38 +319,61 @@ def points_earn(
     """Credit points earned by a purchase or a bet. With `program.pending_days` they wait in the
     pending account until the return window closes. Counts as activity.
     Raises InvalidInput, MemberBlocked, IdempotencyConflict (and whatever `posting_check` raises)."""
+    return _lock_and_run(
+        points_earn_locked,
+        member,
+        points=points,
+        at=at,
+        reference=reference,
+        purchase=purchase,
+        description=description,
+    )
+
+
+def points_earn_locked(
+    *,
+    member: Member,
+    points: int,
+    at: datetime,
+    reference: str,
+    purchase=None,
+    description: str = "",
+    new_reference: bool = False,
+) -> Posting:
+    """`points_earn` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's.
+    `new_reference`: the caller created `purchase` in this transaction, so a reference of its
+    postings cannot exist yet (no look-up; the unique constraint still guards it)."""
     _positive(points)
     fp = fingerprint(kind="earn", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
-    new = _new_purchase_posting(purchase, reference)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new_reference)
     if existing:
         return existing
-    _check_blocked(locked)
+    _check_blocked(member)
     amount = None
-    if purchase is not None and purchase.currency == locked.program.base_currency:
+    if purchase is not None and purchase.currency == member.program.base_currency:
         amount = purchase.amount_due
-    _check(locked, kind="earn", points=points, amount=amount, at=at)
-    plan = Plan(member=locked, at=at)
-    pending_days = locked.program.pending_days
+    _check(member, kind="earn", points=points, amount=amount, at=at)
+    plan = Plan(member=member, at=at)
+    pending_days = member.program.pending_days
     plan.credit(
         points,
         kind=EntryKind.EARN,
         counter=[(Account.ISSUED, points)],
-        expires_at=lot_expires_at(program=locked.program, at=at),
+        expires_at=lot_expires_at(program=member.program, at=at),
         available_at=at + timedelta(days=pending_days) if pending_days else None,
     )
-    _activity_touch(locked, at=at, kind="earn", plan=plan)
+    _activity_touch(member, at=at, kind="earn", plan=plan)
     return _commit(
         plan,
-        member,
-        new_reference=new,
+        new_reference=new_reference,
         kind=PostingKind.EARN,
         reference=reference,
         fingerprint=fp,
         purchase=purchase,
         description=description
         or member_text(
-            locked,
+            member,
             lambda: f"{purchase.get_kind_display()} {purchase.external_id}" if purchase else _("Earned"),
         ),
         events=("points.earned",),
@@ -370,6 +393,30 @@ def points_bonus(
 ) -> Posting:
     """Credit a campaign reward or gift (`kind` bonus, or earn for purchase-time campaign points).
     Spendable at once; not member activity. Raises InvalidInput, IdempotencyConflict."""
+    return _lock_and_run(
+        points_bonus_locked,
+        member,
+        points=points,
+        at=at,
+        reference=reference,
+        description=description,
+        campaign=campaign,
+        kind=kind,
+    )
+
+
+def points_bonus_locked(
+    *,
+    member: Member,
+    points: int,
+    at: datetime,
+    reference: str,
+    description: str,
+    campaign=None,
+    kind: str = "bonus",
+) -> Posting:
+    """`points_bonus` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
     _positive(points)
     if kind not in BONUS_KINDS:
         raise InvalidInput(
@@ -377,20 +424,19 @@ def points_bonus(
         )
     campaign_id = getattr(campaign, "pk", campaign)
     fp = fingerprint(kind=kind, member=member.pk, points=points, campaign=campaign_id)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
         return existing
-    _check(locked, kind=kind, points=points, amount=None, at=at)
-    plan = Plan(member=locked, at=at)
+    _check(member, kind=kind, points=points, amount=None, at=at)
+    plan = Plan(member=member, at=at)
     plan.credit(
         points,
         kind=kind,
         counter=[(Account.ISSUED, points)],
-        expires_at=lot_expires_at(program=locked.program, at=at),
+        expires_at=lot_expires_at(program=member.program, at=at),
     )
     return _commit(
         plan,
-        member,
         kind=kind,
         reference=reference,
         fingerprint=fp,
@@ -416,6 +462,32 @@ def points_partner_import(
     `bonus_percent` of that (floored) issued by the program. Counts as activity. The member reads
     "Points from <partner_name>" (the code only when no name is given).
     Raises InvalidInput (nothing to credit), MemberBlocked, IdempotencyConflict."""
+    return _lock_and_run(
+        points_partner_import_locked,
+        member,
+        partner_points=partner_points,
+        rate=rate,
+        bonus_percent=bonus_percent,
+        at=at,
+        reference=reference,
+        partner_code=partner_code,
+        partner_name=partner_name,
+    )
+
+
+def points_partner_import_locked(
+    *,
+    member: Member,
+    partner_points: int,
+    rate: Decimal,
+    bonus_percent: Decimal,
+    at: datetime,
+    reference: str,
+    partner_code: str = "",
+    partner_name: str = "",
+) -> Posting:
+    """`points_partner_import` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
     _positive(partner_points, "partner_points")
     rate, bonus_percent = Decimal(rate), Decimal(bonus_percent)
     if rate <= 0 or bonus_percent < 0:
@@ -434,27 +506,26 @@ def points_partner_import(
         bonus=bonus_percent,
         code=partner_code,
     )
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
     if existing:
         return existing
-    _check_blocked(locked)
-    _check(locked, kind="partner", points=base + bonus, amount=None, at=at)
-    plan = Plan(member=locked, at=at)
+    _check_blocked(member)
+    _check(member, kind="partner", points=base + bonus, amount=None, at=at)
+    plan = Plan(member=member, at=at)
     plan.credit(
         base + bonus,
         kind=EntryKind.PARTNER,
         counter=[(Account.PARTNER, base), (Account.ISSUED, bonus)],
-        expires_at=lot_expires_at(program=locked.program, at=at),
+        expires_at=lot_expires_at(program=member.program, at=at),
     )
-    _activity_touch(locked, at=at, kind="partner", plan=plan)
+    _activity_touch(member, at=at, kind="partner", plan=plan)
     return _commit(
         plan,
-        member,
         kind=PostingKind.PARTNER,
         reference=reference,
         fingerprint=fp,
         description=member_text(
-            locked,
+            member,
             lambda: (
                 _("Points from %(partner)s") % {"partner": partner_name or partner_code}
                 if partner_name or partner_code
@@ -481,30 +552,53 @@ def points_redeem(
 ) -> Posting:
     """Spend points, first-expiring lot first. Counts as activity.
     Raises InvalidInput, MemberBlocked, InsufficientPoints (nothing changes), IdempotencyConflict."""
+    return _lock_and_run(
+        points_redeem_locked,
+        member,
+        points=points,
+        at=at,
+        reference=reference,
+        description=description,
+        purchase=purchase,
+    )
+
+
+def points_redeem_locked(
+    *,
+    member: Member,
+    points: int,
+    at: datetime,
+    reference: str,
+    description: str = "",
+    purchase=None,
+    new_reference: bool = False,
+) -> Posting:
+    """`points_redeem` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's.
+    `new_reference`: the caller created `purchase` in this transaction, so a reference of its
+    postings cannot exist yet (no look-up; the unique constraint still guards it)."""
     _positive(points)
     fp = fingerprint(kind="redeem", member=member.pk, points=points, purchase=getattr(purchase, "pk", None))
-    new = _new_purchase_posting(purchase, reference)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=True, new=new_reference)
     if existing:
         return existing
-    _check_blocked(locked)
+    _check_blocked(member)
     # the most specific refusal first: a balance too small, before a fraud limit's
-    if locked.balance < points:
-        raise InsufficientPoints(_insufficient(locked.balance, points))
-    _check(locked, kind="redeem", points=points, amount=None, at=at)
-    plan = Plan(member=locked, at=at)
-    plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
-    _activity_touch(locked, at=at, kind="redeem", plan=plan)
+    if member.balance < points:
+        raise InsufficientPoints(_insufficient(member.balance, points))
+    _check(member, kind="redeem", points=points, amount=None, at=at)
+    plan = Plan(member=member, at=at)
+    plan.debit_lots(engine.spendable_lots(member), points, kind=EntryKind.REDEEM, counter=Account.REDEEMED)
+    _activity_touch(member, at=at, kind="redeem", plan=plan)
     return _commit(
         plan,
-        member,
-        new_reference=new,
+        new_reference=new_reference,
         kind=PostingKind.REDEEM,
         reference=reference,
         fingerprint=fp,
         purchase=purchase,
-        amount=locked.program.points_value(points),
-        description=description or member_text(locked, lambda: _("Points redeemed")),
+        amount=member.program.points_value(points),
+        description=description or member_text(member, lambda: _("Points redeemed")),
         events=("points.redeemed",),
     )
 
@@ -516,26 +610,39 @@ def points_redeem_return(*, posting: Posting, at: datetime, reference: str, desc
     full lifetime. The allocations record what was returned, so the points come back once: a second
     call with another reference raises InvalidInput. Not member activity (the merchant cancels).
     Raises InvalidInput (not a redeem posting, nothing left to return), IdempotencyConflict."""
-    if posting.kind != PostingKind.REDEEM:
+    return _lock_and_run(
+        points_redeem_return_locked,
+        posting.member,
+        posting=posting,
+        at=at,
+        reference=reference,
+        description=description,
+    )
+
+
+def points_redeem_return_locked(
+    *, member: Member, posting: Posting, at: datetime, reference: str, description: str = ""
+) -> Posting:
+    """`points_redeem_return` for `posting`'s `member`, locked by the caller in its transaction
+    (`accounts.locks`). No transaction of its own: an error aborts the caller's."""
+    if posting.kind != PostingKind.REDEEM or posting.member_id != member.pk:
         raise InvalidInput(_("Only a redemption's points can be returned."))
     fp = fingerprint(kind="redeem_return", member=posting.member_id, posting=posting.pk)
-    member = posting.member
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
         return existing
     allocations = Allocation.objects.select_related("lot").filter(posting=posting).order_by("id")
     left = sum(allocation.points - allocation.returned for allocation in allocations)
     if left <= 0:
         raise InvalidInput(_("The points of this redemption were returned already."))
-    plan = Plan(member=locked, at=at)
-    returned = _return_allocations(plan, locked, allocations, left, at=at)
+    plan = Plan(member=member, at=at)
+    returned = _return_allocations(plan, member, allocations, left, at=at)
     return _commit(
         plan,
-        member,
         kind=PostingKind.REFUND,
         reference=reference,
         fingerprint=fp,
-        description=description or member_text(locked, lambda: _("Redeemed points returned")),
+        description=description or member_text(member, lambda: _("Redeemed points returned")),
         data={"redeem_posting": posting.pk, "points_returned": returned},
     )
 
@@ -554,20 +661,26 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
     months, base currency). Posting.amount is the gross value, Posting.fee the fee, data["net"] the
     money paid out. Counts as activity.
     Raises InvalidInput, MemberBlocked, InsufficientPoints, LimitExceeded, IdempotencyConflict."""
+    return _lock_and_run(points_cashout_locked, member, points=points, at=at, reference=reference)
+
+
+def points_cashout_locked(*, member: Member, points: int, at: datetime, reference: str) -> Posting:
+    """`points_cashout` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
     _positive(points)
     fp = fingerprint(kind="cashout", member=member.pk, points=points)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
     if existing:
         return existing
-    _check_blocked(locked)
-    program = locked.program
+    _check_blocked(member)
+    program = member.program
     value, fee = cashout_quote(program=program, points=points)
-    if locked.balance < points:
-        raise InsufficientPoints(_insufficient(locked.balance, points))
-    _check(locked, kind="cashout", points=points, amount=value, at=at)
+    if member.balance < points:
+        raise InsufficientPoints(_insufficient(member.balance, points))
+    _check(member, kind="cashout", points=points, amount=value, at=at)
     day_start, day_end = period_window(DAY, at, program.tz)
     month_start, month_end = period_window(MONTH, at, program.tz)
-    cashouts = Posting.objects.filter(member_id=locked.pk, kind=PostingKind.CASHOUT)
+    cashouts = Posting.objects.filter(member_id=member.pk, kind=PostingKind.CASHOUT)
     used_day = cashouts.filter(created_at__gte=day_start, created_at__lt=day_end).aggregate(
         s=Coalesce(Sum("amount"), Decimal("0"))
     )["s"]
@@ -584,18 +697,17 @@ def points_cashout(*, member: Member, points: int, at: datetime, reference: str)
             _("Cash-out limit: %(limit)s %(currency)s a month (%(used)s used this month).")
             % {"limit": program.cashout_monthly_limit, "currency": program.base_currency, "used": used_month}
         )
-    plan = Plan(member=locked, at=at)
-    plan.debit_lots(engine.spendable_lots(locked), points, kind=EntryKind.CASHOUT, counter=Account.CASHED_OUT)
-    _activity_touch(locked, at=at, kind="cashout", plan=plan)
+    plan = Plan(member=member, at=at)
+    plan.debit_lots(engine.spendable_lots(member), points, kind=EntryKind.CASHOUT, counter=Account.CASHED_OUT)
+    _activity_touch(member, at=at, kind="cashout", plan=plan)
     return _commit(
         plan,
-        member,
         kind=PostingKind.CASHOUT,
         reference=reference,
         fingerprint=fp,
         amount=value,
         fee=fee,
-        description=member_text(locked, lambda: _("Cash-out")),
+        description=member_text(member, lambda: _("Cash-out")),
         data={
             "value": str(value),
             "fee": str(fee),
@@ -613,6 +725,16 @@ def points_adjust(
     """A manual correction by staff, signed. A credit is a new lot; a debit is taken first-expiring
     first and never takes the balance below zero. Not member activity.
     Raises InvalidInput (zero points, no reason), InsufficientPoints, IdempotencyConflict."""
+    return _lock_and_run(
+        points_adjust_locked, member, points=points, at=at, reference=reference, reason=reason, user=user
+    )
+
+
+def points_adjust_locked(
+    *, member: Member, points: int, at: datetime, reference: str, reason: str, user=None
+) -> Posting:
+    """`points_adjust` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise InvalidInput(
             _("Adjust by a non-zero whole number of points."), fields={"points": [_("Not zero.")]}
@@ -620,34 +742,33 @@ def points_adjust(
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the points are adjusted."), fields={"reason": [_("Required.")]})
     fp = fingerprint(kind="adjust", member=member.pk, points=points)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
         return existing
-    _check(locked, kind="adjust", points=points, amount=None, at=at)
-    plan = Plan(member=locked, at=at)
+    _check(member, kind="adjust", points=points, amount=None, at=at)
+    plan = Plan(member=member, at=at)
     if points > 0:
         plan.credit(
             points,
             kind=EntryKind.ADJUST,
             counter=[(Account.ADJUSTMENT, points)],
-            expires_at=lot_expires_at(program=locked.program, at=at),
+            expires_at=lot_expires_at(program=member.program, at=at),
         )
     else:
-        if locked.balance < -points:
+        if member.balance < -points:
             raise InsufficientPoints(
                 ngettext(
                     "The member has %(balance)s point; cannot take %(points)s.",
                     "The member has %(balance)s points; cannot take %(points)s.",
-                    locked.balance,
+                    member.balance,
                 )
-                % {"balance": locked.balance, "points": -points}
+                % {"balance": member.balance, "points": -points}
             )
         plan.debit_lots(
-            engine.spendable_lots(locked), -points, kind=EntryKind.ADJUST, counter=Account.ADJUSTMENT
+            engine.spendable_lots(member), -points, kind=EntryKind.ADJUST, counter=Account.ADJUSTMENT
         )
     return _commit(
         plan,
-        member,
         kind=PostingKind.ADJUST,
         reference=reference,
         fingerprint=fp,
@@ -665,10 +786,15 @@ def member_activity_record(*, member: Member, at: datetime, kind: str) -> Member
     """Record member activity (login, event, task...): resets the inactivity clock and renews the
     lots inside their renewal window (for a full lifetime from `at`). Runs `member_activity`.
     Returns the member with fresh balance fields."""
-    locked = member_lock(member)
-    lots_settle(locked, at=at, activity=True)
-    _activity_touch(locked, at=at, kind=kind)
-    engine.sync_member(member, locked)
+    _lock_and_run(member_activity_record_locked, member, at=at, kind=kind)
+    return member
+
+
+def member_activity_record_locked(*, member: Member, at: datetime, kind: str) -> Member:
+    """`member_activity_record` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
+    lots_settle(member, at=at, activity=True)
+    _activity_touch(member, at=at, kind=kind)
     return member
 
 
@@ -677,32 +803,37 @@ def points_extend(*, member: Member, days: int, at: datetime, reference: str) ->
     """Daily task reward: every active lot of the member expires `days` later. At most once per
     program-local day: a second call the same day (any reference) returns that day's posting.
     Re-arms the expiry warning of the extended lots. Raises InvalidInput, IdempotencyConflict."""
+    return _lock_and_run(points_extend_locked, member, days=days, at=at, reference=reference)
+
+
+def points_extend_locked(*, member: Member, days: int, at: datetime, reference: str) -> Posting:
+    """`points_extend` for `member`, locked by the caller in its transaction (`accounts.locks`).
+    No transaction of its own: an error aborts the caller's."""
     _positive(days, "days")
     fp = fingerprint(kind="extend", member=member.pk, days=days)
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
+    existing = _begin(member, reference=reference, fp=fp, at=at, activity=False)
     if existing:
         return existing
-    day_start, day_end = period_window(DAY, at, locked.program.tz)
+    day_start, day_end = period_window(DAY, at, member.program.tz)
     same_day = Posting.objects.filter(
-        member_id=locked.pk, kind=PostingKind.EXTEND, created_at__gte=day_start, created_at__lt=day_end
+        member_id=member.pk, kind=PostingKind.EXTEND, created_at__gte=day_start, created_at__lt=day_end
     ).first()
     if same_day is not None:
         return same_day
-    lots = list(Lot.objects.filter(member_id=locked.pk, state=Lot.State.ACTIVE, remaining__gt=0))
+    lots = list(Lot.objects.filter(member_id=member.pk, state=Lot.State.ACTIVE, remaining__gt=0))
     for lot in lots:
         lot.expires_at += timedelta(days=days)
         lot.warned_at = None
-    plan = Plan(member=locked, at=at)
+    plan = Plan(member=member, at=at)
     for lot in lots:
         plan.touch(lot)
     return _commit(
         plan,
-        member,
         kind=PostingKind.EXTEND,
         reference=reference,
         fingerprint=fp,
         description=member_text(
-            locked,
+            member,
             lambda: (
                 ngettext("Points extended by %(days)s day", "Points extended by %(days)s days", days)
                 % {"days": days}
@@ -813,8 +944,10 @@ def purchase_refund(
         amount = money_round(amount)
     fp = fingerprint(kind="refund", purchase=purchase.pk, amount=amount)
     member = purchase.member
-    locked, existing = _begin(member, reference=reference, fp=fp, at=at, activity=True)
+    locked = member_lock(member)
+    existing = _begin(locked, reference=reference, fp=fp, at=at, activity=True)
     if existing:
+        engine.sync_member(member, locked)
         return existing
     current = Purchase.objects.get(pk=purchase.pk)  # under the member lock: refunds are serialised
     preview = purchase_refund_preview(purchase=current, amount=amount)
@@ -853,9 +986,8 @@ def purchase_refund(
     purchase.points_reversed = current.points_reversed + to_reverse
     purchase.points_returned = current.points_returned + returned
     _activity_touch(locked, at=at, kind="refund", plan=plan)
-    return _commit(
+    posting = _commit(
         plan,
-        member,
         kind=PostingKind.REFUND,
         reference=reference,
         fingerprint=fp,
@@ -873,6 +1005,8 @@ def purchase_refund(
             "money_returned": str(preview.money_returned),
         },
     )
+    engine.sync_member(member, locked)
+    return posting
 
 
 def _return_spent(plan: Plan, member: Member, purchase: Purchase, points: int, *, at: datetime) -> int:

@@ -16,10 +16,11 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils.translation import gettext, ngettext
 
+from accounts.locks import member_lock
 from accounts.models import Member, Program
-from ledger.engine import member_lock, sync_member
-from ledger.services import points_redeem, points_redeem_return
-from loyalty_site.core.db import atomic_with_retry, row_insert, rows_locked
+from ledger.engine import sync_member
+from ledger.services import points_redeem_locked, points_redeem_return_locked
+from loyalty_site.core.db import atomic_with_retry, row_insert
 from loyalty_site.core.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -163,14 +164,13 @@ def reward_redeem(
     code = _code_draw(current) if current.kind == Reward.Kind.VOUCHER else None
     with for_member(locked):  # the member reads the posting on the card, in their language
         description = gettext("Reward: %(reward)s") % {"reward": current.name}
-    with rows_locked(locked):
-        posting = points_redeem(
-            member=locked,
-            points=current.cost_points,
-            at=at,
-            reference=f"reward:{reference}",
-            description=description,
-        )
+    posting = points_redeem_locked(
+        member=locked,
+        points=current.cost_points,
+        at=at,
+        reference=f"reward:{reference}",
+        description=description,
+    )
     coupon = None
     if current.kind == Reward.Kind.COUPON:
         from campaigns.coupons import coupon_issue
@@ -244,13 +244,13 @@ def redemption_cancel(*, redemption: Redemption, at: datetime) -> Redemption:
         Coupon.objects.filter(pk=coupon.pk).update(is_active=False)
     with for_member(locked):
         description = gettext("Reward cancelled: %(reward)s") % {"reward": current.reward.name}
-    with rows_locked(locked):
-        returned = points_redeem_return(
-            posting=current.posting,
-            at=at,
-            reference=f"reward-cancel:{current.pk}",
-            description=description,
-        )
+    returned = points_redeem_return_locked(
+        member=locked,
+        posting=current.posting,
+        at=at,
+        reference=f"reward-cancel:{current.pk}",
+        description=description,
+    )
     RewardCode.objects.filter(redemption_id=current.pk).update(redemption=None)
     Reward.objects.select_for_update().filter(pk=current.reward_id).update(
         redeemed_count=F("redeemed_count") - 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .models import TierChange
-from .services import member_tier_evaluate
+from .services import member_tier_evaluate, member_tier_evaluate_locked
 
 
 def on_member_created(*, member, at: datetime, **_: object) -> None:
@@ -14,10 +14,11 @@ def on_member_created(*, member, at: datetime, **_: object) -> None:
 
 
 def on_points_posted(*, member, posting, at: datetime, **_: object) -> None:
-    """Upgrade at once when points are credited, in the posting's transaction. A refund that takes
-    back earned points downgrades at once (no grace) when it is what put the member below their
-    tier; other debits cannot lower qualifying points, and points leaving the rolling window are
-    re-evaluated by the scheduled job (with its grace)."""
+    """Upgrade at once when points are credited. The ledger runs `points_posted` inside the
+    posting's transaction with `member` locked, so the `*_locked` evaluation runs (no second lock,
+    no savepoint). A refund that takes back earned points downgrades at once (no grace) when it is
+    what put the member below their tier; other debits cannot lower qualifying points, and points
+    leaving the rolling window are re-evaluated by the scheduled job (with its grace)."""
     if getattr(posting, "kind", "") == "refund":
         reversed_points = int((getattr(posting, "data", None) or {}).get("points_reversed") or 0)
         if reversed_points > 0:
@@ -25,7 +26,7 @@ def on_points_posted(*, member, posting, at: datetime, **_: object) -> None:
         return
     if getattr(posting, "points", 0) <= 0 and getattr(posting, "pending_points", 0) <= 0:
         return
-    member_tier_evaluate(member=member, at=at, reason=TierChange.Reason.EARNING)
+    member_tier_evaluate_locked(member=member, at=at, reason=TierChange.Reason.EARNING)
 
 
 def on_points_posted_many(calls: list[dict]) -> None:
@@ -71,7 +72,7 @@ def _refund_downgrade(*, member, reversed_points: int, at: datetime) -> None:
         return
     if member.program.tier_metric == "qualifying_points" and value + reversed_points < tier.threshold:
         return  # below already before the refund (points aged out): the scheduled job decides
-    member_tier_evaluate(
+    member_tier_evaluate_locked(
         member=member,
         at=at,
         reason=TierChange.Reason.REFUND,

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from accounts.locks import members_lock_values
 from accounts.models import Member, Program
 from loyalty_site.core.events import events_batched
 from loyalty_site.core.jobs import job
@@ -103,12 +104,7 @@ def members_tier_evaluate(
     grace = timedelta(days=program.tier_downgrade_grace_days)
     upgraded = downgraded = 0
     with transaction.atomic(), events_batched():
-        locked = dict(
-            Member.objects.select_for_update(of=("self",))
-            .filter(pk__in=member_ids)
-            .order_by("pk")
-            .values_list("pk", "tier_id")
-        )
+        locked = dict(members_lock_values(member_ids, "tier_id"))
         ids = list(locked)
         values = qualifying_values(program=program, at=at, member_ids=ids)
         floors = _floors(member_ids=ids, at=at)

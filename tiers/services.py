@@ -24,10 +24,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
+from accounts.locks import member_lock, members_lock
 from accounts.models import Member
 from ledger.texts import member_text
 from loyalty_site.core.config_cache import program_config, program_of
-from loyalty_site.core.db import atomic_with_retry, holds_lock, locked_instance, row_insert, row_update
+from loyalty_site.core.db import atomic_with_retry, row_insert, row_update
 from loyalty_site.core.errors import InvalidInput
 from loyalty_site.core.events import event_emit, events_batched
 from loyalty_site.core.periods import DAY, MONTH, WEEK, period_previous
@@ -126,14 +127,11 @@ def member_tier_of(*, member: Member) -> Tier | None:
 
 
 def _lock_member(member: Member) -> Member:
-    # The tier is read after the lock, not joined into the locking query: a concurrent tier change
-    # would leave a joined `tier` None with `tier_id` set (see ledger.purchases.purchase_create).
-    locked = locked_instance(Member, member.pk)  # the caller (a purchase) holds the lock already
-    if locked is None:
-        locked = Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=member.pk)
-        locked.tier = member_tier_of(member=locked)
+    """Lock the member (`accounts.locks`), read its tier after the lock (never joined into it),
+    and show the tier on the caller's instance."""
+    locked = member_lock(member)
+    locked.tier = member_tier_of(member=locked)
     member.tier = locked.tier
-    member.tier_id = locked.tier_id
     return locked
 
 
@@ -150,62 +148,84 @@ def member_tier_evaluate(
 
     Without `allow_downgrade` only upgrades happen (the earning path); with it (re-evaluation) a
     member below their tier moves down once the program's grace days have passed. Returns the
-    `TierChange` or None when nothing changed. Locks the member row (a no-op when the caller holds
-    it already). `value` lets a set-based caller pass the metric it computed. `immediate` (with
-    `allow_downgrade`: a refund took the qualifying value back) skips the grace days."""
-    # no savepoint for a member the caller declared locked (a purchase): its errors abort it all
-    with transaction.atomic(savepoint=not holds_lock(member)):
+    `TierChange` or None when nothing changed. Locks the member row in its own transaction (or
+    a savepoint of the caller's). `value` lets a set-based caller pass the metric it computed.
+    `immediate` (with `allow_downgrade`: a refund took the qualifying value back) skips the grace
+    days."""
+    with transaction.atomic():
         locked = _lock_member(member)
-        tiers = program_tiers(program=locked.program)
-        if not tiers:
+        change = member_tier_evaluate_locked(
+            member=locked,
+            at=at,
+            reason=reason,
+            allow_downgrade=allow_downgrade,
+            value=value,
+            immediate=immediate,
+        )
+    member.tier = locked.tier  # the caller's instance shows the new tier
+    return change
+
+
+def member_tier_evaluate_locked(
+    *,
+    member: Member,
+    at: datetime,
+    reason: str = TierChange.Reason.EARNING,
+    allow_downgrade: bool = False,
+    value: int | None = None,
+    immediate: bool = False,
+) -> TierChange | None:
+    """`member_tier_evaluate` for `member`, locked by the caller in its transaction
+    (`accounts.locks`): the purchase and the ledger's `points_posted` hook call it so. The tier is
+    (re)read from `member.tier_id` (`member_tier_of`, cached). No transaction of its own: an error
+    aborts the caller's."""
+    member.tier = member_tier_of(member=member)
+    tiers = program_tiers(program=member.program)
+    if not tiers:
+        return None
+    current = member.tier
+    if (
+        not allow_downgrade
+        and current is not None
+        and current.program_id == member.program_id
+        and current.rank >= tiers[-1].rank
+    ):
+        return None  # already in the top tier: nothing can lift them, no metric to compute
+    if value is None:
+        value = member_qualifying_value(member=member, at=at)
+    target = tier_for_value(tiers=tiers, value=value)
+    # a manual floor can only lift the target: none to look for when it is the top tier already
+    floor_id = member_override_tier_id(member=member, at=at) if target.rank < tiers[-1].rank else None
+    if floor_id is not None:
+        floor = next((tier for tier in tiers if tier.pk == floor_id), None)
+        if floor is not None and floor.rank > target.rank:
+            target = floor
+    current = member.tier
+    if current is not None and current.program_id != member.program_id:
+        current = None  # a tier of another program can never stay
+    if current is None or target.rank > current.rank:
+        if current is None and reason == TierChange.Reason.EARNING:
+            reason = TierChange.Reason.ENROLMENT if value == 0 else reason
+        return _tier_change(member=member, to_tier=target, at=at, reason=reason, value=value)
+    if target.rank == current.rank:
+        if allow_downgrade:
+            MemberTierState.objects.filter(member=member, below_since__isnull=False).update(
+                below_since=None, evaluated_at=at
+            )
+        return None
+    if not allow_downgrade:
+        return None
+    grace = timedelta(days=0 if immediate else member.program.tier_downgrade_grace_days)
+    if grace:
+        state, _created = MemberTierState.objects.get_or_create(member=member)
+        if state.below_since is None or state.below_since > at:
+            state.below_since = at
+            state.evaluated_at = at
+            state.save(update_fields=["below_since", "evaluated_at"])
             return None
-        current = locked.tier
-        if (
-            not allow_downgrade
-            and current is not None
-            and current.program_id == locked.program_id
-            and current.rank >= tiers[-1].rank
-        ):
-            return None  # already in the top tier: nothing can lift them, no metric to compute
-        if value is None:
-            value = member_qualifying_value(member=locked, at=at)
-        target = tier_for_value(tiers=tiers, value=value)
-        # a manual floor can only lift the target: none to look for when it is the top tier already
-        floor_id = member_override_tier_id(member=locked, at=at) if target.rank < tiers[-1].rank else None
-        if floor_id is not None:
-            floor = next((tier for tier in tiers if tier.pk == floor_id), None)
-            if floor is not None and floor.rank > target.rank:
-                target = floor
-        current = locked.tier
-        if current is not None and current.program_id != locked.program_id:
-            current = None  # a tier of another program can never stay
-        if current is None or target.rank > current.rank:
-            if current is None and reason == TierChange.Reason.EARNING:
-                reason = TierChange.Reason.ENROLMENT if value == 0 else reason
-            change = _tier_change(member=locked, to_tier=target, at=at, reason=reason, value=value)
-            member.tier = locked.tier
-            return change
-        if target.rank == current.rank:
-            if allow_downgrade:
-                MemberTierState.objects.filter(member=locked, below_since__isnull=False).update(
-                    below_since=None, evaluated_at=at
-                )
+        if at - state.below_since < grace:
             return None
-        if not allow_downgrade:
-            return None
-        grace = timedelta(days=0 if immediate else locked.program.tier_downgrade_grace_days)
-        if grace:
-            state, _created = MemberTierState.objects.get_or_create(member=locked)
-            if state.below_since is None or state.below_since > at:
-                state.below_since = at
-                state.evaluated_at = at
-                state.save(update_fields=["below_since", "evaluated_at"])
-                return None
-            if at - state.below_since < grace:
-                return None
-        change = _tier_change(member=locked, to_tier=target, at=at, reason=reason, value=value)
-        member.tier = locked.tier
-        return change
+    return _tier_change(member=member, to_tier=target, at=at, reason=reason, value=value)
 
 
 def tier_override_set(
@@ -373,7 +393,7 @@ def _tier_gifts_chunk(
     balances, `points.earned` events, tier upgrades); a member the ledger refuses (a fraud limit)
     keeps no gift and counts as skipped. Returns (given, skipped)."""
     from ledger.bonuses import Bonus, bonuses_post, bonuses_refused
-    from ledger.engine import gc_paused, members_lock
+    from ledger.engine import gc_paused
     from loyalty_site.core.bulk import rows_insert
     from loyalty_site.core.i18n import member_language
 

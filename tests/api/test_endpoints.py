@@ -237,7 +237,7 @@ def test_purchase_answer_rewards_match_the_replay_and_the_member_is_read_once(se
         assert replay.json()["rewards"] == response.json()["rewards"]
         answers.append(response.json())
         member_reads = [sql for sql in statements if sql.startswith("SELECT") and "accounts_member" in sql]
-        assert len(member_reads) == 1 and "FOR UPDATE" in member_reads[0], member_reads
+        assert len(member_reads) == 1 and "FOR NO KEY UPDATE" in member_reads[0], member_reads
         assert len([sql for sql in statements if "INSERT INTO notifications_event" in sql]) == 1
 
     first, second, third = answers

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.locks import members_lock
 from accounts.models import Member
 from ledger import jobs, services
 from ledger.engine import (
@@ -18,7 +19,6 @@ from ledger.engine import (
     _pg_cursor,
     gc_paused,
     lots_update,
-    members_lock,
     members_spendable_lots,
     new_instance,
     pg_array,

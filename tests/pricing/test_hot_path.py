@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from accounts.locks import member_lock
 from accounts.models import Member
 from campaigns.models import Campaign, CampaignReward
 from ledger.models import Purchase
@@ -103,7 +104,7 @@ def test_a_tier_changed_while_the_purchase_waits_for_the_member_lock(now):
     def change_tier():
         try:
             with transaction.atomic():
-                Member.objects.select_for_update().get(pk=member.pk)
+                member_lock(member.pk)
                 Member.objects.filter(pk=member.pk).update(tier=gold)
                 locked.set()
                 with connection.cursor() as cursor:
@@ -147,22 +148,12 @@ def test_a_tier_changed_while_the_purchase_waits_for_the_member_lock(now):
 def test_a_purchase_locks_the_member_once(seed_member, now):
     with CaptureQueriesContext(connection) as queries:
         purchase_create(member=seed_member, external_id="H-3", amount="30.00", currency="USD", at=now)
-    locks = [q for q in queries if "FOR UPDATE" in q["sql"] and 'FROM "accounts_member"' in q["sql"]]
+    locks = [q for q in queries if "FOR NO KEY UPDATE" in q["sql"] and 'FROM "accounts_member"' in q["sql"]]
     assert len(locks) == 1
     # and the caller's instance shows the outcome without reading it again
     stored = Member.objects.get(pk=seed_member.pk)
     assert (seed_member.balance, seed_member.tier_id) == (stored.balance, stored.tier_id)
     assert seed_member.last_activity_at == stored.last_activity_at == now
-
-
-def test_rows_locked_is_scoped_to_its_block(seed_member):
-    from loyalty_site.core.db import locked_instance, rows_locked
-
-    assert locked_instance(Member, seed_member.pk) is None
-    with rows_locked(seed_member):
-        assert locked_instance(Member, seed_member.pk) is seed_member
-        assert locked_instance(Member, seed_member.pk + 1) is None
-    assert locked_instance(Member, seed_member.pk) is None
 
 
 def test_a_blocked_members_retry_replays_and_a_new_purchase_is_refused(seed_member, now):
