@@ -33,9 +33,10 @@ from datetime import datetime
 
 from django.db import connection
 
+from accounts.locks import members_lock
 from accounts.models import Member
 from ledger.bonuses import Bonus, bonuses_post, bonuses_refused
-from ledger.engine import gc_paused, members_lock
+from ledger.engine import gc_paused
 from ledger.texts import member_text
 from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.db import atomic_with_retry
