@@ -14,6 +14,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import CaptureQueriesContext
 
+from accounts.locks import members_for_update
 from accounts.models import Member
 from ledger.purchases import purchase_create
 from loyalty_site.core.replica import (
@@ -47,7 +48,7 @@ def test_routing_decisions_with_a_replica(replica):
         assert router.db_for_read(Member) == REPLICA_ALIAS
         assert Member.objects.all().db == REPLICA_ALIAS
         assert router.db_for_write(Member) == DEFAULT_DB_ALIAS  # writes never go to the standby
-        assert Member.objects.select_for_update().db == DEFAULT_DB_ALIAS
+        assert members_for_update().db == DEFAULT_DB_ALIAS  # the member lock (accounts.locks)
     assert Member.objects.all().db == DEFAULT_DB_ALIAS  # the block ended
     assert router.allow_migrate(DEFAULT_DB_ALIAS, "accounts") is True
     assert router.allow_migrate(REPLICA_ALIAS, "accounts") is False
