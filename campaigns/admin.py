@@ -16,6 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.content_admin import ContentAdminMixin, ContentTabularInline
 from loyalty_site.core.replica import replica_view
 
 from .coupons import coupon_batch_generate, coupons_csv, coupons_deactivate
@@ -61,7 +62,7 @@ class CampaignConditionInline(ScopedTabularInline):
     verbose_name_plural = _("If: all of these hold")
 
 
-class CampaignRewardInline(ScopedTabularInline):
+class CampaignRewardInline(ScopedTabularInline, ContentTabularInline):
     model = CampaignReward
     extra = 1
     fields = [
@@ -86,7 +87,7 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ScopedAdmin):
+class CampaignAdmin(ScopedAdmin, ContentAdminMixin):
     list_display = [
         "name",
         "program",
@@ -409,7 +410,7 @@ class CouponRedemptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyTask)
-class DailyTaskAdmin(ScopedAdmin):
+class DailyTaskAdmin(ScopedAdmin, ContentAdminMixin):
     list_display = ["name", "code", "program", "is_active"]
     list_filter = ["is_active", "program"]
     search_fields = ["name", "code"]

@@ -17,3 +17,6 @@ class LoyaltyAdminConfig(AdminConfig):
         from loyalty_site.core.db import stale_plan_guard_install
 
         connection_created.connect(stale_plan_guard_install, dispatch_uid="stale_plan_guard")
+        from loyalty_site.core.content import content_signals_connect
+
+        content_signals_connect()  # after modeltranslation (first app) registered each translation.py

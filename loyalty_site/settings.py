@@ -58,6 +58,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    # before the admin (its admin classes and static files); merchant content per language (issue 19)
+    "modeltranslation",
     "loyalty_site.apps.LoyaltyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -223,6 +225,12 @@ LANGUAGES = [
 if LANGUAGE_CODE not in dict(LANGUAGES):
     raise ImproperlyConfigured("LANGUAGE_CODE must be one of " + ", ".join(dict(LANGUAGES)) + ".")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Merchant content per language (loyalty_site/core/content.py): a column per language; the plain
+# attribute reads the active language's version, else any other one.
+MODELTRANSLATION_DEFAULT_LANGUAGE = LANGUAGE_CODE
+MODELTRANSLATION_FALLBACK_LANGUAGES = tuple(
+    dict.fromkeys([LANGUAGE_CODE, *(code for code, _label in LANGUAGES)])
+)
 # Number and date formats per language: Django's own (az, ru, en) and ours where Django has none (kk).
 FORMAT_MODULE_PATH = ["loyalty_site.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member
 from loyalty_site.core.admin import ScopedAdmin, can_write
+from loyalty_site.core.content_admin import ContentAdminMixin, ContentForm
 from loyalty_site.core.data_tables import data_table
 
 from . import outgoing, services
@@ -51,14 +52,14 @@ SAMPLE_DATA = {
 }
 
 
-class NotificationTemplateForm(forms.ModelForm):
+class NotificationTemplateForm(ContentForm):
     class Meta:
         model = NotificationTemplate
         fields = ["program", "event_type", "channel", "subject", "body", "is_active"]
 
     def clean(self):
         cleaned = super().clean()
-        for field in ("subject", "body"):
+        for field in [name for name in self.fields if name.startswith(("subject_", "body_"))]:
             try:
                 Template(cleaned.get(field) or "")
             except TemplateSyntaxError as error:
@@ -67,12 +68,18 @@ class NotificationTemplateForm(forms.ModelForm):
 
 
 @admin.register(NotificationTemplate)
-class NotificationTemplateAdmin(ScopedAdmin):
+class NotificationTemplateAdmin(ScopedAdmin, ContentAdminMixin):
     form = NotificationTemplateForm
     list_display = ["event_type", "channel", "program", "subject", "is_active", "updated_at"]
     list_filter = ["channel", "event_type", "is_active"]
     search_fields = ["subject", "body"]
     readonly_fields = ["preview"]
+    fieldsets = [
+        (None, {"fields": ["program", "event_type", "channel", "is_active"]}),
+        # each language's version side by side (loyalty_site/core/content_admin.py)
+        (_("Message"), {"fields": ["subject", "body"]}),
+        (_("Preview"), {"fields": ["preview"]}),
+    ]
 
     @admin.display(description=_("Preview"))
     def preview(self, obj):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin
+from loyalty_site.core.content_admin import ContentAdminMixin
 from loyalty_site.core.errors import LoyaltyError
 
 from .models import Redemption, Reward
@@ -67,7 +68,7 @@ class CodePoolForm(forms.Form):
 
 
 @admin.register(Reward)
-class RewardAdmin(ScopedAdmin):
+class RewardAdmin(ScopedAdmin, ContentAdminMixin):
     list_display = [
         "name",
         "program",

@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.content_admin import ContentAdminMixin
 from loyalty_site.core.errors import LoyaltyError
 
 from . import services
@@ -13,7 +14,7 @@ from .models import PersonalManager, SpendDiscount, Tier, TierChange, TierGift, 
 
 
 @admin.register(Tier)
-class TierAdmin(ScopedAdmin):
+class TierAdmin(ScopedAdmin, ContentAdminMixin):
     list_display = [
         "name",
         "code",

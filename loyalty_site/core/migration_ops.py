@@ -97,3 +97,32 @@ def field_index_drop(
         state_operations=[migrations.AlterField(model_name, field_name, field)],
         database_operations=[migrations.RunPython(drop, create, atomic=False)],
     )
+
+
+class CopyToDefaultLanguage(migrations.RunPython):
+    """Merchant content per language (issue 19): copies each row's plain `fields` (today's one text)
+    into the column of its program's default language (`<field>_<Program.default_language>`, a
+    language code); `program` is the lookup from the model to its program ("program",
+    "campaign__program"). Reversing leaves the plain columns as they are (they kept the text)."""
+
+    def __init__(self, model_name: str, fields: tuple[str, ...], program: str = "program"):
+        self.model_name, self.fields, self.program = model_name, fields, program
+        super().__init__(self.copy, migrations.RunPython.noop)
+
+    def copy(self, apps, schema_editor):
+        from django.conf import settings
+        from django.db.models import F, QuerySet
+
+        model = apps.get_model(self.app_label, self.model_name)
+        for language, _label in settings.LANGUAGES:
+            # a plain QuerySet: a translation-aware manager would rewrite F(field)
+            QuerySet(model=model).filter(**{f"{self.program}__default_language": language}).update(
+                **{f"{field}_{language}": F(field) for field in self.fields}
+            )
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self.app_label = app_label
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def deconstruct(self):
+        return (self.__class__.__name__, [self.model_name, self.fields], {"program": self.program})

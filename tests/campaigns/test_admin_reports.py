@@ -146,8 +146,8 @@ def test_rules_editor_creates_a_campaign_with_conditions_and_rewards(client, sta
     base = {
         "program": seeded.pk,
         "code": "big_weekend",
-        "name": "Big weekend",
-        "description": "",
+        "name_en": "Big weekend",
+        "description_en": "",
         "trigger": "purchase",
         "event_type": "",
         "schedule": "",

@@ -37,8 +37,9 @@ def test_template_preview_renders_and_syntax_errors_are_refused(client, staff_us
             "program": program.pk,
             "event_type": "tier.changed",
             "channel": "email",
-            "subject": "ok",
-            "body": "{% if %}",
+            "subject_en": "ok",
+            "body_en": "Hello",
+            "body_ru": "{% if %}",  # every language's version is checked
             "is_active": "on",
         },
     )
