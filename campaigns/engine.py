@@ -89,18 +89,28 @@ def in_holdout(campaign: Campaign, member) -> bool:
     return int(digest[:8], 16) % 100 < campaign.holdout_percent
 
 
+def related(campaign: Campaign, name: str) -> list:
+    """`list(campaign.<name>.all())`, taken straight from the prefetch cache when the rows are
+    prefetched (`campaigns_running` prefetches them): `plan` runs for every member of a job's chunk,
+    and building a queryset per relation per member cost a fifth of the inactivity job."""
+    cache = getattr(campaign, "_prefetched_objects_cache", {})
+    if name in cache:
+        return list(cache[name])
+    return list(getattr(campaign, name).all())
+
+
 def _tier_targeted(campaign: Campaign, member) -> bool:
     """The targeting checks that read nothing (the tier targets are prefetched)."""
     if campaign.tier_exclusive and not (member.tier_id and member.tier.exclusive_campaigns):
         return False
-    tiers = [tier.pk for tier in campaign.target_tiers.all()]
+    tiers = [tier.pk for tier in related(campaign, "target_tiers")]
     return not tiers or member.tier_id in tiers
 
 
 def is_targeted(campaign: Campaign, member) -> bool:
     if not _tier_targeted(campaign, member):
         return False
-    segments = [segment.pk for segment in campaign.target_segments.all()]
+    segments = [segment.pk for segment in related(campaign, "target_segments")]
     return not segments or SegmentMembership.objects.filter(segment_id__in=segments, member=member).exists()
 
 
@@ -205,7 +215,7 @@ def plan(
     for `ctx` now, or None. Targeting, holdout and conditions are about the member who acted; the
     referrer is rewarded for it. `grants` answers the period, per-member and budget limits (the
     database's grants; the simulation passes its own book). Reads only."""
-    rewards = [r for r in campaign.rewards.all() if r.recipient == recipient]
+    rewards = [r for r in related(campaign, "rewards") if r.recipient == recipient]
     if not rewards or not campaign.is_running(ctx.at):
         return None
     member = ctx.member
@@ -217,7 +227,7 @@ def plan(
         return None
     # Every check must hold, so they run cheapest first: the checks that read nothing reject most
     # campaigns before any query (rate rise, segments, purchase history, grants) runs.
-    conditions = list(campaign.conditions.all())
+    conditions = related(campaign, "conditions")
     if not _cheap_checks_hold(campaign, conditions, ctx):
         return None
     if campaign.trigger == Campaign.Trigger.RATE_RISE and not rate_risen(campaign, ctx):

@@ -474,7 +474,8 @@ FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, pending)
 def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
     """Entries, new lots, changed lots and allocations of already saved postings, in bulk: entries
     and allocations each one `bulk.rows_insert` (no model instances: a chunk writes hundreds of
-    thousands of entries); new lots through bulk_create (few, and their primary keys are needed)."""
+    thousands of entries); new lots through `bulk.instances_insert`, which sets their primary keys
+    (a chunk of bonuses writes thousands: bulk_create took a fifth of the tier gifts job's time)."""
     new_lots, touched, allocations = [], {}, []
     for plan, posting in items:
         for lot in plan.new_lots:
@@ -484,7 +485,7 @@ def _write_legs(items: list[tuple[Plan, Posting]]) -> None:
     if columns["posting_id"]:
         rows_insert(Entry, columns)
     if new_lots:
-        Lot.objects.bulk_create(new_lots)  # sets the primary keys, so allocations can point at them
+        instances_insert(new_lots)  # sets the primary keys, so allocations can point at them
     for plan, posting in items:
         touched.update({lot.pk: lot for lot in plan.touched.values()})
         merged: dict[int, list] = {}

@@ -11,13 +11,16 @@ The data set's database (`--template`, a name or a URL; default BENCH_TEMPLATE_U
 loyalty_bench_million) is the template: it is copied (CREATE DATABASE ... TEMPLATE) to `--database`
 (default BENCH_DATABASE_URL, else loyalty_bench_all; DROPPED first) and the jobs run there, at the
 data set's AT, in the order of JOBS. For each job: the SQL (when there is one) runs in a transaction
-that is rolled back, then the job runs for real through `run_job`. `same_rows` compares what both
+that is rolled back (after `SET CONSTRAINTS ALL IMMEDIATE`, inside the timing: the deferred
+foreign-key checks the job pays when it commits, which a rollback would skip), then the job runs for
+real through `run_job`. `same_rows` compares what both
 changed: the rows each added per table, the lots per state, the members' balances, tiers and
 statuses, the events per type, the grace states, segment memberships (`STATE_SQL`, read before,
 after the SQL inside its transaction, and after the job). A job's SQL may run several times in its
 transaction (once per campaign or gifting tier, in the job's order: a member the Bronze gift lifts
 is due Silver's gift in the same run). At the end a Markdown table (job, what it did, job s, SQL s,
-ratio, same rows) is printed for bench/README.md, with the load average. Then the notification
+ratio, same rows) is printed for bench/README.md, with the load average. BENCH_PROFILE=<job> prints
+where that job's time goes (cProfile; BENCH_PROFILE_SORT, BENCH_PROFILE_LINES). Then the notification
 backlog: `--backlog N` outbox rows (`pending`, e-mail) delivered by `deliver_notifications`.
 Results: bench/jobs/results-all-<members>.json.
 """
@@ -616,14 +619,30 @@ def main() -> None:
                     for text, params in runs:
                         client.execute(text, params)
                         sql_counts.append(list(client.fetchone() or []) if client.description else [])
+                    # the deferred foreign-key checks the job pays at its commits, paid here too
+                    # (the transaction is rolled back, which would skip them)
+                    client.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 sql_seconds = time.monotonic() - started
                 sql_delta = delta(before, state(cursor))
                 cursor.execute("ROLLBACK")
                 for table in ("accounts_member", "ledger_lot", "ledger_posting", "notifications_event"):
                     cursor.execute(f"VACUUM ANALYZE {table}")
+        profiler = None
+        if os.environ.get("BENCH_PROFILE") == name:  # where the job's time goes (cProfile)
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.monotonic()
         summary = run_job(name, at=at)
         job_seconds = time.monotonic() - started
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_LINES", "45"))
+            )
         with connection.cursor() as cursor:
             job_delta = delta(before, state(cursor))
         row = {
