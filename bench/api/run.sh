@@ -2,7 +2,8 @@
 # Run the API benchmark: gunicorn on the bench data set, wrk against floor, quote, purchase and
 # purchase_retry (one request in ten a client's retry of the previous one) at 4 and 16 concurrent
 # clients. Prints one line per run (with the CPU time gunicorn and PostgreSQL
-# spent per request); raw wrk output goes to bench/api/out/.
+# spent per request); raw wrk output goes to bench/api/out/. BENCH_CLIENTS="4 16" (default) picks the
+# concurrencies.
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench bench/api/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +40,7 @@ cpu_ticks() {
 }
 TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
 
-for clients in 4 16; do
+for clients in ${BENCH_CLIENTS:-4 16}; do
   threads=$(( clients < 4 ? clients : 4 ))
   for name in floor quote purchase purchase_retry; do
     # warm every worker (imports, connections) before measuring; every wrk run gets its own
