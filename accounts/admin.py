@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ledger.admin import MemberLedgerInlines
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
 from loyalty_site.core.tenancy import staff_merchant_id
 from tiers.admin import MemberTierChangeInline
 
@@ -146,7 +147,7 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ScopedAdmin):
+class MemberAdmin(BigListAdmin, MemberSearchMixin, ScopedAdmin):
     form = MemberAdminForm
     inlines = [*MemberLedgerInlines, MemberTierChangeInline]
 
@@ -165,15 +166,9 @@ class MemberAdmin(ScopedAdmin):
         "last_activity_at",
     ]
     list_filter = ["status", "program", "tier", "created_at"]
-    search_fields = [
-        "card_number",
-        "phone",
-        "email",
-        "external_id",
-        "first_name",
-        "last_name",
-        "referral_code",
-    ]
+    # card number, phone (any format), e-mail, external id, referral code, id, names by word:
+    # exact lookups and trigram indexes (loyalty_site.core.admin_lists.member_condition)
+    member_search_path = ""
     autocomplete_fields = ["program", "referred_by"]
     list_select_related = ["program", "tier"]
     readonly_fields = [

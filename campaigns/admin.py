@@ -16,6 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
 from loyalty_site.core.content_admin import ContentAdminMixin, ContentTabularInline
 from loyalty_site.core.replica import replica_view
 
@@ -241,7 +242,7 @@ class CampaignAdmin(ScopedAdmin, ContentAdminMixin):
 
 
 @admin.register(CampaignGrant)
-class CampaignGrantAdmin(ReadOnlyAdmin):
+class CampaignGrantAdmin(BigListAdmin, MemberSearchMixin, ReadOnlyAdmin):
     list_display = [
         "created_at",
         "campaign",
@@ -252,9 +253,8 @@ class CampaignGrantAdmin(ReadOnlyAdmin):
         "coupon",
         "purchase_ref",
     ]
-    list_filter = ["campaign__program", "campaign"]
-    search_fields = ["member__phone", "member__card_number", "campaign__name", "purchase_ref"]
-    date_hierarchy = "created_at"
+    list_filter = ["campaign__program", "campaign", "created_at"]
+    exact_search_fields = ("purchase_ref", "campaign__code")  # and the member's identifiers and names
     list_select_related = ["campaign", "member", "coupon"]
 
 

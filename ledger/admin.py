@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member, Program
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline, can_write
+from loyalty_site.core.admin_lists import BigListAdmin, LimitedInlineFormSet, MemberSearchMixin
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import scope_to_user
@@ -104,12 +105,11 @@ class EntryInline(ReadOnlyMixin, ScopedTabularInline):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyMixin, ScopedAdmin):
+class PostingAdmin(BigListAdmin, MemberSearchMixin, ReadOnlyMixin, ScopedAdmin):
     list_display = ["id", "created_at", "kind", "member", "points", "balance_after", "reference", "user"]
     list_filter = ["kind", "program", "created_at"]
-    search_fields = ["reference", "description", "member__card_number", "member__phone", "member__email"]
+    exact_search_fields = (("reference", "program_id"),)  # and the member's identifiers and names
     list_select_related = ["member", "user"]
-    date_hierarchy = "created_at"
     inlines = [EntryInline]
     fields = [f.name for f in Posting._meta.fields if f.name != "data"] + ["data_shown"]
     readonly_fields = fields
@@ -208,17 +208,16 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyMixin, ScopedAdmin):
+class EntryAdmin(BigListAdmin, MemberSearchMixin, ReadOnlyMixin, ScopedAdmin):
     list_display = ["id", "created_at", "account", "kind", "points", "balance_after", "member", "posting"]
     list_filter = ["kind", "account", "program", "created_at"]
-    search_fields = ["posting__reference", "member__card_number", "member__phone", "member__email"]
+    exact_search_fields = (("posting__reference", "posting__program_id"),)
     list_select_related = ["member", "posting"]
-    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Entry._meta.fields]
 
 
 @admin.register(Lot)
-class LotAdmin(ReadOnlyMixin, ScopedAdmin):
+class LotAdmin(BigListAdmin, MemberSearchMixin, ReadOnlyMixin, ScopedAdmin):
     list_display = [
         "id",
         "member",
@@ -231,14 +230,32 @@ class LotAdmin(ReadOnlyMixin, ScopedAdmin):
         "warned_at",
     ]
     list_filter = ["state", "source", "program", "expires_at"]
-    search_fields = ["member__card_number", "member__phone", "member__email", "posting__reference"]
+    exact_search_fields = (("posting__reference", "posting__program_id"),)
     list_select_related = ["member"]
-    date_hierarchy = "expires_at"
     readonly_fields = [f.name for f in Lot._meta.fields]
 
 
+class CurrencyListFilter(admin.SimpleListFilter):
+    """The currencies the user's programs have rates for (a small table), not the distinct values of
+    every purchase (a read of the whole table)."""
+
+    title = _("currency")
+    parameter_name = "currency__exact"
+
+    def lookups(self, request, model_admin):
+        rates = scope_to_user(CurrencyRate.objects.all(), request.user)
+        programs = scope_to_user(Program.objects.all(), request.user)
+        currencies = set(rates.values_list("currency", flat=True)) | set(
+            programs.values_list("base_currency", flat=True)
+        )
+        return [(code, code) for code in sorted(currencies)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
 @admin.register(Purchase)
-class PurchaseAdmin(ReadOnlyMixin, ScopedAdmin):
+class PurchaseAdmin(BigListAdmin, MemberSearchMixin, ReadOnlyMixin, ScopedAdmin):
     list_display = [
         "external_id",
         "kind",
@@ -252,10 +269,9 @@ class PurchaseAdmin(ReadOnlyMixin, ScopedAdmin):
         "refunded_amount",
         "occurred_at",
     ]
-    list_filter = ["kind", "currency", "program", "occurred_at"]
-    search_fields = ["external_id", "coupon_code", "member__card_number", "member__phone", "member__email"]
+    list_filter = ["kind", CurrencyListFilter, "program", "occurred_at"]
+    exact_search_fields = (("external_id", "program_id"),)  # receipt id; and the member's
     list_select_related = ["member"]
-    date_hierarchy = "occurred_at"
     fields = [f.name for f in Purchase._meta.fields if f.name != "applied"] + ["applied_lines"]
     readonly_fields = fields
 
@@ -269,6 +285,7 @@ class MemberLotInline(ReadOnlyMixin, ScopedTabularInline):
 
     model = Lot
     fk_name = "member"
+    formset = LimitedInlineFormSet  # the first 50 by expiry; the lots list has them all
     verbose_name_plural = _("points lots (pending and active)")
     fields = ["source", "points", "remaining", "state", "earned_at", "available_at", "expires_at"]
     readonly_fields = fields
@@ -282,6 +299,7 @@ class MemberEntryInline(ReadOnlyMixin, ScopedTabularInline):
 
     model = Entry
     fk_name = "member"
+    formset = LimitedInlineFormSet  # the newest 50; the entries list has them all
     verbose_name_plural = _("recent ledger entries (90 days)")
     fields = ["created_at", "kind", "points", "balance_after", "posting"]
     readonly_fields = fields

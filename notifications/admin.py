@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member
 from loyalty_site.core.admin import ScopedAdmin, can_write
+from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
 from loyalty_site.core.content_admin import ContentAdminMixin, ContentForm
 from loyalty_site.core.data_tables import data_table
 
@@ -176,12 +177,11 @@ class MemberContactAdmin(ScopedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ScopedAdmin):
+class EventAdmin(BigListAdmin, MemberSearchMixin, ScopedAdmin):
     read_only_for_staff = True
     list_display = ["id", "type", "program", "member", "at", "key"]
-    list_filter = ["type"]
-    search_fields = ["key", "member__phone", "member__card_number"]
-    date_hierarchy = "at"
+    list_filter = ["type", "at"]
+    exact_search_fields = (("key", "program_id"),)  # and the member's identifiers and names
     fields = ["uid", "program", "member", "type", "data_shown", "at", "key", "created_at"]
     readonly_fields = fields
 

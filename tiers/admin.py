@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
+from loyalty_site.core.admin_lists import LimitedInlineFormSet
 from loyalty_site.core.content_admin import ContentAdminMixin
 from loyalty_site.core.errors import LoyaltyError
 
@@ -184,6 +185,7 @@ class MemberTierChangeInline(ScopedTabularInline):
 
     model = TierChange
     fk_name = "member"
+    formset = LimitedInlineFormSet  # the newest 50
     verbose_name_plural = _("tier history")
     fields = ["at", "from_tier", "to_tier", "reason", "qualifying_value", "note", "created_by"]
     readonly_fields = fields
