@@ -170,10 +170,18 @@ def _channel_settings(program) -> ChannelSettings:
     return settings or ChannelSettings(program=program)
 
 
-def notification_send(*, notification: Notification, token: uuid.UUID, at: datetime) -> str:
-    """Send one claimed notification on its channel and record the outcome: SENT or FAILED."""
+def notification_send(
+    *, notification: Notification, token: uuid.UUID, at: datetime, settings_by_program: dict | None = None
+) -> str:
+    """Send one claimed notification on its channel and record the outcome: SENT or FAILED.
+    `settings_by_program`: the channel settings read so far in this run (one read per program)."""
     channel = channel_get(notification.channel)
-    settings = _channel_settings(notification.program)
+    if settings_by_program is None:
+        settings = _channel_settings(notification.program)
+    else:
+        settings = settings_by_program.get(notification.program_id)
+        if settings is None:
+            settings = settings_by_program[notification.program_id] = _channel_settings(notification.program)
     if channel is None:
         error = f"no channel {notification.channel!r} registered"
         _record(notification, token=token, at=at, ok=False, error=error)
@@ -195,6 +203,7 @@ def outbox_deliver(
     rows of each kind when given. Returns counts."""
     counts = {"webhooks_sent": 0, "webhooks_failed": 0, "notifications_sent": 0, "notifications_failed": 0}
     skip: set[int] = set()  # subscriptions that did not answer in time: left for the next run
+    settings_by_program: dict = {}  # each program's channel settings, read once per run
     for model, name in ((WebhookDelivery, "webhooks"), (Notification, "notifications")):
         related = ["event", "subscription"] if model is WebhookDelivery else ["event", "program"]
         done = 0
@@ -209,7 +218,9 @@ def outbox_deliver(
                 if outcome == UNREACHABLE:
                     skip.add(row.subscription_id)
             else:
-                outcome = notification_send(notification=row, token=token, at=at)
+                outcome = notification_send(
+                    notification=row, token=token, at=at, settings_by_program=settings_by_program
+                )
             counts[f"{name}_{'sent' if outcome == SENT else 'failed'}"] += 1
             done += 1
             if done % 200 == 0:

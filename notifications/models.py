@@ -262,10 +262,12 @@ class Notification(OutboxRow):
             models.UniqueConstraint(fields=["event", "channel"], name="notification_unique_event_channel")
         ]
         indexes = [
+            # the claim's order (next_attempt_at, id) read straight off the index: with the id
+            # left out, a backlog queued at one moment was sorted whole for every row claimed
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
-                name="notification_due",
+                name="notification_due_order",
             )
         ]
 
@@ -352,10 +354,12 @@ class WebhookDelivery(OutboxRow):
             models.UniqueConstraint(fields=["subscription", "event"], name="webhook_delivery_unique")
         ]
         indexes = [
+            # the claim's order (next_attempt_at, id) read straight off the index: with the id
+            # left out, a backlog queued at one moment was sorted whole for every row claimed
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
-                name="webhook_delivery_due",
+                name="webhook_delivery_due_order",
             )
         ]
 

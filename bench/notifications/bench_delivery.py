@@ -59,8 +59,8 @@ WITH m AS (
 ), d AS (
     INSERT INTO notifications_webhookdelivery (event_id, subscription_id, status, attempts, next_attempt_at,
         last_error, last_response, created_at)
-    SELECT id, %(subscription)s, 'pending', 0, %(at)s, '', '', %(at)s
-    FROM e WHERE %(subscription)s IS NOT NULL AND split_part(key, ':', 3)::bigint < %(webhooks)s
+    SELECT id, %(subscription)s::bigint, 'pending', 0, %(at)s, '', '', %(at)s
+    FROM e WHERE %(subscription)s::bigint IS NOT NULL AND split_part(key, ':', 3)::bigint < %(webhooks)s
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM n), (SELECT count(*) FROM d)
