@@ -92,7 +92,13 @@ def _settle_due(lots, *, at: datetime) -> dict[str, int]:
     return {"members": members, "postings": postings}
 
 
-@job("expire_points", schedule="hourly")
+@job(
+    "expire_points",
+    schedule="hourly",
+    description=gettext_lazy(
+        "Expire lots past their expiry (into the renewal window) and close ended renewal windows."
+    ),
+)
 def expire_points(*, at: datetime) -> dict:
     """Expire lots past their expiry (into the renewal window) and close ended renewal windows."""
     summary = _settle_due(Lot.objects.filter(state=Lot.State.ACTIVE, expires_at__lte=at), at=at)
@@ -102,7 +108,11 @@ def expire_points(*, at: datetime) -> dict:
     return {**summary, "closed": closed}
 
 
-@job("activate_pending", schedule="hourly")
+@job(
+    "activate_pending",
+    schedule="hourly",
+    description=gettext_lazy("Pending purchase points whose return window closed become spendable."),
+)
 def activate_pending(*, at: datetime) -> dict:
     """Pending purchase points whose return window closed become spendable."""
     return _settle_due(Lot.objects.filter(state=Lot.State.PENDING, available_at__lte=at), at=at)
@@ -183,7 +193,13 @@ def _warn_chunk(*, program: Program, at: datetime, after: int) -> tuple[int, int
     return len(per_member), len(ids), member_ids[-1]
 
 
-@job("warn_expiring", schedule="hourly")
+@job(
+    "warn_expiring",
+    schedule="hourly",
+    description=gettext_lazy(
+        "Warn members about points expiring within the program's warning window, once per lot."
+    ),
+)
 def warn_expiring(*, at: datetime) -> dict:
     """Warn (points.expiring) about lots expiring within the program's warning window, once per lot
     and one message per member and run."""
@@ -295,7 +311,13 @@ def _decay_chunk(program: Program, *, after: int, at: datetime) -> tuple[int, in
     return len(members), len(batch.flush()), member_ids[-1]
 
 
-@job("decay_inactive", schedule="daily")
+@job(
+    "decay_inactive",
+    schedule="daily",
+    description=gettext_lazy(
+        "Members idle for whole inactivity periods lose the decay percent of their balance."
+    ),
+)
 def decay_inactive(*, at: datetime) -> dict:
     """Members idle for whole inactivity periods lose the decay percent of their balance, once per
     period. Jobs are not activity, so the idle clock keeps running."""
@@ -378,7 +400,13 @@ def ledger_reconcile() -> dict:
     }
 
 
-@job("reconcile", schedule="nightly")
+@job(
+    "reconcile",
+    schedule="nightly",
+    description=gettext_lazy(
+        "Check the ledger invariant for every member; report mismatches (changes nothing)."
+    ),
+)
 def reconcile(*, at: datetime) -> dict:
     """Check the ledger invariant for every member; report mismatches (changes nothing)."""
     outermost = not connection.in_atomic_block

@@ -25,11 +25,13 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Program, StaffMember
 from loyalty_site.core.config_cache import config_refresh
 from loyalty_site.core.events import event_emit
+from loyalty_site.core.i18n import program_language
 
 from .models import CurrencyRate
 from .services import program_rates, rate_in_force
@@ -109,33 +111,37 @@ def _owner_emails(program: Program) -> list[str]:
 
 
 def _send_owner_mail(*, program: Program, items: list[ReviewDue]) -> None:
+    """The reminder to the merchant's owners, in the program's default language (the job runs in
+    no one's)."""
     recipients = _owner_emails(program)
     if not recipients:
         return
-    lines = [
-        "- "
-        + _("%(currency)s: %(points)s points per unit since %(since)s, review due %(due)s")
-        % {
-            "currency": item.rate.currency,
-            "points": f"{item.rate.points_per_unit.normalize():f}",
-            "since": f"{item.rate.valid_from:%Y-%m-%d}",
-            "due": f"{item.due_at:%Y-%m-%d}",
-        }
-        for item in items
-    ]
-    body = (
-        _("The currency rates of %(program)s are due for review:") % {"program": program.name}
-        + "\n"
-        + "\n".join(lines)
-        + "\n\n"
-        + _(
-            "They stay in force until you set new ones. Change them under Currency rates in the "
-            "admin, or mark them as reviewed there."
+    with translation.override(program_language(program)):
+        lines = [
+            "- "
+            + _("%(currency)s: %(points)s points per unit since %(since)s, review due %(due)s")
+            % {
+                "currency": item.rate.currency,
+                "points": f"{item.rate.points_per_unit.normalize():f}",
+                "since": f"{item.rate.valid_from:%Y-%m-%d}",
+                "due": f"{item.due_at:%Y-%m-%d}",
+            }
+            for item in items
+        ]
+        body = (
+            _("The currency rates of %(program)s are due for review:") % {"program": program.name}
+            + "\n"
+            + "\n".join(lines)
+            + "\n\n"
+            + _(
+                "They stay in force until you set new ones. Change them under Currency rates in the "
+                "admin, or mark them as reviewed there."
+            )
         )
-    )
+        subject = _("%(program)s: currency rates to review") % {"program": program.name}
     try:
         send_mail(
-            _("%(program)s: currency rates to review") % {"program": program.name},
+            subject,
             body,
             settings.DEFAULT_FROM_EMAIL,
             recipients,

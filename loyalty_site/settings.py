@@ -132,6 +132,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% load content %}: merchant content in the reader's language
+            "libraries": {"content": "loyalty_site.core.content_tags"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -224,7 +226,8 @@ LANGUAGES = [
 ]
 if LANGUAGE_CODE not in dict(LANGUAGES):
     raise ImproperlyConfigured("LANGUAGE_CODE must be one of " + ", ".join(dict(LANGUAGES)) + ".")
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# locale_django/: Django's own strings its Kazakh catalogues lack (loyalty_site/core/catalogues.py)
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_django"]
 # Merchant content per language (loyalty_site/core/content.py): a column per language; the plain
 # attribute reads the active language's version, else any other one.
 MODELTRANSLATION_DEFAULT_LANGUAGE = LANGUAGE_CODE

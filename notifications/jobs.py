@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from loyalty_site.core.jobs import job
 from loyalty_site.core.retention import rows_purge
@@ -22,7 +23,7 @@ from .services import outbox_deliver
 @job(
     "deliver_notifications",
     schedule="minutely",
-    description="Send due notifications and webhooks.",
+    description=gettext_lazy("Send due notifications and webhooks."),
     preview=outbox_due_counts,
 )
 def deliver_notifications(*, at: datetime) -> dict:
@@ -37,7 +38,9 @@ DONE = "status IN ('delivered', 'failed') AND created_at <= %s"
 @job(
     "outbox_purge",
     schedule="20 4 * * *",
-    description="Delete delivered or failed notifications older than RETENTION_NOTIFICATIONS_DAYS.",
+    description=gettext_lazy(
+        "Delete delivered or failed notifications older than RETENTION_NOTIFICATIONS_DAYS."
+    ),
 )
 def outbox_purge(*, at: datetime) -> dict:
     """Delete the notifications (outbox rows) delivered or failed that were queued more than
@@ -49,7 +52,9 @@ def outbox_purge(*, at: datetime) -> dict:
 @job(
     "webhook_deliveries_purge",
     schedule="25 4 * * *",
-    description="Delete delivered or failed webhook deliveries older than RETENTION_WEBHOOK_DELIVERIES_DAYS.",
+    description=gettext_lazy(
+        "Delete delivered or failed webhook deliveries older than RETENTION_WEBHOOK_DELIVERIES_DAYS."
+    ),
 )
 def webhook_deliveries_purge(*, at: datetime) -> dict:
     """Delete the webhook deliveries (the delivery log) delivered or failed that were queued more

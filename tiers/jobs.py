@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy
 
 from accounts.locks import members_lock_values
 from accounts.models import Member, Program
@@ -208,7 +209,13 @@ def program_tiers_reevaluate(*, program: Program, at: datetime) -> dict[str, int
     return summary
 
 
-@job("reevaluate_tiers", schedule="daily")
+@job(
+    "reevaluate_tiers",
+    schedule="daily",
+    description=gettext_lazy(
+        "Re-evaluate members' tiers: downgrades after the grace days, manual floors that ended."
+    ),
+)
 def reevaluate_tiers(*, at: datetime) -> dict[str, int]:
     """Re-evaluate members' tiers: downgrades after the grace days, manual floors that ended."""
     summary = {"programs": 0, "evaluated": 0, "upgraded": 0, "downgraded": 0}
@@ -221,7 +228,13 @@ def reevaluate_tiers(*, at: datetime) -> dict[str, int]:
     return summary
 
 
-@job("tier_gifts", schedule="daily")
+@job(
+    "tier_gifts",
+    schedule="daily",
+    description=gettext_lazy(
+        "Periodic tier gifts (daily / weekly / monthly) for the last completed period, once each."
+    ),
+)
 def tier_gifts(*, at: datetime) -> dict[str, int]:
     """Periodic tier gifts (daily / weekly / monthly) for the last completed period, once each."""
     summary = {"programs": 0, "given": 0, "skipped": 0}

@@ -46,6 +46,13 @@ IGNORE_PATTERNS = [
 ]
 
 
+#: Translations of Django's own strings that Django's catalogue of a language lacks (its Kazakh admin,
+#: auth and contenttypes catalogues leave about a hundred strings untranslated): a LOCALE_PATHS folder
+#: outside the ones `update_catalogues` extracts into (nothing of ours to extract there), compiled
+#: with them. Only strings Django leaves untranslated belong here.
+SUPPLEMENT_DIR = "locale_django"
+
+
 def catalogue_dirs(base: Path = BASE_DIR) -> list[Path]:
     """Every ``locale/`` folder of the project: the root one and one per app (top-level folders)."""
     dirs = [base / "locale"] if (base / "locale").is_dir() else []
@@ -88,9 +95,15 @@ def compile_po(po: Path, mo: Path | None = None) -> Path:
     return mo
 
 
+def supplement_po_files(base: Path = BASE_DIR) -> Iterator[Path]:
+    yield from sorted((base / SUPPLEMENT_DIR).glob("*/LC_MESSAGES/*.po"))
+
+
 def compile_all(base: Path = BASE_DIR, force: bool = False) -> list[Path]:
-    """Compile every catalogue whose .mo is missing or older than its .po; returns those compiled."""
-    return [compile_po(po) for po in po_files(base) if force or _stale(po, po.with_suffix(".mo"))]
+    """Compile every catalogue (ours and the supplement to Django's) whose .mo is missing or older
+    than its .po; returns those compiled."""
+    files = [*po_files(base), *supplement_po_files(base)]
+    return [compile_po(po) for po in files if force or _stale(po, po.with_suffix(".mo"))]
 
 
 # --- gettext tooling (needs GNU gettext) --------------------------------------------------------------

@@ -39,3 +39,25 @@ def test_demo_history_is_idempotent(db):
     preset_apply(program=program, preset="seed", at=T0 + timedelta(hours=1))
     preset_apply(program=program, preset="demo", at=T0 + timedelta(hours=1))
     assert snapshot(program) == first
+
+
+def test_demo_members_read_every_language_and_get_their_messages_in_it(db):
+    """Issue 19: the demo shows the languages: its members read az, ru, kk, en or the program's, and
+    the notifications the demo gave them (welcome bonus, tier) are in their language."""
+    from accounts.models import Member
+    from notifications.models import Notification
+
+    program = ProgramFactory(base_currency="AZN", time_zone="Asia/Baku", default_language="az")
+    preset_apply(program=program, preset="seed", at=T0)
+    preset_apply(program=program, preset="demo", at=T0)
+    languages = dict(Member.objects.filter(program=program).values_list("external_id", "language"))
+    assert sorted(languages.values()) == ["", "az", "az", "en", "kk", "kk", "ru", "ru"]
+    greetings = {"az": "Salam", "ru": "Здравствуйте", "kk": "Сәлеметсіз бе", "en": "Hello", "": "Salam"}
+    for external_id, language in languages.items():
+        bodies = Notification.objects.filter(
+            member__external_id=external_id, member__program=program, event__type="tier.changed"
+        ).values_list("body", flat=True)
+        assert bodies and all(body.startswith(greetings[language]) for body in bodies), (
+            language,
+            list(bodies),
+        )
