@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger.selectors import member_expiring_lots
+from loyalty_site.core import content
 from loyalty_site.core.money import MAX_AMOUNT, Money
 from loyalty_site.core.strict_input import AMOUNT_MESSAGE, amount_text
 from tiers.selectors import member_privileges, member_tier_progress
@@ -173,8 +175,32 @@ def validated(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
-def tier_ref(tier) -> dict | None:
-    return {"code": tier.code, "name": tier.name} if tier is not None else None
+class ContentTextField(serializers.CharField):
+    """Merchant content (tier, campaign, reward names...; loyalty_site/core/content.py) in the
+    language of the request (Accept-Language), else the program's default language, else any: what
+    lists of the program's content answer. Answers about one member use `content.text(...,
+    member=member)` instead."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        return instance
+
+    def to_representation(self, obj):
+        program = self.context.get("program")
+        return content.text(obj, self.field_name, language=translation.get_language(), program=program)
+
+
+def tier_ref(tier, member=None) -> dict | None:
+    """{"code", "name"}: the name in `member`'s language when given (else the request's)."""
+    if tier is None:
+        return None
+    if member is not None:
+        return {"code": tier.code, "name": content.text(tier, "name", member=member, program=member.program)}
+    return {"code": tier.code, "name": content.text(tier, "name", language=translation.get_language())}
 
 
 def tier_progress(member, at) -> dict:
@@ -239,7 +265,7 @@ class MemberSerializer(serializers.Serializer):
 
     @extend_schema_field(TierRefSerializer(allow_null=True))
     def get_tier(self, member):
-        return tier_ref(member.tier)
+        return tier_ref(member.tier, member=member)
 
     @extend_schema_field(TierProgressSerializer(allow_null=True))
     def get_tier_progress(self, member):

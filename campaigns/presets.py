@@ -14,6 +14,7 @@ Numbers the brief leaves open, decided here (all editable in the admin):
 - daily tasks: 3 tasks; completing any one extends the member's points by 5 days, once a day;
 - referral: 500 points to the referrer and 250 to the new member on the new member's first purchase;
 - USD rate (points per USD) at least 5 % above the rate it replaced → +2 points on every USD purchase;
+- names, daily tasks and notification messages in az, ru, kk and en (loyalty_site/core/content.py);
 - partner "partner" at rate 1 with the 10 % bonus; default low / medium / high value segments.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from loyalty_site.core.content import localized
 from loyalty_site.core.presets import preset_step
 
 from .models import Campaign, CampaignCondition, CampaignReward, DailyTask, Partner
@@ -29,33 +31,95 @@ from .segments import default_segments_create
 T, P = Campaign.Trigger, Campaign.Period
 C, R = CampaignCondition.Kind, CampaignReward.Kind
 
+#: code, name and description per language
 DAILY_TASKS = [
-    ("check_in", "Check in", "Open the app or visit us and check in."),
-    ("read_offer", "Read this week's offer", "Open and read the current offer."),
-    ("share", "Share with a friend", "Share your referral link with a friend."),
+    (
+        "check_in",
+        {"en": "Check in", "az": "Gəlişinizi qeyd edin", "ru": "Отметиться", "kk": "Белгі қойыңыз"},
+        {
+            "en": "Open the app or visit us and check in.",
+            "az": "Tətbiqi açın və ya bizə gəlin və gəlişinizi qeyd edin.",
+            "ru": "Откройте приложение или зайдите к нам и отметьтесь.",
+            "kk": "Қосымшаны ашыңыз немесе бізге келіп, белгі қойыңыз.",
+        },
+    ),
+    (
+        "read_offer",
+        {
+            "en": "Read this week's offer",
+            "az": "Bu həftənin təklifini oxuyun",
+            "ru": "Прочитать предложение недели",
+            "kk": "Осы аптаның ұсынысын оқыңыз",
+        },
+        {
+            "en": "Open and read the current offer.",
+            "az": "Cari təklifi açıb oxuyun.",
+            "ru": "Откройте и прочитайте текущее предложение.",
+            "kk": "Ағымдағы ұсынысты ашып, оқыңыз.",
+        },
+    ),
+    (
+        "share",
+        {
+            "en": "Share with a friend",
+            "az": "Dostunuzla paylaşın",
+            "ru": "Поделиться с другом",
+            "kk": "Досыңызбен бөлісіңіз",
+        },
+        {
+            "en": "Share your referral link with a friend.",
+            "az": "Dəvət linkinizi dostunuzla paylaşın.",
+            "ru": "Отправьте другу вашу ссылку-приглашение.",
+            "kk": "Шақыру сілтемеңізді досыңызбен бөлісіңіз.",
+        },
+    ),
 ]
 
 PRESET_CAMPAIGNS = [
     {
         "code": "registration_bonus",
-        "name": "Welcome bonus",
+        "name": {
+            "en": "Welcome bonus",
+            "az": "Xoş gəldin bonusu",
+            "ru": "Приветственный бонус",
+            "kk": "Қарсы алу бонусы",
+        },
         "trigger": T.REGISTRATION,
         "period": P.ONCE,
         "rewards": [{"kind": R.POINTS, "points": 100}],
     },
     {
         "code": "birthday_gift",
-        "name": "Birthday gift",
+        "name": {
+            "en": "Birthday gift",
+            "az": "Ad günü hədiyyəsi",
+            "ru": "Подарок на день рождения",
+            "kk": "Туған күн сыйлығы",
+        },
         "trigger": T.BIRTHDAY,
         "period": P.YEAR,
         "rewards": [
             {"kind": R.POINTS, "points": 500},
-            {"kind": R.NOTIFICATION, "notify_event": "member.birthday", "message": "Happy birthday!"},
+            {
+                "kind": R.NOTIFICATION,
+                "notify_event": "member.birthday",
+                "message": {
+                    "en": "Happy birthday!",
+                    "az": "Ad gününüz mübarək!",
+                    "ru": "С днём рождения!",
+                    "kk": "Туған күніңіз құтты болсын!",
+                },
+            },
         ],
     },
     {
         "code": "second_purchase_bonus",
-        "name": "Second purchase bonus",
+        "name": {
+            "en": "Second purchase bonus",
+            "az": "İkinci alış bonusu",
+            "ru": "Бонус за вторую покупку",
+            "kk": "Екінші сатып алу бонусы",
+        },
         "trigger": T.PURCHASE,
         "period": P.ONCE,
         "conditions": [{"kind": C.NTH_PURCHASE, "count": 2}],
@@ -63,7 +127,7 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "review_bonus",
-        "name": "Review bonus",
+        "name": {"en": "Review bonus", "az": "Rəy bonusu", "ru": "Бонус за отзыв", "kk": "Пікір үшін бонус"},
         "trigger": T.EVENT,
         "event_type": "review",
         "period": P.DAY,
@@ -71,7 +135,12 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "weekly_double_bonus",
-        "name": "Weekly double bonus",
+        "name": {
+            "en": "Weekly double bonus",
+            "az": "Həftəlik ikiqat bonus",
+            "ru": "Еженедельный двойной бонус",
+            "kk": "Апталық қос бонус",
+        },
         "trigger": T.SCHEDULE,
         "schedule": Campaign.Schedule.WEEKLY,
         "period": P.WEEK,
@@ -83,7 +152,12 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "frequent_buyer_coupon",
-        "name": "Frequent buyer 20% coupon",
+        "name": {
+            "en": "Frequent buyer 20% coupon",
+            "az": "Daimi alıcıya 20% kupon",
+            "ru": "Купон 20% для постоянных покупателей",
+            "kk": "Тұрақты сатып алушыға 20% купон",
+        },
         "trigger": T.PURCHASE,
         "period": P.ONCE,
         "conditions": [{"kind": C.PURCHASES_IN_WINDOW, "count": 3, "days": 90}],
@@ -91,7 +165,12 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "inactivity_reminder",
-        "name": "We miss you",
+        "name": {
+            "en": "We miss you",
+            "az": "Sizin üçün darıxmışıq",
+            "ru": "Мы скучаем по вам",
+            "kk": "Біз сізді сағындық",
+        },
         "trigger": T.INACTIVITY,
         "trigger_days": 30,
         "period": P.ONCE,
@@ -99,13 +178,23 @@ PRESET_CAMPAIGNS = [
             {
                 "kind": R.NOTIFICATION,
                 "notify_event": "member.inactive",
-                "message": "We have not seen you for a month: your points are waiting.",
+                "message": {
+                    "en": "We have not seen you for a month: your points are waiting.",
+                    "az": "Sizi bir aydır görmürük: ballarınız sizi gözləyir.",
+                    "ru": "Мы не видели вас целый месяц: ваши баллы ждут вас.",
+                    "kk": "Сізді бір ай бойы көрмедік: ұпайларыңыз сізді күтіп тұр.",
+                },
             }
         ],
     },
     {
         "code": "winback_offer",
-        "name": "Win-back offer",
+        "name": {
+            "en": "Win-back offer",
+            "az": "Geri qayıdış təklifi",
+            "ru": "Предложение вернуться",
+            "kk": "Қайта оралу ұсынысы",
+        },
         "trigger": T.INACTIVITY,
         "trigger_days": 60,
         "period": P.ONCE,
@@ -114,13 +203,23 @@ PRESET_CAMPAIGNS = [
             {
                 "kind": R.NOTIFICATION,
                 "notify_event": "member.winback",
-                "message": "Come back: 15% off your next purchase for 30 days.",
+                "message": {
+                    "en": "Come back: 15% off your next purchase for 30 days.",
+                    "az": "Qayıdın: 30 gün ərzində növbəti alışınıza 15% endirim.",
+                    "ru": "Возвращайтесь: скидка 15% на следующую покупку в течение 30 дней.",
+                    "kk": "Қайта оралыңыз: 30 күн ішінде келесі сатып алуыңызға 15% жеңілдік.",
+                },
             },
         ],
     },
     {
         "code": "daily_tasks",
-        "name": "Daily task: points extended",
+        "name": {
+            "en": "Daily task: points extended",
+            "az": "Gündəlik tapşırıq: balların müddəti uzadılır",
+            "ru": "Ежедневное задание: срок баллов продлевается",
+            "kk": "Күнделікті тапсырма: ұпайлардың мерзімі ұзартылады",
+        },
         "trigger": T.EVENT,
         "event_type": "task_completed",
         "period": P.DAY,
@@ -128,7 +227,12 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "referral",
-        "name": "Referral bonus",
+        "name": {
+            "en": "Referral bonus",
+            "az": "Dostunu dəvət et bonusu",
+            "ru": "Бонус за приглашение друга",
+            "kk": "Досыңызды шақыру бонусы",
+        },
         "trigger": T.REFERRAL,
         "period": P.ONCE,
         "rewards": [
@@ -138,7 +242,12 @@ PRESET_CAMPAIGNS = [
     },
     {
         "code": "usd_rate_rise",
-        "name": "USD rate rise bonus",
+        "name": {
+            "en": "USD rate rise bonus",
+            "az": "USD məzənnəsinin artımı bonusu",
+            "ru": "Бонус за рост курса USD",
+            "kk": "USD бағамының өсуі бонусы",
+        },
         "trigger": T.RATE_RISE,
         "trigger_currency": "USD",
         "trigger_percent": Decimal("5"),
@@ -154,13 +263,13 @@ def preset_campaign_create(*, program, spec: dict) -> Campaign:
     conditions = spec.pop("conditions", [])
     rewards = spec.pop("rewards", [])
     campaign, created = Campaign.objects.get_or_create(
-        program=program, code=spec.pop("code"), defaults={"is_active": True, **spec}
+        program=program, code=spec.pop("code"), defaults={"is_active": True, **localized(spec)}
     )
     if created:
         for condition in conditions:
             CampaignCondition.objects.create(campaign=campaign, **condition)
         for reward in rewards:
-            CampaignReward.objects.create(campaign=campaign, **reward)
+            CampaignReward.objects.create(campaign=campaign, **localized(reward))
     return campaign
 
 
@@ -169,7 +278,7 @@ def seed_campaigns(*, program, at) -> None:
     default_segments_create(program=program)
     for code, name, description in DAILY_TASKS:
         DailyTask.objects.get_or_create(
-            program=program, code=code, defaults={"name": name, "description": description}
+            program=program, code=code, defaults=localized({"name": name, "description": description})
         )
     Partner.objects.get_or_create(
         program=program,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, Sum, prefetch_related_objects
 
+from loyalty_site.core import content
 from loyalty_site.core.periods import DAY, period_window
 
 
@@ -226,8 +227,9 @@ def member_tasks_today(*, member, at: datetime) -> list[dict]:
     return [
         {
             "code": task.code,
-            "name": task.name,
-            "description": task.description,
+            # in the member's language (else the program's default, else any)
+            "name": content.text(task, "name", member=member, program=member.program),
+            "description": content.text(task, "description", member=member, program=member.program),
             "done": task.code in done,
             "done_at": done.get(task.code),
         }

@@ -18,6 +18,7 @@ from campaigns.selectors import coupons_for_member
 from ledger.models import Lot, Posting, Purchase
 from ledger.selectors import member_expiring_lots
 from ledger.services import purchase_money_returned, purchase_refundable
+from loyalty_site.core import content
 from loyalty_site.core.money import Money
 from tiers.models import Tier
 from tiers.selectors import member_tier_progress as tier_progress
@@ -49,7 +50,7 @@ def _tier_name(*, member: Member, code: str | None) -> str | None:
     if not code:
         return None
     tier = Tier.objects.filter(program=member.program, code=code).first()
-    return tier.name if tier is not None else code
+    return content.text(tier, "name", member=member, program=member.program) if tier is not None else code
 
 
 def member_expiring(*, member: Member, at: datetime) -> list[dict[str, Any]]:
@@ -162,7 +163,7 @@ def member_points_at_risk(*, member: Member, at: datetime, dates: int = 3) -> li
     return list(days.values())
 
 
-def tier_privileges(tier: Tier | None) -> list[str]:
+def tier_privileges(tier: Tier | None, *, member: Member | None = None) -> list[str]:
     """What a tier gives, in the member's words, from its settings and its description."""
     if tier is None:
         return []
@@ -191,8 +192,9 @@ def tier_privileges(tier: Tier | None) -> list[str]:
         ("exclusive_campaigns", gettext("Members-only offers")),
     ]
     privileges.extend(text for field, text in flags if getattr(tier, field, False))
-    if tier.description and not privileges:  # the merchant's words, when the settings say nothing
-        privileges.append(tier.description)
+    description = content.text(tier, "description", member=member) if member else tier.description
+    if description and not privileges:  # the merchant's words, when the settings say nothing
+        privileges.append(description)
     return privileges
 
 
@@ -233,7 +235,11 @@ def member_next_tier(*, member: Member, progress: dict[str, Any]) -> dict[str, A
     how = (
         _to_reach(member.program, missing) if missing else gettext("Reached: it applies with the next review")
     )
-    return {"name": tier.name, "privileges": tier_privileges(tier), "how": how}
+    return {
+        "name": content.text(tier, "name", member=member, program=member.program),
+        "privileges": tier_privileges(tier, member=member),
+        "how": how,
+    }
 
 
 def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
@@ -276,10 +282,11 @@ def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
         rewards = [r for r in campaign.rewards.all() if r.kind != r.Kind.NOTIFICATION]
         if not rewards:
             continue
-        text = campaign.description.strip() or campaign_sentence(
-            campaign, list(campaign.conditions.all()), rewards
+        text = content.text(campaign, "description", member=member, program=program).strip() or (
+            campaign_sentence(campaign, list(campaign.conditions.all()), rewards)
         )
-        ways.append(gettext("%(campaign)s: %(rules)s") % {"campaign": campaign.name, "rules": text})
+        name = content.text(campaign, "name", member=member, program=program)
+        ways.append(gettext("%(campaign)s: %(rules)s") % {"campaign": name, "rules": text})
     if member.referral_code:
         ways.append(gettext("Invite friends with your code %(code)s") % {"code": member.referral_code})
     return ways
@@ -294,6 +301,8 @@ def member_card(*, member: Member, at: datetime, entries: int = 10) -> dict[str,
         "pending_points": member.pending_points,
         "value": member_points_value(member=member),
         "tier": member.tier,
+        # merchant content in the member's language (the till shows it as the member reads it)
+        "tier_name": content.text(member.tier, "name", member=member, program=member.program),
         "progress": member_tier_progress(member=member, at=at),
         "expiring": member_expiring(member=member, at=at),
         "entries": member_recent_entries(member=member, limit=entries),

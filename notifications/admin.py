@@ -115,9 +115,8 @@ class NotificationTemplateAdmin(ScopedAdmin, ContentAdminMixin):
         context = services.template_context(event=event, member=member, program=obj.program)
         try:
             subject, body = services.template_render(template=obj, context=context)
-            missing = missing_variables(obj.subject or "", context) + missing_variables(
-                obj.body or "", context
-            )
+            subject_source, body_source = services.template_texts(template=obj, program=obj.program)
+            missing = missing_variables(subject_source, context) + missing_variables(body_source, context)
         except Exception as error:  # noqa: BLE001 - shown to the editor
             return gettext("Cannot render: %(error)s") % {"error": error}
         warning = ""

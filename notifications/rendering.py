@@ -41,11 +41,10 @@ def missing_variables(text: str, context: dict[str, Any]) -> list[str]:
 def template_render_strict(*, template, context: dict[str, Any]) -> tuple[str, str]:
     """`services.template_render`, raising TemplateVariableMissing when the subject or the body
     reads a variable `context` does not have."""
-    from .services import template_render
+    from .services import template_render, template_texts
 
-    names = missing_variables(template.subject or "", context) + missing_variables(
-        template.body or "", context
-    )
+    subject, body = template_texts(template=template, program=context.get("program"))
+    names = missing_variables(subject, context) + missing_variables(body, context)
     if names:
         raise TemplateVariableMissing(list(dict.fromkeys(names)))
     return template_render(template=template, context=context)

@@ -22,10 +22,11 @@ from django.template import Context, Template
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from loyalty_site.core import content
 from loyalty_site.core.db import pg_array
 from loyalty_site.core.errors import InvalidInput, NotFound
 from loyalty_site.core.events import EVENT_TYPES
-from loyalty_site.core.i18n import member_language
+from loyalty_site.core.i18n import member_language, program_language
 
 from . import outgoing, publisher, signing
 from .channels import channel_get
@@ -50,6 +51,7 @@ from .models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from .names import NameBook, event_data_localized
 
 logger = logging.getLogger("loyalty.notifications")
 
@@ -279,14 +281,31 @@ def _from_row(model, item: dict):
     return model(**{k: v for k, v in fields.items() if not k.endswith("_at")})
 
 
-def template_context(*, event: Event, member, program) -> dict[str, Any]:
-    return {"member": member, "program": program, "event": event, "data": event.data}
+def template_context(*, event: Event, member, program, book: NameBook | None = None) -> dict[str, Any]:
+    """The variables of a template rendered for `member`: `data` is the event's, with the names it
+    carries read again in the member's language (notifications/names.py; `book` caches the rows
+    over a batch)."""
+    language = member_language(member, program=program) if member is not None else program_language(program)
+    data = event_data_localized(data=event.data, program=program, language=language, book=book)
+    return {"member": member, "program": program, "event": event, "data": data}
+
+
+def template_texts(*, template: NotificationTemplate, program) -> tuple[str, str]:
+    """The template's (subject, body) source in the active language (rendering runs in the
+    reader's), else in the program's default language, else in any language that has a body: the
+    subject always comes from the same language as the body."""
+    language = content.first_language(template, "body", language=translation.get_language(), program=program)
+    if language is None:
+        return template.subject or "", template.body or ""
+    return content.version(template, "subject", language), content.version(template, "body", language)
 
 
 def template_render(*, template: NotificationTemplate, context: dict[str, Any]) -> tuple[str, str]:
-    """(subject, body) of `template` in `context`, as plain text. Raises TemplateSyntaxError."""
-    subject = Template(template.subject).render(Context(context, autoescape=False)).strip()
-    body = Template(template.body).render(Context(context, autoescape=False)).strip()
+    """(subject, body) of `template` in `context`, as plain text, in the active language's version
+    (`template_texts`). Raises TemplateSyntaxError."""
+    subject_source, body_source = template_texts(template=template, program=context.get("program"))
+    subject = Template(subject_source).render(Context(context, autoescape=False)).strip()
+    body = Template(body_source).render(Context(context, autoescape=False)).strip()
     return " ".join(subject.split()), body
 
 
@@ -312,6 +331,7 @@ def _notifications_build(
                 members=list(reached.values()), settings=settings[program_id]
             )
     rows = []
+    book = NameBook()
     for event in events:
         for template in templates[event.program_id, event.type]:
             recipient = recipients.get((event.program_id, template.channel), {}).get(event.member_id)
@@ -326,7 +346,7 @@ def _notifications_build(
                 next_attempt_at=event.at,
                 created_at=event.at,
             )
-            context = template_context(event=event, member=event.member, program=event.program)
+            context = template_context(event=event, member=event.member, program=event.program, book=book)
             # rendered in the member's language (else the program's): the template's text in that
             # language, and the numbers, dates and words it formats
             with translation.override(member_language(event.member, program=event.program)):

@@ -18,7 +18,7 @@ from tiers.selectors import tier_list
 
 from ..base import ApiGenericView, ApiView
 from ..schema import api_doc
-from ..serializers import MemberRefField, validated
+from ..serializers import ContentTextField, MemberRefField, validated
 from .members import member_for
 
 ENTRY_KINDS = [
@@ -62,7 +62,7 @@ class ProgramSerializer(serializers.Serializer):
 
 class TierSerializer(serializers.Serializer):
     code = serializers.CharField()
-    name = serializers.CharField()
+    name = ContentTextField(help_text="In the request's language (Accept-Language), else the program's.")
     rank = serializers.IntegerField()
     threshold = serializers.IntegerField(help_text="Entry value of the program's tier metric.")
     discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
@@ -74,14 +74,14 @@ class TierSerializer(serializers.Serializer):
     personal_manager = serializers.BooleanField()
     event_invitations = serializers.BooleanField()
     exclusive_campaigns = serializers.BooleanField()
-    description = serializers.CharField(allow_blank=True)
+    description = ContentTextField()
 
 
 class CampaignSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     code = serializers.CharField()
-    name = serializers.CharField()
-    description = serializers.CharField(allow_blank=True)
+    name = ContentTextField(help_text="In the request's language (Accept-Language), else the program's.")
+    description = ContentTextField()
     trigger = serializers.CharField()
     event_type = serializers.CharField(allow_blank=True, allow_null=True)
     starts_at = serializers.DateTimeField(allow_null=True)
@@ -166,7 +166,8 @@ class TierListView(ApiGenericView):
     )
     def get(self, request):
         page = self.paginate_queryset(tier_list(program=self.program))
-        return self.get_paginated_response(TierSerializer(page, many=True).data)
+        context = {"program": self.program}
+        return self.get_paginated_response(TierSerializer(page, many=True, context=context).data)
 
 
 class CampaignListView(ApiGenericView):
@@ -186,7 +187,8 @@ class CampaignListView(ApiGenericView):
     @api_doc(summary="Campaigns running now", responses={200: CampaignSerializer(many=True)}, errors=(404,))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(CampaignSerializer(page, many=True).data)
+        context = {"program": self.program}
+        return self.get_paginated_response(CampaignSerializer(page, many=True, context=context).data)
 
 
 class CouponListView(ApiGenericView):

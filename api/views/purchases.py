@@ -12,6 +12,7 @@ from ledger.models import Purchase
 from ledger.pricing import purchase_quote
 from ledger.purchases import purchase_create
 from ledger.services import purchase_refund
+from loyalty_site.core import content
 from loyalty_site.core.errors import LoyaltyError, NotFound
 
 from ..base import ApiView
@@ -106,22 +107,23 @@ class RefundSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
-def reward_row(grant) -> dict:
+def reward_row(grant, member) -> dict:
+    """A campaign reward of `member`'s purchase: the campaign's name in the member's language."""
     return {
         "campaign": grant.campaign.code,
-        "name": grant.campaign.name,
+        "name": content.text(grant.campaign, "name", member=member, program=member.program),
         "member": grant.member_id,
         "points": grant.points,
         "coupon": grant.coupon.code if grant.coupon_id else None,
     }
 
 
-def purchase_rewards(purchase) -> list[dict]:
+def purchase_rewards(purchase, member) -> list[dict]:
     """Campaign grants that this purchase triggered (recorded by the campaigns app with the
     purchase's external id): those `purchase_create` just made (`Purchase.campaign_grants`), or,
     for a purchase read back (a replay), read."""
     if purchase.campaign_grants is not None:
-        return [reward_row(grant) for grant in purchase.campaign_grants]
+        return [reward_row(grant, member) for grant in purchase.campaign_grants]
     grants = (
         CampaignGrant.objects.filter(
             campaign__program_id=purchase.program_id, purchase_ref=purchase.external_id
@@ -129,7 +131,7 @@ def purchase_rewards(purchase) -> list[dict]:
         .select_related("campaign", "coupon")
         .order_by("id")
     )
-    return [reward_row(grant) for grant in grants]
+    return [reward_row(grant, member) for grant in grants]
 
 
 def purchase_body(purchase, member) -> dict:
@@ -143,9 +145,9 @@ def purchase_body(purchase, member) -> dict:
         "amount_due": money(purchase.amount_due, purchase.currency),
         "occurred_at": serializers.DateTimeField().to_representation(purchase.occurred_at),
         "balance": member.balance,
-        "tier": tier_ref(member.tier),
+        "tier": tier_ref(member.tier, member=member),
         "applied": purchase.applied,
-        "rewards": purchase_rewards(purchase),
+        "rewards": purchase_rewards(purchase, member),
     }
 
 

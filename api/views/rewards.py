@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from loyalty_site.core import content
 from loyalty_site.core.errors import NotFound
 from rewards.models import Redemption, Reward
 from rewards.selectors import member_reward_offers, redemptions_list
@@ -63,7 +64,7 @@ class RewardRedemptionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     member = serializers.IntegerField(source="member_id")
     reward = serializers.IntegerField(source="reward_id")
-    reward_name = serializers.CharField(source="reward.name")
+    reward_name = serializers.SerializerMethodField(help_text="In the member's language.")
     kind = serializers.ChoiceField(source="reward.kind", choices=REWARD_KINDS)
     points = serializers.IntegerField()
     co_payment = serializers.SerializerMethodField(help_text="Money to collect with it, or null.")
@@ -85,6 +86,10 @@ class RewardRedemptionSerializer(serializers.Serializer):
             return None
         return money(redemption.co_payment, self.context["currency"])
 
+    def get_reward_name(self, redemption) -> str:
+        member = redemption.member
+        return content.text(redemption.reward, "name", member=member, program=member.program)
+
     def get_coupon(self, redemption) -> str | None:
         return redemption.coupon.code if redemption.coupon_id else None
 
@@ -103,12 +108,13 @@ class RewardRedemptionListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=REDEMPTION_STATUSES, required=False)
 
 
-def offer_body(offer, currency: str) -> dict:
+def offer_body(offer, currency: str, member) -> dict:
+    """One reward offered to `member`: its texts in the member's language."""
     reward = offer.reward
     return {
         "id": reward.pk,
-        "name": reward.name,
-        "description": reward.description,
+        "name": content.text(reward, "name", member=member, program=member.program),
+        "description": content.text(reward, "description", member=member, program=member.program),
         "image_url": reward.image_url,
         "kind": reward.kind,
         "cost_points": reward.cost_points,
@@ -175,7 +181,7 @@ class RewardListView(ApiGenericView):
         offers = member_reward_offers(member=member, at=self.at, channel="api")
         page = self.paginate_queryset(offers)
         currency = self.program.base_currency
-        return self.get_paginated_response([offer_body(offer, currency) for offer in page])
+        return self.get_paginated_response([offer_body(offer, currency, member) for offer in page])
 
 
 class RewardRedeemView(ApiView):

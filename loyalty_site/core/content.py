@@ -62,6 +62,16 @@ def _order(first: str | None, default: str) -> list[str]:
     return list(dict.fromkeys(order))
 
 
+def first_language(obj, field: str, *, language: str | None = None, program=None) -> str | None:
+    """The language `text` would read `field` in for a reader of `language`: that one, else the
+    program's default, else the first with a version; None when no version has text."""
+    program = program if program is not None else program_of(obj)
+    for code in _order(supported(language), program_language(program)):
+        if version(obj, field, code):
+            return code
+    return None
+
+
 def text(obj, field: str, *, member=None, language: str | None = None, program=None) -> str:
     """The text of `obj`'s `field` for `member` (their language) or for a reader of `language`: that
     version, else the version in the program's default language, else the first other non-empty one
@@ -69,6 +79,8 @@ def text(obj, field: str, *, member=None, language: str | None = None, program=N
     it loaded (saves a query)."""
     if obj is None:
         return ""
+    if program is None and member is not None:
+        program = member.program  # the member's content is their program's (no query per row)
     program = program if program is not None else program_of(obj)
     default = program_language(program)
     if member is not None:
@@ -128,3 +140,17 @@ def content_signals_connect() -> None:
     for model in translator.get_registered_models(abstract=False):
         pre_save.connect(content_fill_default, sender=model, dispatch_uid=f"content_fill_{model._meta.label}")
         post_save.connect(content_sync_plain, sender=model, dispatch_uid=f"content_sync_{model._meta.label}")
+
+
+def localized(values: dict, **format_args) -> dict:
+    """Model keyword arguments from preset values: a value given as `{language: text}` becomes one
+    column per language (`name_az`, ...; formatted with `format_args` when given), others pass as
+    they are."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value and set(value) <= set(languages()):
+            for code, text_ in value.items():
+                out[f"{key}_{code}"] = text_.format(**format_args) if format_args else text_
+        else:
+            out[key] = value
+    return out

@@ -147,6 +147,55 @@ def test_the_migration_updates_only_unedited_seed_templates(program):
     migration.update(apps, None)
     for template in (untouched, chat, edited):
         template.refresh_from_db()
-    assert (untouched.subject, untouched.body) == (new_subject, new_body) == SEED_TEMPLATES["tier.changed"]
+    assert (
+        (untouched.subject, untouched.body) == (new_subject, new_body) == SEED_TEMPLATES["tier.changed"]["en"]
+    )
     assert chat.body == new_body
     assert (edited.subject, edited.body) == ("Yay", "{{ data.points }}!")
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "kk", "en"])
+def test_every_seeded_template_renders_in_each_language(lived_in, language):
+    """Issue 19: the seed ships every template in az, ru, kk and en; each renders a real event of
+    its type strictly, in that language's version, with the tier names the event carries read
+    again in that language."""
+    from django.utils import translation
+
+    from loyalty_site.core import content
+    from rewards.presets import REWARD_TEMPLATES
+
+    rendered = {}
+    for template in NotificationTemplate.objects.filter(program=lived_in):
+        versions = SEED_TEMPLATES.get(template.event_type) or REWARD_TEMPLATES[template.event_type]
+        assert set(versions) == {"az", "ru", "kk", "en"}
+        assert content.version(template, "body", language) == versions[language][1]
+        event = Event.objects.filter(program=lived_in, type=template.event_type).order_by("at", "id").last()
+        if event is None:
+            continue  # the reward events: no redemption in this history (tests/rewards render them)
+        member = event.member
+        member.language = language
+        with translation.override(language):
+            context = template_context(event=event, member=member, program=lived_in)
+            rendered[template.event_type, template.channel] = template_render_strict(
+                template=template, context=context
+            )
+    assert len(rendered) == 2 * len(SEED_TEMPLATES)
+    expected = {
+        "en": ("You are now Gold", "Hello Ada, your Coffee Club level changed from Silver to Gold."),
+        "az": (
+            "Yeni səviyyəniz: Qızıl",
+            "Salam, Ada! Coffee Club proqramında səviyyəniz dəyişdi: Gümüş → Qızıl.",
+        ),
+        "ru": (
+            "Ваш новый уровень: Золотой",
+            "Здравствуйте, Ada! Ваш уровень в программе «Coffee Club» изменился: Серебряный → Золотой.",
+        ),
+        "kk": (
+            "Жаңа деңгейіңіз: Алтын",
+            "Сәлеметсіз бе, Ada! Coffee Club бағдарламасындағы деңгейіңіз өзгерді: Күміс → Алтын.",
+        ),
+    }[language]
+    assert rendered["tier.changed", "email"] == expected
+    if language != "en":
+        english = SEED_TEMPLATES["points.expired"]["en"][1]
+        assert rendered["points.expired", "chat"][1] != english
