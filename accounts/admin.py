@@ -170,7 +170,7 @@ class MemberAdmin(BigListAdmin, MemberSearchMixin, ScopedAdmin):
     # exact lookups and trigram indexes (loyalty_site.core.admin_lists.member_condition)
     member_search_path = ""
     autocomplete_fields = ["program", "referred_by"]
-    list_select_related = ["program", "tier"]
+    list_select_related = ["program__merchant", "tier"]  # a program's name shows its merchant
     readonly_fields = [
         "tier",
         "card_number",

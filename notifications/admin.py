@@ -180,7 +180,8 @@ class EventAdmin(BigListAdmin, MemberSearchMixin, ScopedAdmin):
     read_only_for_staff = True
     list_display = ["id", "type", "program", "member", "at", "key"]
     list_filter = ["type", "at"]
-    exact_search_fields = (("key", "program_id"),)  # and the member's identifiers and names
+    exact_search_fields = (("key", "program_id"),)
+    list_select_related = ["program__merchant", "member"]  # and the member's identifiers and names
     fields = ["uid", "program", "member", "type", "data_shown", "at", "key", "created_at"]
     readonly_fields = fields
 
