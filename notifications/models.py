@@ -67,7 +67,12 @@ class Event(models.Model):
                 fields=["program", "key"], condition=Q(key__isnull=False), name="event_unique_key"
             )
         ]
-        indexes = [models.Index(fields=["program", "type", "at"], name="event_program_type_at")]
+        indexes = [
+            models.Index(fields=["program", "type", "at"], name="event_program_type_at"),
+            # the event log (reports), newest first over a range: a walk of this index, not a sort
+            # of every event of the range
+            models.Index(fields=["program", "at", "id"], name="event_program_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Member, Program
 from campaigns.models import Campaign
 from loyalty_site.core.admin import can_write
+from loyalty_site.core.admin_lists import EstimatedCountPaginator
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import scope_to_user
@@ -127,7 +127,9 @@ def event_log(request):
             found = Campaign.objects.filter(program_id__in=report.program_ids, pk=int(code)).first()
             code = found.code if found else code
         events = events.filter(data__campaign=code)
-    page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
+    # at most 10 001 rows counted, then the planner's estimate (a month of a million members'
+    # events is millions of rows)
+    page = EstimatedCountPaginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     from loyalty_site.core.events import EVENT_TYPES
