@@ -1,12 +1,16 @@
+import copy
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template import Template, TemplateSyntaxError
-from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils import formats, timezone, translation
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Member
+from loyalty_site.core import content
 from loyalty_site.core.admin import ScopedAdmin, can_write
 from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
 from loyalty_site.core.content_admin import ContentAdminMixin, ContentForm
@@ -112,26 +116,36 @@ class NotificationTemplateAdmin(ScopedAdmin, ContentAdminMixin):
                 at=timezone.now(),
             )
             source = gettext("sample data (the program has no such event yet)")
-        context = services.template_context(event=event, member=member, program=obj.program)
-        try:
-            subject, body = services.template_render(template=obj, context=context)
-            subject_source, body_source = services.template_texts(template=obj, program=obj.program)
-            missing = missing_variables(subject_source, context) + missing_variables(body_source, context)
-        except Exception as error:  # noqa: BLE001 - shown to the editor
-            return gettext("Cannot render: %(error)s") % {"error": error}
-        warning = ""
-        if missing:
-            warning = gettext("This event has no %(names)s (shown empty).") % {
-                "names": ", ".join(dict.fromkeys(missing))
-            }
-        return format_html(
-            "<p>{}</p><strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>"
-            "<p style='color:#ba2121'>{}</p>",
-            gettext("With %(source)s.") % {"source": source},
-            subject or gettext("(no subject)"),
-            body,
-            warning,
-        )
+        blocks = [format_html("<p>{}</p>", gettext("With %(source)s.") % {"source": source})]
+        names = dict(settings.LANGUAGES)
+        # one preview per language the template has a version in, as a member reading it gets it
+        for language in [code for code, body in content.versions(obj, "body").items() if body]:
+            reader = copy.copy(member)
+            reader.language = language
+            with translation.override(language):
+                context = services.template_context(event=event, member=reader, program=obj.program)
+                try:
+                    subject, body = services.template_render(template=obj, context=context)
+                except Exception as error:  # noqa: BLE001 - shown to the editor
+                    subject, body = "", gettext("Cannot render: %(error)s") % {"error": error}
+                missing = missing_variables(content.version(obj, "subject", language), context)
+                missing += missing_variables(content.version(obj, "body", language), context)
+            warning = ""
+            if missing:
+                warning = gettext("This event has no %(names)s (shown empty).") % {
+                    "names": ", ".join(dict.fromkeys(missing))
+                }
+            blocks.append(
+                format_html(
+                    "<h4>{}</h4><strong>{}</strong><pre style='white-space:pre-wrap'>{}</pre>"
+                    "<p style='color:#ba2121'>{}</p>",
+                    names[language],
+                    subject or gettext("(no subject)"),
+                    body,
+                    warning,
+                )
+            )
+        return format_html_join("", "{}", ((block,) for block in blocks))
 
 
 def _safe_url(url: str | None) -> str | None:

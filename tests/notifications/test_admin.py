@@ -30,6 +30,10 @@ def test_template_preview_renders_and_syntax_errors_are_refused(client, staff_us
     assert page.status_code == 200
     assert "You are now Silver" in page.content.decode()
     assert f"your {program.name} level changed from Bronze to Silver." in page.content.decode()
+    # every language's version previewed (issue 19)
+    assert "Yeni səviyyəniz: Silver" in page.content.decode()
+    assert "Ваш новый уровень: Silver" in page.content.decode()
+    assert "Жаңа деңгейіңіз: Silver" in page.content.decode()
 
     response = client.post(
         url(NotificationTemplate, "change", template.pk),

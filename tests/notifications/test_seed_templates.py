@@ -199,3 +199,36 @@ def test_every_seeded_template_renders_in_each_language(lived_in, language):
     if language != "en":
         english = SEED_TEMPLATES["points.expired"]["en"][1]
         assert rendered["points.expired", "chat"][1] != english
+    # the campaign's name and its message, carried by the event, read again in the member's language
+    winback = {
+        "en": "Come back: 15% off your next purchase for 30 days.",
+        "az": "Qayıdın: 30 gün ərzində növbəti alışınıza 15% endirim.",
+        "ru": "Возвращайтесь: скидка 15% на следующую покупку в течение 30 дней.",
+        "kk": "Қайта оралыңыз: 30 күн ішінде келесі сатып алуыңызға 15% жеңілдік.",
+    }[language]
+    assert rendered["member.winback", "email"][1].endswith(winback)
+    bonus = {
+        "en": "Welcome bonus",
+        "az": "Xoş gəldin bonusu",
+        "ru": "Приветственный бонус",
+        "kk": "Қарсы алу бонусы",
+    }
+    granted = [
+        _render_for(language, template, event, lived_in)
+        for template in NotificationTemplate.objects.filter(program=lived_in, event_type="reward.granted")
+        for event in Event.objects.filter(
+            program=lived_in, type="reward.granted", data__campaign="registration_bonus"
+        )
+    ]
+    assert granted and all(body.endswith(f": {bonus[language]}.") for _subject, body in granted)
+
+
+def _render_for(language, template, event, program):
+    """`template` rendered for the event's member as if they read `language`."""
+    from django.utils import translation
+
+    member = event.member
+    member.language = language
+    with translation.override(language):
+        context = template_context(event=event, member=member, program=program)
+        return template_render_strict(template=template, context=context)
