@@ -209,7 +209,7 @@ def import_job(request, job_id: int):
         ImportJob.objects.select_related("program", "created_by"), pk=job_id, program__in=_programs(request)
     )
     if request.GET.get("format") == "csv":
-        rows = job.row_errors.order_by("line").values_list("line", "reason").iterator(chunk_size=2000)
+        rows = exports.rows_streamed(job.row_errors.order_by("line").values_list("line", "reason"))
         response = StreamingHttpResponse(
             exports.csv_lines(headers=["line", "reason"], rows=rows), content_type="text/csv; charset=utf-8"
         )
