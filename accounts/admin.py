@@ -6,6 +6,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ledger.admin import MemberLedgerInlines
+from loyalty_site.core import content
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
 from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
 from loyalty_site.core.tenancy import staff_merchant_id
@@ -100,6 +101,12 @@ class ProgramAdmin(ScopedAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "default_language" in form.changed_data:
+            # the plain columns of the program's content hold the default language's version
+            content.plain_columns_sync(program=obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "GET":

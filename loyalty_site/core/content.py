@@ -5,8 +5,10 @@ Storage: django-modeltranslation (each app's `translation.py`) adds one column p
 the plain one: `name_az`, `name_ru`, `name_kk`, `name_en` beside `name`. The plain column holds the
 version in the program's default language (`Program.default_language`, a code of settings.LANGUAGES),
 so whatever reads it without knowing of languages (search, exports, SQL) reads the program's own text:
-`content_fill_default` keeps it so on every save. Code that writes only the plain field
-(`Tier(name="Gold")`, an API that knows one language) writes the default-language version.
+`content_fill_default` / `content_sync_plain` keep it so on every save, and
+`plain_columns_sync` when the program's default language changes (the program admin). Code that
+writes only the plain field (`Tier(name="Gold")`, an API that knows one language) writes the
+default-language version.
 
 Reading: `text(obj, "name", member=member)` is what a member reads: their language, else the
 program's default, else any version that is not empty. `text(obj, "name", language="ru")` is the same
@@ -154,3 +156,26 @@ def localized(values: dict, **format_args) -> dict:
         else:
             out[key] = value
     return out
+
+
+def plain_columns_sync(*, program) -> int:
+    """After `program`'s default language changed: every plain column of its content takes the
+    version in the new default language (where it has one), so the rule "the plain column is the
+    default-language version" holds again. Returns the rows updated. One UPDATE per model and field,
+    plain QuerySets (no rewriting of field names)."""
+    from django.db.models import F
+
+    default = program_language(program)
+    updated = 0
+    for model in translator.get_registered_models(abstract=False):
+        lookup = "program" if hasattr(model, "program_id") else "campaign__program"
+        for field in translated_fields(model):
+            column = f"{field}_{default}"
+            updated += (
+                models.QuerySet(model=model)
+                .filter(**{lookup: program})
+                .exclude(**{f"{column}__isnull": True})
+                .exclude(**{column: ""})
+                .update(**{field: F(column)})
+            )
+    return updated

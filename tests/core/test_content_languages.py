@@ -196,3 +196,27 @@ def test_admin_search_finds_any_version(client, staff_user, merchant, az_program
     client.force_login(staff_user(merchant, "owner"))
     page = client.get("/admin/tiers/tier/", {"q": "Золото"}, HTTP_ACCEPT_LANGUAGE="az").content.decode()
     assert "gold" in page and "Qızıl" in page  # found by its Russian name, listed in az
+
+
+def test_changing_the_default_language_moves_the_plain_columns(client, staff_user, merchant, az_program):
+    tier = Tier.objects.create(program=az_program, code="gold", rank=0, name_az="Qızıl", name_ru="Золото")
+    task = DailyTask.objects.create(program=az_program, code="visit", name_az="Gəlin")  # no ru version
+    assert _plain(Tier, tier.pk, "name") == "Qızıl"
+    client.force_login(staff_user(merchant, "owner"))
+    url = f"/admin/accounts/program/{az_program.pk}/change/"
+    page = client.get(url).context
+    form = page["adminform"].form
+    data = {}
+    for formset in page["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+    for name in form.fields:
+        value = form[name].value()
+        if value is None or value is False:
+            continue
+        data[name] = "on" if value is True else value
+    data["default_language"] = "ru"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["errors"]
+    assert _plain(Tier, tier.pk, "name") == "Золото"
+    assert _plain(DailyTask, task.pk, "name") == "Gəlin"  # kept: no version in the new language
