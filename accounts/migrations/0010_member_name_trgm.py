@@ -57,9 +57,10 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # the index builds run CONCURRENTLY: members keep being written meanwhile
 
+    # accounts only: a dependency on another app's migration reorders a fresh `migrate` (tiers'
+    # content-languages copy then ran before accounts 0009 gave programs their default language)
     dependencies = [
         ("accounts", "0009_languages"),
-        ("tiers", "0007_content_languages"),
     ]
 
     operations = [
