@@ -8,11 +8,12 @@ from django.utils.translation import gettext_lazy as _
 from ledger.admin import MemberLedgerInlines
 from loyalty_site.core import content
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
-from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
+from loyalty_site.core.admin_lists import BigListAdmin
 from loyalty_site.core.tenancy import staff_merchant_id
 from tiers.admin import MemberTierChangeInline
 
 from . import services
+from .admin_search import MemberSearchMixin
 from .models import ApiKey, Member, Merchant, Program, StaffMember
 from .staff_admin import StaffMemberAdmin
 
@@ -174,7 +175,7 @@ class MemberAdmin(BigListAdmin, MemberSearchMixin, ScopedAdmin):
     ]
     list_filter = ["status", "program", "tier", "created_at"]
     # card number, phone (any format), e-mail, external id, referral code, id, names by word:
-    # exact lookups and trigram indexes (loyalty_site.core.admin_lists.member_condition)
+    # exact lookups and trigram indexes (accounts.admin_search.member_condition)
     member_search_path = ""
     autocomplete_fields = ["program", "referred_by"]
     list_select_related = ["program__merchant", "tier"]  # a program's name shows its merchant

@@ -15,8 +15,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_search import MemberSearchMixin
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline
-from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
+from loyalty_site.core.admin_lists import BigListAdmin
 from loyalty_site.core.content_admin import ContentAdminMixin, ContentTabularInline
 from loyalty_site.core.replica import replica_view
 

@@ -17,9 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_search import MemberSearchMixin
 from accounts.models import Member, Program
 from loyalty_site.core.admin import ScopedAdmin, ScopedTabularInline, can_write
-from loyalty_site.core.admin_lists import BigListAdmin, LimitedInlineFormSet, MemberSearchMixin
+from loyalty_site.core.admin_lists import BigListAdmin, LimitedInlineFormSet
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.tenancy import scope_to_user

@@ -9,10 +9,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_search import MemberSearchMixin
 from accounts.models import Member
 from loyalty_site.core import content
 from loyalty_site.core.admin import ScopedAdmin, can_write
-from loyalty_site.core.admin_lists import BigListAdmin, MemberSearchMixin
+from loyalty_site.core.admin_lists import BigListAdmin
 from loyalty_site.core.content_admin import ContentAdminMixin, ContentForm
 from loyalty_site.core.data_tables import data_table
 
