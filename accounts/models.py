@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty_site.core.i18n import default_language
+from loyalty_site.core.money import money_round
 
 CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. AZN."))
 
@@ -360,7 +361,6 @@ class Program(models.Model):
 
     def points_value(self, points: int) -> Decimal:
         """Money value of `points` in the base currency, rounded to cents (the one place it is)."""
-        from loyalty_site.core.money import money_round
 
         return money_round(Decimal(points) * self.point_value)
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.errors import Duplicate, InvalidInput, NotFound
+from loyalty_site.core.hooks import run_hooks
 
 from .models import ApiKey, Member, Merchant, Program, StaffMember
 
@@ -269,7 +270,6 @@ def member_create(
 
 def _after_member_created(*, member: Member, at: datetime) -> None:
     """Hooks other apps attach to enrolment (entry tier, registration campaigns, notifications)."""
-    from loyalty_site.core.hooks import run_hooks
 
     run_hooks("member_created", member=member, at=at)
 

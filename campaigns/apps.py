@@ -8,6 +8,6 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns and coupons")
 
     def ready(self) -> None:
-        # hook registrations: pricing_coupon, pricing_bonuses, member_created
-        from . import coupons, services  # noqa: F401
+        # hook registration: member_created
+        from . import services  # noqa: F401
         from .kinds import conditions, rewards  # noqa: F401  the built-in condition and reward kinds

@@ -31,11 +31,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.services import CODE_ALPHABET, code_generate
-from ledger.pricing import CouponLine
+from ledger.services import money_to_base
 from loyalty_site.core.db import row_insert
 from loyalty_site.core.errors import CouponExpired, CouponInvalid, CouponUsed
 from loyalty_site.core.events import event_emit
-from loyalty_site.core.hooks import register
 from loyalty_site.core.money import Money, money_round
 
 from .models import Coupon, CouponBatch, CouponKind, CouponRedemption
@@ -167,8 +166,6 @@ def coupon_redeem(
 def _grant_cost_add(*, coupon: Coupon, result: CouponResult, currency: str, at: datetime) -> None:
     """A campaign's personal coupon costs what it gives when used: add the money off (in the base
     currency) and the bonus points' value to the grant that issued it, for ROI."""
-    from ledger.pricing import money_to_base
-
     from .models import CampaignGrant
 
     program = coupon.program
@@ -200,6 +197,19 @@ def coupon_validate(*, program, code: str, member, amount: Decimal, currency: st
     }
 
 
+@dataclass(frozen=True)
+class CouponLine:
+    """The answer of `pricing_coupon` (step 2 of `checkout.pricing`): money off (`discount`,
+    purchase currency, at most the amount it was given) and/or bonus points (`bonus_points`, a
+    bonus-points coupon)."""
+
+    code: str
+    description: str
+    discount: Decimal = Decimal("0")
+    bonus_points: int = 0
+    coupon_id: int | None = None
+
+
 def _line(result: CouponResult) -> CouponLine:
     return CouponLine(
         code=result.coupon.code,
@@ -210,7 +220,6 @@ def _line(result: CouponResult) -> CouponLine:
     )
 
 
-@register("pricing_coupon")
 def pricing_coupon(*, member, code, amount, currency, at, purchase=None, **_ignored) -> CouponLine:
     """The pricing pipeline's coupon step: a quote (purchase None) checks; a commit records the use
     under lock (reference `purchase:<id>`). Raises CouponInvalid / CouponExpired / CouponUsed."""

@@ -26,9 +26,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils.translation import gettext, ngettext
 
+from ledger import services as ledger
+from ledger.services import program_rates
 from ledger.texts import member_text
+from loyalty_site.core.config_cache import program_of
 from loyalty_site.core.db import row_insert
 from loyalty_site.core.events import event_emit
+from loyalty_site.core.memo import memoized
 from loyalty_site.core.periods import period_key
 
 from .kinds import condition_kinds, reward_kinds
@@ -134,10 +138,7 @@ def _queries(condition: CampaignCondition) -> bool:
 def rate_risen(campaign: Campaign, ctx: Context) -> bool:
     """Rate-rise trigger: the purchase is in the watched currency and the rate in force at `at` is
     at least `trigger_percent` above the rate it replaced (the ledger's points-per-unit rates are
-    the program's exchange rates, see ledger.pricing)."""
-    from ledger.pricing import memoized
-    from ledger.services import program_rates
-    from loyalty_site.core.config_cache import program_of
+    the program's exchange rates, see ledger.services.point_value_in)."""
 
     if not ctx.currency or ctx.currency != campaign.trigger_currency.upper():
         return False
@@ -273,7 +274,6 @@ def grant(planned: Planned, ctx: Context, *, post_points: bool = True) -> Campai
     the caller's block (callers that go on after a refused member, the jobs, wrap each member in
     their own savepoint). The member's points post with `points_bonus_locked`; a referrer's with
     `points_bonus`, which locks the referrer."""
-    from ledger import services as ledger
 
     campaign, member, at = planned.campaign, planned.member, ctx.at
     program = campaign.program

@@ -4,7 +4,7 @@ ROI decisions:
 - Cost = the grants' recorded cost (points × the point value at the grant; a personal coupon adds
   the money off and bonus points it gave when used) + what the campaign's open codes (batches)
   gave when used. Money off in another currency is converted by the rates' ratio
-  (ledger.pricing.money_to_base).
+  (ledger.services.money_to_base).
 - Revenue = the amount paid (amount due less refunds) of the rewarded members' purchases within
   `attribution_days` after their first grant of this campaign, in the base currency (other
   currencies converted at today's rates ratio), leaving out the purchases that triggered the
@@ -31,6 +31,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Member
+from ledger.models import Purchase
+from ledger.services import money_to_base
 from loyalty_site.core.money import money_round
 from loyalty_site.core.periods import period_window
 
@@ -43,8 +45,6 @@ SIMULATION_LIMIT = 20000
 
 
 def _to_base(program, totals: dict[str, Decimal], at: datetime) -> Decimal:
-    from ledger.pricing import money_to_base
-
     result = Decimal("0")
     for currency, amount in totals.items():
         if not amount:
@@ -83,8 +83,6 @@ def _revenue(
     id is in `exclude_refs`. One grouped query (each member's window a row of an unnested array),
     on the database the ORM reads from here (the replica under a report page)."""
     from django.db import connections
-
-    from ledger.models import Purchase
 
     member_ids = list(member_ids)
     totals: dict[str, Decimal] = {}
@@ -295,8 +293,6 @@ class Estimate:
     def average_paid(self, member_id: int | None) -> Decimal:
         """Average amount paid per purchase in the lookback (base currency): the member's, else the
         program's: what a percent coupon would likely take off."""
-        from ledger.models import Purchase
-
         from .segments import purchases_paid_in_base
 
         if member_id not in self._average:
@@ -342,8 +338,6 @@ def campaign_simulate(*, campaign: Campaign, at: datetime, lookback_days: int = 
     Cost: points × point value; a coupon by its kind (fixed: its amount; points: their value;
     percent: of the member's average purchase in the lookback, else the program's); an extension:
     the value of the member's points it would save from expiring. At most SIMULATION_LIMIT members."""
-    from ledger.models import Purchase
-
     from .engine import plan
 
     program = campaign.program

@@ -3,7 +3,7 @@
 Decisions:
 - Monetary is the amount paid (amount due less refunds) of the window's purchases and bets, each
   converted to the program's base currency at the rates in force when it happened (the ratio of
-  the two currencies' points-per-unit rates, as `ledger.pricing.money_to_base`), rounded to cents
+  the two currencies' points-per-unit rates, as `ledger.services.money_to_base`), rounded to cents
   per purchase. A purchase in a currency with no rate at its time counts for nothing.
 - Recency is the member's last activity (purchase, login, event...).
 - The default segments (PRODUCT.md §2.5: low / medium / high value, RFM) use all three measures:
@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Member
+from ledger.models import CurrencyRate, Purchase
 
 from .models import Segment, SegmentMembership
 
@@ -70,7 +71,6 @@ DEFAULT_SEGMENTS = [
 
 def _rate_at(*, currency, moment):
     """The points-per-unit rate of `currency` in force at `moment` (outer purchase columns)."""
-    from ledger.models import CurrencyRate
 
     return Subquery(
         CurrencyRate.objects.filter(program=OuterRef("program_id"), currency=currency, valid_from__lte=moment)
@@ -102,7 +102,6 @@ def purchases_paid_in_base(queryset, *, base_currency: str):
 
 def _monetary(*, program, since: datetime, until: datetime):
     """Per member (outer `pk`): the amount paid in [since, until] in the base currency."""
-    from ledger.models import Purchase
 
     purchases = Purchase.objects.filter(member=OuterRef("pk"), occurred_at__gte=since, occurred_at__lte=until)
     purchases = purchases_paid_in_base(purchases, base_currency=program.base_currency)

@@ -8,13 +8,13 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, Sum, prefetch_related_objects
 
+from ledger.models import Purchase
 from loyalty_site.core import content
+from loyalty_site.core.memo import memo_active, memo_put, memo_take, memoized
 from loyalty_site.core.periods import DAY, period_window
 
 
 def _purchases(member, *, exclude=None):
-    from ledger.models import Purchase
-
     queryset = Purchase.objects.filter(member=member)
     if exclude is not None and getattr(exclude, "pk", None):
         queryset = queryset.exclude(pk=exclude.pk)
@@ -26,9 +26,8 @@ def member_purchase_count(
 ) -> int:
     """Purchases (and bets) of `member` with occurred_at in [since, until), leaving out `exclude`
     (the purchase being priced). Refunded purchases still count: a purchase happened. Counted
-    once per pricing call / purchase for the same arguments (`ledger.pricing.pricing_memo`: the
+    once per pricing call / purchase for the same arguments (`loyalty_site.core.memo.pricing_memo`: the
     purchase being priced is excluded, nothing else is written meanwhile)."""
-    from ledger.pricing import memoized
 
     key = ("purchase_count", member.pk, getattr(exclude, "pk", None), since, until)
     return memoized(key, lambda: _counts(member=member, exclude=exclude, windows=[(since, until)])[0])
@@ -37,7 +36,6 @@ def member_purchase_count(
 def member_grant_counts(*, campaign, member, period_key: str) -> tuple[int, int]:
     """(the member's grants of the campaign, those of `period_key`): counted ahead for this pricing
     call by `member_purchase_counts_prefetch` (taken once: a grant may follow), else read."""
-    from ledger.pricing import memo_take
 
     counted = memo_take(("grant_counts", campaign.pk, member.pk, period_key))
     if counted is not None:
@@ -51,7 +49,6 @@ def member_purchase_counts_prefetch(*, member, exclude=None, windows, grants=())
     them), and their grants of every (campaign id, period key) of `grants`, in one query, for the
     `member_purchase_count` and `member_grant_counts` calls that follow in this pricing call (when
     that saves a query)."""
-    from ledger.pricing import memo_active, memo_put
 
     windows, grants = list(dict.fromkeys(windows)), list(dict.fromkeys(grants))
     if len(windows) + len(grants) < 2 or not memo_active():

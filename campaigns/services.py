@@ -15,6 +15,7 @@ Decisions:
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,9 +25,12 @@ from django.utils.translation import gettext as _
 
 from accounts.locks import member_lock
 from accounts.models import Member
+from ledger.services import member_activity_record_locked, points_partner_import_locked
 from loyalty_site.core.config_cache import program_config
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, NotFound
 from loyalty_site.core.hooks import register
+from loyalty_site.core.memo import memoized
+from tiers.services import member_tier_of
 
 from .engine import Context, campaigns_apply
 from .models import (
@@ -58,7 +62,6 @@ def _reward_dict(item) -> dict[str, Any]:
 
 def _lock_member(member: Member) -> Member:
     """Lock the member (`accounts.locks`); the tier is read after the lock, never joined into it."""
-    from tiers.services import member_tier_of
 
     locked = member_lock(member)
     locked.tier = member_tier_of(member=locked)
@@ -83,7 +86,6 @@ def event_record(
     Raises InvalidInput: unknown type; `nps` without an integer `data.score` 0–10; `task_completed`
     without a `data.task` naming one of the program's active daily tasks (when it defines any).
     """
-    from ledger.services import member_activity_record_locked
 
     data = dict(data or {})
     program = member.program
@@ -118,13 +120,24 @@ def event_record(
 # --- purchases --------------------------------------------------------------------------------
 
 
-@register("pricing_bonuses")
-def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=None, **_ignored):
-    """Purchase-time campaigns for the pricing pipeline: one `BonusLine` per campaign that applies
-    (points for the purchasing member; 0-point lines for coupon-only rewards so the quote shows them).
-    With `purchase` (the commit) the grant rows are written in the purchase's transaction."""
-    from ledger.pricing import BonusLine, memoized
+@dataclass(frozen=True)
+class BonusLine:
+    """A purchase-time campaign bonus (`pricing_bonuses`, a line of the checkout's quote)."""
 
+    description: str
+    points: int
+    source: str = "campaign"
+    campaign_id: int | None = None
+
+
+def pricing_bonuses(
+    *, member, amount_due, currency, base_points, at, purchase=None
+) -> tuple[list[BonusLine], list[CampaignGrant]]:
+    """Purchase-time campaigns for the pricing pipeline (step 5 of `checkout.pricing`): one
+    `BonusLine` per campaign that applies (points for the purchasing member; 0-point lines for
+    coupon-only rewards so the quote shows them), and the grant rows written. With `purchase` (the
+    commit; `member` locked by the caller) the grant rows are written in the purchase's
+    transaction; a quote writes nothing (no rows)."""
     ctx = Context(
         member=member,
         at=at,
@@ -167,8 +180,8 @@ def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=N
         if purchase is not None and referral_results:
             Referral.objects.filter(referred=member, rewarded_at__isnull=True).update(rewarded_at=at)
         results += referral_results
-    if purchase is not None:  # the rows written, for the purchase's answer (read nothing back)
-        purchase.campaign_grants = [item for item in results if isinstance(item, CampaignGrant)]
+    # the rows written, for the purchase's answer (read nothing back)
+    grants = [item for item in results if isinstance(item, CampaignGrant)]
     lines = []
     for item in results:
         if item.member.pk != member.pk:
@@ -177,7 +190,7 @@ def pricing_bonuses(*, member, amount_due, currency, base_points, at, purchase=N
         lines.append(
             BonusLine(description=description, points=int(item.points), campaign_id=item.campaign.pk)
         )
-    return lines
+    return lines, grants
 
 
 # --- registration and referrals ---------------------------------------------------------------
@@ -207,7 +220,6 @@ def partner_transfer(
     `points_partner_import` (× the partner's rate, plus its bonus %). Idempotent by (partner,
     external_id): the same transfer again returns the original; the same id with other points raises
     IdempotencyConflict. Raises NotFound (unknown or inactive partner), InvalidInput (points ≤ 0)."""
-    from ledger.services import points_partner_import_locked
 
     partner = Partner.objects.filter(program=member.program_id, code=partner_code, is_active=True).first()
     if partner is None:

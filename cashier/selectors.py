@@ -14,10 +14,12 @@ from django.utils import formats
 from django.utils.translation import gettext, ngettext
 
 from accounts.models import Member, Program
+from campaigns.models import Campaign
 from campaigns.selectors import coupons_for_member
+from campaigns.sentences import campaign_sentence
 from ledger.models import Lot, Posting, Purchase
 from ledger.selectors import member_expiring_lots
-from ledger.services import purchase_money_returned, purchase_refundable
+from ledger.services import program_rates, purchase_money_returned, purchase_refundable, rate_in_force
 from loyalty_site.core import content
 from loyalty_site.core.money import Money
 from tiers.models import Tier
@@ -246,9 +248,6 @@ def program_ways_to_earn(*, member: Member, at: datetime) -> list[str]:
     """How a member earns, in sentences: the earn rates in force (base currency first), the
     running campaigns open to them (their description, else their rules as a sentence), and their
     referral code."""
-    from campaigns.models import Campaign
-    from campaigns.sentences import campaign_sentence
-    from ledger.services import program_rates, rate_in_force
 
     program = member.program
     ways = []

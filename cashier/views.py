@@ -24,9 +24,9 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import Member
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Purchase
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from ledger.services import (
     points_redeem,
     purchase_money_returned,
@@ -267,7 +267,7 @@ def member_purchase(request, member_id):
         return _panel(request, member, status=400, purchase_form=form)
     data = form.cleaned_data
     try:
-        purchase = purchase_create(
+        result = purchase_create(
             member=member,
             external_id=data["external_id"] or _new_reference("till"),
             at=timezone.now(),
@@ -275,7 +275,7 @@ def member_purchase(request, member_id):
         )
     except LoyaltyError as error:
         return _refused(request, member, error, purchase_form=form)
-    member.refresh_from_db()
+    purchase = result.purchase
     messages.success(
         request,
         gettext(
@@ -287,7 +287,7 @@ def member_purchase(request, member_id):
             "currency": purchase.currency,
             "earned": purchase.points_earned,
             "redeemed": purchase.points_redeemed,
-            "balance": member.balance,
+            "balance": result.member.balance,
         },
     )
     return redirect("cashier:member", member_id=member.pk)

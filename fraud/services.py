@@ -53,6 +53,7 @@ from ledger.models import Posting
 from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.errors import InvalidInput, LimitExceeded
 from loyalty_site.core.events import event_emit
+from loyalty_site.core.memo import memoized
 from loyalty_site.core.money import money_round
 
 from .models import FraudFlag, FraudRule
@@ -108,7 +109,6 @@ def posting_check(
     Cost: the program's rules come from the configuration cache (`core.config_cache`); when some
     apply, one aggregate query counts the member's postings for all of them (a filtered count and
     sum per rule over the widest window)."""
-    from ledger.pricing import memoized
 
     program_id = member.program_id
     active = memoized(

@@ -429,7 +429,7 @@ class Allocation(models.Model):
 
 class Purchase(models.Model):
     """A purchase or a bet reported by the till or an integration. Written by
-    `ledger.purchases.purchase_create`; refunded by `ledger.services.purchase_refund`."""
+    `checkout.purchases.purchase_create`; refunded by `ledger.services.purchase_refund`."""
 
     MERCHANT_LOOKUP = "program__merchant"
 
@@ -497,14 +497,6 @@ class Purchase(models.Model):
         help_text=_("Hash of the request, to tell a replay from a conflict."),
     )
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
-
-    #: Not a column: the `campaigns.CampaignGrant` rows this purchase made, in order, on the instance
-    #: `purchase_create` returns for a new purchase (set by the pricing hook that writes them, so the
-    #: answer needs no read back); None on an instance read from the database.
-    campaign_grants = None
-    #: Not a column: True on the instance `purchase_create` returns when the receipt was recorded
-    #: already (a replay: nothing written), whenever the original was recorded.
-    replayed = False
 
     class Meta:
         verbose_name = _("purchase")

@@ -49,6 +49,7 @@ from loyalty_site.core.errors import (
     UnsupportedCurrency,
 )
 from loyalty_site.core.hooks import run_hooks
+from loyalty_site.core.memo import memoized
 from loyalty_site.core.money import money_round, points_floor
 from loyalty_site.core.periods import DAY, MONTH, period_window
 
@@ -136,8 +137,6 @@ def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
     `fields.occurred_at`) when `at` is before the currency's first rate, UnsupportedCurrency when
     the program has no rate of it or the merchant ended its last one. The rates come from the
     configuration cache, the choice is memoised per pricing call."""
-    from .pricing import memoized
-
     code = (currency or "").upper()
     rate = memoized(
         ("rate", getattr(program, "pk", program), code, at),
@@ -146,6 +145,45 @@ def rate_get(*, program: Program, currency: str, at: datetime) -> CurrencyRate:
     if rate is None:
         raise _no_rate_error(program, currency=code, at=at)
     return rate
+
+
+def _rate_or_none(*, program, currency: str, at: datetime):
+    try:
+        return rate_get(program=program, currency=currency, at=at)
+    except (UnsupportedCurrency, InvalidInput):  # no rate in force, or none yet
+        return None
+
+
+def point_value_in(*, program, currency: str, at: datetime) -> Decimal | None:
+    """Money value of one point in `currency` at `at`, or None when it cannot be valued (no rate
+    for the base currency or for `currency`).
+
+    Currency conversion (decision): the rates say how many points one unit of a currency earns.
+    The program treats every currency as equally rewarding, so the ratio of two rates is the
+    program's exchange rate: 1 unit of C is worth rate(C) / rate(base) units of the base currency.
+    A point is worth `program.point_value` in the base currency, hence `point_value x rate(base) /
+    rate(C)` in C (USD 12, AZN 8, 0.01 AZN a point -> 1 point = 0.00667 USD; earning 12 points per
+    USD is then the same 8 % back as earning 8 points per AZN). With no rate for the base
+    currency, points cannot be valued in another currency."""
+    if currency == program.base_currency:
+        return Decimal(program.point_value)
+    base_rate = _rate_or_none(program=program, currency=program.base_currency, at=at)
+    rate = _rate_or_none(program=program, currency=currency, at=at)
+    if base_rate is None or rate is None or not rate.points_per_unit or not base_rate.points_per_unit:
+        return None
+    return Decimal(program.point_value) * Decimal(base_rate.points_per_unit) / Decimal(rate.points_per_unit)
+
+
+def money_to_base(*, program, amount: Decimal, currency: str, at: datetime) -> Decimal | None:
+    """`amount` of `currency` in the program's base currency (rounded to cents) by the rates' ratio,
+    or None when there is no rate to convert with."""
+    if currency == program.base_currency:
+        return money_round(amount)
+    base_rate = _rate_or_none(program=program, currency=program.base_currency, at=at)
+    rate = _rate_or_none(program=program, currency=currency, at=at)
+    if base_rate is None or rate is None or not base_rate.points_per_unit:
+        return None
+    return money_round(Decimal(amount) * Decimal(rate.points_per_unit) / Decimal(base_rate.points_per_unit))
 
 
 def rate_set(
@@ -209,8 +247,8 @@ def points_for_amount(
     rate's cap (the EUR cap is per conversion, so it applies to this base conversion; the pricing
     pipeline applies the tier multiplier to the capped result). Percent mode: `earn_percent` of the
     amount valued at `point_value`; an amount in another accepted currency is first valued in the
-    base currency by the ratio of the two rates in force (`ledger.pricing`'s exchange rate), so the
-    returned rate is points per unit of `currency`. Raises UnsupportedCurrency, InvalidInput."""
+    base currency by the ratio of the two rates in force (`point_value_in`: the program's exchange
+    rate), so the returned rate is points per unit of `currency`. Raises UnsupportedCurrency, InvalidInput."""
     amount = Decimal(amount)
     if amount < 0:
         raise InvalidInput(_("The amount cannot be negative."), fields={"amount": [_("Must be >= 0.")]})

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from loyalty_site.core import i18n
+from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/reports/", include("reports.urls")),
@@ -19,7 +19,7 @@ urlpatterns = [
     ),
     # languages: the switcher posts to i18n/setlang/ (name "set_language"); the till's and the
     # dashboard's JavaScript take their strings from jsi18n/ (gettext(), ngettext(), interpolate())
-    path("i18n/setlang/", i18n.set_language, name="set_language"),
+    path("i18n/setlang/", accounts_views.set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("api.urls")),
     path("", include("cashier.urls")),

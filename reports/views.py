@@ -7,6 +7,8 @@ a form error, never data. Imports need a write role (owner, manager) as any admi
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -18,11 +20,13 @@ from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.models import Member, Program
+from accounts.services import phone_normalize
 from campaigns.models import Campaign
 from loyalty_site.core.admin import can_write
 from loyalty_site.core.admin_lists import EstimatedCountPaginator
 from loyalty_site.core.data_tables import data_table
 from loyalty_site.core.errors import LoyaltyError
+from loyalty_site.core.events import EVENT_TYPES
 from loyalty_site.core.tenancy import scope_to_user
 from notifications.models import Event
 
@@ -102,12 +106,8 @@ def _find_members(*, programs, query: str) -> Q:
     condition = Q(card_number=query) | Q(phone=query) | Q(email=query.lower()) | Q(external_id=query)
     if query.isdigit() and len(query) < 13:
         condition |= Q(pk=int(query))
-    try:
-        from accounts.services import phone_normalize
-
+    with contextlib.suppress(LoyaltyError):
         condition |= Q(phone=phone_normalize(query))
-    except LoyaltyError:
-        pass
     return Member.objects.filter(program__in=programs).filter(condition).values("pk")
 
 
@@ -132,7 +132,6 @@ def event_log(request):
     page = EstimatedCountPaginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    from loyalty_site.core.events import EVENT_TYPES
 
     return render(
         request,

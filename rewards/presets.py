@@ -17,9 +17,12 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal
 
+from accounts.models import Member
 from loyalty_site.core.content import localized
+from loyalty_site.core.errors import LoyaltyError
 from loyalty_site.core.presets import preset_step
 from notifications.presets import greeted, templates_create
+from tiers.models import Tier
 
 from .models import Reward, RewardCode
 
@@ -187,8 +190,6 @@ BETTING_CATALOGUE = [
 
 
 def _catalogue_create(program, catalogue) -> None:
-    from tiers.models import Tier
-
     for row in catalogue:
         fields = localized(row, currency=program.base_currency)
         tier_codes = fields.pop("tiers", ())
@@ -246,9 +247,6 @@ def demo_rewards(*, program, at) -> None:
 
 def _demo_redemption(program, at) -> None:
     """The first demo member's free coffee, waiting to be handed over (the till shows it)."""
-    from accounts.models import Member
-    from loyalty_site.core.errors import LoyaltyError
-
     from .services import reward_redeem
 
     member = Member.objects.filter(program=program, external_id="demo-1").first()

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Member, Program
+from campaigns.models import SegmentMembership
 from loyalty_site.core.periods import period_start
 
 from .models import Redemption, Reward, RewardCode
@@ -36,8 +37,6 @@ def rewards_active(*, program: Program, at: datetime, channel: str | None = None
 
 
 def member_segment_ids(member: Member) -> set[int]:
-    from campaigns.models import SegmentMembership
-
     return set(SegmentMembership.objects.filter(member_id=member.pk).values_list("segment_id", flat=True))
 
 

@@ -18,6 +18,9 @@ from django.utils.translation import gettext, ngettext
 
 from accounts.locks import member_lock
 from accounts.models import Member, Program
+from accounts.services import code_generate
+from campaigns.coupons import coupon_issue
+from campaigns.models import Coupon
 from ledger.engine import sync_member
 from ledger.services import points_redeem_locked, points_redeem_return_locked
 from loyalty_site.core.db import atomic_with_retry, row_insert
@@ -173,8 +176,6 @@ def reward_redeem(
     )
     coupon = None
     if current.kind == Reward.Kind.COUPON:
-        from campaigns.coupons import coupon_issue
-
         coupon = coupon_issue(
             program=locked.program,
             member=locked,
@@ -236,8 +237,6 @@ def redemption_cancel(*, redemption: Redemption, at: datetime) -> Redemption:
     if current.status in (Redemption.Status.CANCELLED, Redemption.Status.FULFILLED):
         raise RedemptionClosed(_closed_message(current.status))
     if current.coupon_id is not None:
-        from campaigns.models import Coupon
-
         coupon = Coupon.objects.select_for_update().get(pk=current.coupon_id)
         if coupon.uses_count:
             raise RedemptionClosed(gettext("Its coupon was used already; it cannot be cancelled."))
@@ -336,7 +335,6 @@ def reward_codes_add(*, reward: Reward, codes: list[str]) -> dict:
 
 def reward_codes_generate(*, reward: Reward, count: int, prefix: str = "") -> dict:
     """Add `count` random codes (`PREFIX-XXXXXXXX`, the coupons' unambiguous alphabet) to the pool."""
-    from accounts.services import code_generate
 
     if not 1 <= count <= 10000:
         raise InvalidInput(

@@ -10,8 +10,7 @@ class TiersConfig(AppConfig):
     def ready(self) -> None:
         from loyalty_site.core import hooks
 
-        from . import discounts, hook_handlers
+        from . import hook_handlers
 
         hooks.register("member_created")(hook_handlers.on_member_created)
         hooks.register("points_posted")(hook_handlers.on_points_posted)
-        hooks.register("pricing_discounts")(discounts.pricing_discounts)

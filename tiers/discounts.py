@@ -1,5 +1,5 @@
-"""The `pricing_discounts` hook: tier, program-wide and cumulative-spend percentages, combined per
-`program.discount_combination`.
+"""The percentage discounts of a purchase (`pricing_discounts`, step 1 of `checkout.pricing`):
+tier, program-wide and cumulative-spend percentages, combined per `program.discount_combination`.
 
 - `best` (default): the single highest percentage applies; on a tie the tier's wins, then the
   program's, then the spend step's (one line in `applied`).
@@ -10,17 +10,29 @@ Each line's money is rounded to cents on its own (`money_round`), so the lines a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.utils.translation import gettext
 
-from ledger.pricing import DiscountLine, _percent_text
-from loyalty_site.core.money import money_round
+from loyalty_site.core.money import money_round, percent_text
 
 from .selectors import member_spend_discount
 
 HUNDRED = Decimal("100")
+
+
+@dataclass(frozen=True)
+class DiscountLine:
+    """A percentage discount (`pricing_discounts`, a line of the checkout's quote). `source` is
+    `tier`, `program` or `spend`; `discount` is the money taken off, in the purchase currency,
+    already rounded."""
+
+    source: str
+    description: str
+    percent: Decimal
+    discount: Decimal
 
 
 def discount_candidates(*, member, at: datetime) -> list[tuple[str, str, Decimal]]:
@@ -31,13 +43,13 @@ def discount_candidates(*, member, at: datetime) -> list[tuple[str, str, Decimal
     tier = member.tier if member.tier_id else None
     if tier is not None and tier.discount_percent > 0:
         percent = Decimal(tier.discount_percent)
-        candidates.append(("tier", f"{tier.name} {_percent_text(percent)}%", percent))
+        candidates.append(("tier", f"{tier.name} {percent_text(percent)}%", percent))
     if program.fixed_discount_percent > 0:
         percent = Decimal(program.fixed_discount_percent)
         candidates.append(
             (
                 "program",
-                gettext("Program discount %(percent)s%%") % {"percent": _percent_text(percent)},
+                gettext("Program discount %(percent)s%%") % {"percent": percent_text(percent)},
                 percent,
             )
         )
@@ -49,9 +61,9 @@ def discount_candidates(*, member, at: datetime) -> list[tuple[str, str, Decimal
                 "spend",
                 gettext("Spent %(threshold)s %(currency)s+ %(percent)s%%")
                 % {
-                    "threshold": _percent_text(step.threshold),
+                    "threshold": percent_text(step.threshold),
                     "currency": program.base_currency,
-                    "percent": _percent_text(percent),
+                    "percent": percent_text(percent),
                 },
                 percent,
             )
@@ -77,7 +89,7 @@ def pricing_discounts(
         if percent < wanted:
             description = gettext("%(description)s (%(percent)s%% applied: 100%% in total)") % {
                 "description": description,
-                "percent": _percent_text(percent),
+                "percent": percent_text(percent),
             }
         left -= percent
         lines.append(

@@ -12,6 +12,7 @@ Decisions where the brief is open:
 
 from decimal import Decimal
 
+from accounts.models import Member
 from loyalty_site.core.content import localized
 from loyalty_site.core.presets import preset_step
 
@@ -98,8 +99,6 @@ SEED_TIERS = [
 def seed_tiers(*, program, at):
     """Create the four seed tiers (existing codes are left as the merchant edited them), then give
     members without a tier their entry tier."""
-    from accounts.models import Member
-
     from .models import TierChange
     from .services import member_tier_evaluate
 

@@ -5,7 +5,7 @@ Qualification (per `program.tier_metric`, over `program.tier_window_days` up to 
   partner), less earned points taken back (reversal). Spending, expiry and decay do not lower them;
   manual adjustments and renewals are not earnings and do not count;
 - `amount_spent`: money actually paid (amount due less its refunded share) in the base currency, whole units,
-  each currency converted at the rates in force at `at` (see `ledger.pricing.money_to_base`);
+  each currency converted at the rates in force at `at` (see `ledger.services.money_to_base`);
 - `purchases`: purchases and bets that are not refunded in full;
 - `visits`: days (program time zone) with at least one such purchase or bet.
 """
@@ -19,6 +19,10 @@ from decimal import Decimal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Greatest, TruncDate
+
+from ledger.models import Purchase
+from ledger.services import money_to_base
+from loyalty_site.core.config_cache import program_config, program_of
 
 from .models import SpendDiscount, Tier
 
@@ -51,7 +55,6 @@ def tier_window(*, program, at: datetime) -> tuple[datetime | None, datetime]:
 def _counted_purchases(*, program, member_ids: Iterable[int] | None, since, until):
     """Purchases in (since, until] (`tier_window`'s edges; `since` None: from the start) that are
     not refunded in full."""
-    from ledger.models import Purchase
 
     # refunds are measured against the price after discounts (ledger.services.purchase_refund)
     purchases = Purchase.objects.filter(program=program, occurred_at__lte=until).filter(
@@ -94,7 +97,6 @@ def member_spend_totals(
     """{member id: money paid (amount due less refunds) in the base currency} up to `at`. Each
     currency's total is converted at the rates in force at `at`; a currency that cannot be
     converted (no rate) does not count."""
-    from ledger.pricing import money_to_base
 
     purchases = _counted_purchases(program=program, member_ids=member_ids, since=since, until=at)
     # the money paid less its refunded share: amount_due x (1 - refunded / (amount - discount))
@@ -217,7 +219,6 @@ def members_tier_progress(*, members: list, at: datetime) -> dict[int, dict]:
 
 def member_spend_discount(*, member, at: datetime) -> SpendDiscount | None:
     """The highest active spend-discount step the member's lifetime spend reached, or None."""
-    from loyalty_site.core.config_cache import program_config, program_of
 
     program_id = member.program_id
     steps = program_config(

@@ -26,11 +26,18 @@ from django.utils.translation import gettext as _
 
 from accounts.locks import member_lock, members_lock
 from accounts.models import Member
+from ledger.bonuses import Bonus, bonuses_post, bonuses_refused
+from ledger.engine import gc_paused
+from ledger.models import Posting, Purchase
+from ledger.services import points_bonus
 from ledger.texts import member_text
+from loyalty_site.core.bulk import rows_insert
 from loyalty_site.core.config_cache import program_config, program_of
 from loyalty_site.core.db import atomic_with_retry, row_insert, row_update
 from loyalty_site.core.errors import InvalidInput
 from loyalty_site.core.events import event_emit, events_batched
+from loyalty_site.core.i18n import member_language
+from loyalty_site.core.memo import memoized
 from loyalty_site.core.periods import DAY, MONTH, WEEK, period_previous
 
 from .models import MemberTierState, Tier, TierChange, TierGift, TierOverride
@@ -108,7 +115,6 @@ def _tier_change(
 def program_tiers(*, program) -> list[Tier]:
     """`tier_list` from the configuration cache (`loyalty_site.core.config_cache`) when given a
     Program (read-only rows), else read once per pricing call / purchase (`pricing_memo`)."""
-    from ledger.pricing import memoized
 
     program_id = getattr(program, "pk", program)
     return memoized(
@@ -300,7 +306,6 @@ def tier_gift_grant(*, member: Member, tier: Tier, period: str, at: datetime) ->
     unique (member, period) row and the posting reference `tier_gift:<member>:<period>` make a
     repeat a no-op (returns None). Errors of the ledger (a blocked member...) propagate and leave
     nothing behind."""
-    from ledger.services import points_bonus
 
     reference = f"tier_gift:{member.pk}:{period}"
     with transaction.atomic():
@@ -340,7 +345,6 @@ def tier_gift_candidates(*, program, tier: Tier, at: datetime) -> tuple[str, lis
     active members of the tier who joined before the period ended and have no gift for it; with
     `program.tier_gifts_require_activity`, only those active in the period (a purchase or bet, an
     earning or redemption posting, or their last activity falling in it)."""
-    from ledger.models import Posting, Purchase
 
     key, start, end = gift_period_bounds(period=tier.gift_period, at=at, tz=program.tz)
     members = Member.objects.filter(
@@ -392,10 +396,6 @@ def _tier_gifts_chunk(
     (member, period)), the bonuses posted together (`ledger.bonuses`: postings, entries, lots,
     balances, `points.earned` events, tier upgrades); a member the ledger refuses (a fraud limit)
     keeps no gift and counts as skipped. Returns (given, skipped)."""
-    from ledger.bonuses import Bonus, bonuses_post, bonuses_refused
-    from ledger.engine import gc_paused
-    from loyalty_site.core.bulk import rows_insert
-    from loyalty_site.core.i18n import member_language
 
     with gc_paused(), events_batched():
         members = {member.pk: member for member in members_lock(member_ids)}

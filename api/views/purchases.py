@@ -8,9 +8,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from campaigns.models import CampaignGrant
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Purchase
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from ledger.services import purchase_refund
 from loyalty_site.core import content
 from loyalty_site.core.errors import LoyaltyError, NotFound
@@ -118,12 +118,12 @@ def reward_row(grant, member) -> dict:
     }
 
 
-def purchase_rewards(purchase, member) -> list[dict]:
+def purchase_rewards(purchase, member, campaign_grants=None) -> list[dict]:
     """Campaign grants that this purchase triggered (recorded by the campaigns app with the
-    purchase's external id): those `purchase_create` just made (`Purchase.campaign_grants`), or,
-    for a purchase read back (a replay), read."""
-    if purchase.campaign_grants is not None:
-        return [reward_row(grant, member) for grant in purchase.campaign_grants]
+    purchase's external id): those `purchase_create` just made (`PurchaseResult.campaign_grants`),
+    or, for a purchase read back (a replay), read."""
+    if campaign_grants is not None:
+        return [reward_row(grant, member) for grant in campaign_grants]
     grants = (
         CampaignGrant.objects.filter(
             campaign__program_id=purchase.program_id, purchase_ref=purchase.external_id
@@ -134,7 +134,7 @@ def purchase_rewards(purchase, member) -> list[dict]:
     return [reward_row(grant, member) for grant in grants]
 
 
-def purchase_body(purchase, member) -> dict:
+def purchase_body(purchase, member, campaign_grants=None) -> dict:
     return {
         "id": purchase.pk,
         "external_id": purchase.external_id,
@@ -147,7 +147,7 @@ def purchase_body(purchase, member) -> dict:
         "balance": member.balance,
         "tier": tier_ref(member.tier, member=member),
         "applied": purchase.applied,
-        "rewards": purchase_rewards(purchase, member),
+        "rewards": purchase_rewards(purchase, member, campaign_grants),
     }
 
 
@@ -197,7 +197,7 @@ class PurchaseView(ApiView):
             occurred_at = data.get("occurred_at")
             if occurred_at is not None:
                 occurred_at = occurred_at_check(occurred_at, self.at)
-            purchase = purchase_create(
+            result = purchase_create(
                 program=self.program,
                 member_id=data["member"],
                 external_id=data["external_id"],
@@ -215,9 +215,10 @@ class PurchaseView(ApiView):
             if not isinstance(error, NotFound) and not member_exists(self, data["member"]):
                 raise NotFound(gettext("Member not found.")) from error
             raise
-        # `purchase.member` shows the outcome (balance and tier after the purchase)
-        response = Response(purchase_body(purchase, purchase.member), status=status.HTTP_201_CREATED)
-        if purchase.replayed:
+        # `result.member` shows the outcome (balance and tier after the purchase)
+        body = purchase_body(result.purchase, result.member, result.campaign_grants)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        if result.replayed:
             # purchase_create found this receipt already recorded (same input): a replay, no effect
             # (also when the original was recorded a moment ago by a concurrent request)
             response[REPLAY_HEADER] = "true"

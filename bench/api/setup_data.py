@@ -29,7 +29,7 @@ from django.utils import timezone  # noqa: E402
 from accounts import services as account_services  # noqa: E402
 from accounts.models import Member, Merchant, Program  # noqa: E402
 from bench.api.urls import CREATE_TABLES  # noqa: E402
-from ledger.purchases import purchase_create  # noqa: E402
+from checkout.purchases import purchase_create  # noqa: E402
 from loyalty_site.core.errors import LoyaltyError  # noqa: E402
 from loyalty_site.core.presets import preset_apply  # noqa: E402
 from tiers.models import Tier  # noqa: E402

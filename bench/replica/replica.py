@@ -256,8 +256,8 @@ def django_bench(*, primary_url: str, replica_url: str, writes: int) -> dict:
 
     from accounts import services as account_services
     from accounts.models import Member, Program
+    from checkout.purchases import purchase_create
     from ledger.models import Purchase
-    from ledger.purchases import purchase_create
 
     primary, replica = connections["default"], connections["replica"]
     with replica.cursor() as cursor:

@@ -15,6 +15,7 @@ from campaigns.selectors import (
     member_login_days,
     member_purchase_count,
 )
+from ledger.services import money_to_base
 from loyalty_site.core.periods import period_window
 
 from .base import ConditionKind, condition_kinds
@@ -168,8 +169,6 @@ class SpentInWindow(ConditionKind):
         since, until = count_window(condition, campaign, ctx)
         spent = member_amount_spent(member=ctx.member, since=since, until=until, exclude=ctx.purchase)
         if ctx.is_purchase and ctx.amount and ctx.currency:
-            from ledger.pricing import money_to_base
-
             converted = money_to_base(
                 program=campaign.program, amount=ctx.amount, currency=ctx.currency, at=ctx.at
             )

@@ -10,6 +10,9 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import CampaignReward, CouponKind
+from ledger import services as ledger
+from ledger.models import Lot
+from ledger.services import point_value_in
 from loyalty_site.core.db import row_update
 from loyalty_site.core.events import event_emit
 from loyalty_site.core.money import money_round, points_floor
@@ -73,7 +76,6 @@ class PercentPoints(_ValueRequired):
     def evaluate(self, reward, ctx) -> int:
         if not ctx.amount or not ctx.currency:
             return 0
-        from ledger.pricing import point_value_in
 
         value = point_value_in(program=ctx.member.program, currency=ctx.currency, at=ctx.at)
         if not value:
@@ -177,8 +179,6 @@ class ExtendExpiry(RewardKind):
         ) % {"days": reward.days}
 
     def give(self, reward, *, row, ctx, reference) -> None:
-        from ledger import services as ledger
-
         if reward.days:
             ledger.points_extend(
                 member=row.member, days=reward.days, at=ctx.at, reference=f"{reference}:extend"
@@ -186,7 +186,6 @@ class ExtendExpiry(RewardKind):
 
     def simulate(self, reward, estimate, member_id) -> None:
         """The member's points the extension would save: those that would expire within its days."""
-        from ledger.models import Lot
 
         if not reward.days:
             return

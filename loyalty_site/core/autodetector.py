@@ -1,4 +1,4 @@
-"""The migration autodetector of `makemigrations` and `migrate` (accounts/management/commands).
+"""The migration autodetector of `makemigrations` and `migrate` (loyalty_site/core/management/commands).
 
 Verbose names and help texts are translatable labels (issue 19): they change with the wording and
 never touch the database. Django's autodetector writes a migration for every such change; this one

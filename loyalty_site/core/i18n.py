@@ -82,19 +82,3 @@ class StaffLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = language
         return self.get_response(request)
-
-
-def set_language(request):
-    """The language switcher's target (POST language, next): Django's set_language (the cookie,
-    so anyone is remembered on this browser) and, for a staff member, their StaffMember.language,
-    so the choice follows them to other browsers and the till."""
-    from django.views.i18n import set_language as django_set_language
-
-    response = django_set_language(request)
-    language = supported(request.POST.get("language")) if request.method == "POST" else None
-    user = getattr(request, "user", None)
-    if language and getattr(user, "is_authenticated", False):
-        from accounts.models import StaffMember
-
-        StaffMember.objects.filter(user=user).update(language=language)
-    return response

@@ -33,3 +33,8 @@ class Money:
 
     def as_dict(self) -> dict[str, str]:
         return {"amount": f"{self.amount:.2f}", "currency": self.currency}
+
+
+def percent_text(percent: Decimal | int | str) -> str:
+    """A percentage as people write it: no trailing zeros (`7`, `2.5`)."""
+    return format(Decimal(percent).normalize(), "f")

@@ -165,8 +165,7 @@ def test_the_database_broker_of_make_run_runs_a_task():
             lines.append(line)
             if " ready." in line:
                 send = (
-                    "from loyalty_site.celery import app; "
-                    "app.send_task('notifications.events_deliver', [[]])"
+                    "from loyalty_site.celery import app; app.send_task('notifications.events_deliver', [[]])"
                 )
                 subprocess.run([sys.executable, "-c", send], cwd=ROOT, env=env, check=True, timeout=60)
             if "succeeded" in line or "Unrecoverable" in line or len(lines) > 400:

@@ -133,9 +133,7 @@ def test_balance_cannot_go_negative_in_the_database(member):
         ('duplicate key value violates unique constraint "member_card_number_key"', None),
     ],
 )
-def test_a_unique_violation_of_a_member_field_is_a_duplicate(
-    message, field
-):
+def test_a_unique_violation_of_a_member_field_is_a_duplicate(message, field):
     """A member field's constraint is a 409 duplicate; a card number collision is retried (None)."""
     from django.db import IntegrityError
 

@@ -17,9 +17,9 @@ from django.db import connection
 from accounts.models import Member
 from accounts.services import luhn_check_digit, member_create, merchant_create, program_create
 from bench.dataset import build as dataset
+from checkout.purchases import _fingerprint as purchase_fingerprint
+from checkout.purchases import purchase_create
 from ledger.engine import fingerprint
-from ledger.purchases import _fingerprint as purchase_fingerprint
-from ledger.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
 
 AT = dataset.AT

@@ -8,8 +8,8 @@ import pytest
 
 from campaigns.models import Campaign, CampaignGrant
 from campaigns.presets import seed_campaigns
+from checkout.purchases import purchase_create
 from ledger.models import CurrencyRate
-from ledger.purchases import purchase_create
 from tests.factories import MemberFactory, ProgramFactory
 
 # A Monday, so ISO weeks read easily: week 2026-W47 is 16..22 November.
@@ -59,7 +59,7 @@ def buy():
             currency=currency,
             at=at,
             coupon_code=coupon_code,
-        )
+        ).purchase
 
     return purchase
 

@@ -11,8 +11,8 @@ from django.db import connection
 
 from accounts.models import Member
 from campaigns.models import Campaign, CampaignGrant, CampaignReward
+from checkout.purchases import purchase_create
 from ledger.models import Purchase
-from ledger.purchases import purchase_create
 from tests.campaigns.conftest import T0
 from tests.factories import MemberFactory
 
@@ -38,7 +38,7 @@ def test_eight_purchases_racing_for_a_budget_of_three_bonuses(seeded):
             member = Member.objects.select_related("program").get(pk=member_id)
             purchase = purchase_create(
                 member=member, external_id=f"race-{member_id}", amount=Decimal("10.00"), currency="AZN", at=T0
-            )
+            ).purchase
             return [line for line in purchase.applied if line["source"] == "campaign"]
         finally:
             connection.close()

@@ -19,7 +19,7 @@ from campaigns.coupons import (
     coupons_deactivate,
 )
 from campaigns.models import Coupon, CouponBatch, CouponRedemption
-from ledger.pricing import purchase_quote
+from checkout.pricing import purchase_quote
 from loyalty_site.core.errors import CouponUsed
 from tests.campaigns.conftest import T0
 
@@ -96,14 +96,14 @@ def test_purchase_with_coupon_records_one_use_and_a_replay_none(seeded, make_mem
     assert quote.amount_due == Decimal("45.00")
     assert quote.points_to_earn == 360  # 45.00 x 8
     assert CouponRedemption.objects.count() == 0
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     first = purchase_create(
         member=member, external_id="R-1", amount=Decimal("50.00"), currency="AZN", at=T0, coupon_code="ONCE"
-    )
+    ).purchase
     again = purchase_create(
         member=member, external_id="R-1", amount=Decimal("50.00"), currency="AZN", at=T0, coupon_code="ONCE"
-    )
+    ).purchase
     assert again.pk == first.pk
     assert first.points_earned == 360
     assert first.amount_due == Decimal("45.00")

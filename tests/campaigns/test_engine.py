@@ -204,7 +204,7 @@ def test_grant_counts_prefetched_with_the_purchase_counts_equal_the_direct_ones(
     from django.test.utils import CaptureQueriesContext
 
     from campaigns.selectors import member_grant_counts, member_purchase_counts_prefetch
-    from ledger.pricing import pricing_memo
+    from loyalty_site.core.memo import pricing_memo
 
     member = make_member()
     for day in range(3):

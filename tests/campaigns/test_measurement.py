@@ -151,7 +151,8 @@ def test_roi_says_when_the_holdout_is_too_small(seeded, make_member, buy, admin_
     report = campaign_roi(campaign=promo, at=T0 + timedelta(days=40))
     assert report["roi"] is None and report["incremental_revenue"] is None
     assert report["verdict"] == (
-        f"Holdout too small to tell: {len(held)} members held out, at least 30 needed."
+        f"Holdout too small to tell: {len(held)} member{'' if len(held) == 1 else 's'} held out, "
+        "at least 30 needed."
     )
     assert report["holdout_revenue_per_member"] == Decimal("20.00")
     page = admin_client.get(reverse("admin:campaigns_campaign_roi", args=[promo.pk]))

@@ -10,8 +10,8 @@ from campaigns.jobs import birthdays, inactivity_reminders, weekly_bonus
 from campaigns.models import Coupon, Referral
 from campaigns.presets import seed_campaigns
 from campaigns.services import event_record
+from checkout.pricing import purchase_quote
 from ledger.models import CurrencyRate, Lot
-from ledger.pricing import purchase_quote
 from ledger.services import rate_set
 from loyalty_site.core.errors import InvalidInput
 from tests.campaigns.conftest import T0, grants

@@ -12,9 +12,9 @@ from django.utils import timezone
 from accounts.models import Member, Program
 from accounts.services import api_key_create
 from campaigns.models import Campaign, CampaignCondition, CampaignReward
+from checkout.pricing import purchase_quote
 from fraud.models import FraudRule
 from ledger.models import CurrencyRate
-from ledger.pricing import purchase_quote
 from loyalty_site.core import config_cache
 from tests.api.conftest import client_with_key
 from tests.factories import MemberFactory, ProgramFactory

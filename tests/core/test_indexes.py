@@ -21,8 +21,8 @@ from django.db import (
 from django.db.models import Q
 
 from accounts.models import Member
+from checkout.purchases import purchase_create
 from ledger.models import Lot, Purchase
-from ledger.purchases import purchase_create
 from loyalty_site.core.migration_ops import _index_add
 from loyalty_site.core.presets import preset_apply
 from tests.factories import MemberFactory, ProgramFactory
@@ -86,7 +86,7 @@ def _seeded(now):
             amount="5.00",
             currency="USD",
             at=now,
-        )
+        ).purchase
 
     return member, purchase
 
@@ -109,7 +109,9 @@ def test_a_purchase_updates_its_member_in_place(db, now):
     )
     updated, in_place = _member_updates()
 
-    purchase = purchase_create(member=member, external_id="I-2", amount="20.00", currency="USD", at=now)
+    purchase = purchase_create(
+        member=member, external_id="I-2", amount="20.00", currency="USD", at=now
+    ).purchase
 
     member.refresh_from_db()
     assert purchase.points_earned > 0 and member.balance >= purchase.points_earned

@@ -88,7 +88,7 @@ def _defaults_everywhere(models_):
 
 
 def test_every_writer_fills_new_defaulted_columns(new_columns, program, now):
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     preset_apply(program=program, preset="seed", at=now - timedelta(days=400))
     member = MemberFactory(program=program, at=now - timedelta(days=400))
@@ -97,7 +97,7 @@ def test_every_writer_fills_new_defaulted_columns(new_columns, program, now):
     # the purchase path (one statement for posting, entries, lot), campaigns' grants, tier changes
     purchase = purchase_create(
         member=member, external_id="R-1", amount="250.00", currency="AZN", at=now - timedelta(days=399)
-    )
+    ).purchase
     assert purchase.points_earned > 0
     # a spend (allocations, lots changed) and a partial refund
     services.points_redeem(member=member, points=100, at=now - timedelta(days=398), reference="spend-1")

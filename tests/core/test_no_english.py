@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.models import Member, StaffMember
 from accounts.services import member_create
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from loyalty_site.core import catalogues
 from loyalty_site.core.presets import preset_apply
 from notifications.models import Notification

@@ -153,8 +153,8 @@ def test_two_monitors_at_once_block_once(now):
 def test_the_real_time_statement_counts_what_the_orm_expression_counts(now):
     """`posting_check` runs one hand-written statement; it must count and value the postings
     exactly as the ORM definition (`_member_window_totals_orm`, the monitor's expressions) does."""
+    from checkout.purchases import purchase_create
     from fraud.services import _member_window_totals, _member_window_totals_orm
-    from ledger.purchases import purchase_create
     from tests.tiers.helpers import seed_program
 
     program = seed_program(ProgramFactory(base_currency="AZN", time_zone="UTC"), at=now)

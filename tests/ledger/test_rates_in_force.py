@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Member, StaffMember
 from accounts.services import member_create
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger import rates, services
 from ledger.models import CurrencyRate
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from loyalty_site.core.errors import InvalidInput, UnsupportedCurrency
 from loyalty_site.core.jobs import run_job
 from loyalty_site.core.presets import preset_apply

@@ -106,9 +106,7 @@ def _event_inserts(queries):
     return [q["sql"] for q in queries if EVENTS_INSERT in q["sql"]]
 
 
-def test_three_events_of_a_block_are_stored_like_separate_emits_with_one_statement(
-    program, now, configured
-):
+def test_three_events_of_a_block_are_stored_like_separate_emits_with_one_statement(program, now, configured):
     member, everything, tiers_only = configured
     with CaptureQueriesContext(connection) as one_by_one:
         _emit_three(program, member, now, "a")

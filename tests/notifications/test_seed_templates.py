@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import Member
 from accounts.services import member_create
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from loyalty_site.core.jobs import run_job
 from loyalty_site.core.presets import preset_apply
 from notifications.models import Event, Notification, NotificationTemplate

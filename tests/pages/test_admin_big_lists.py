@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from loyalty_site.core import admin_lists
 from loyalty_site.core.admin_lists import EstimatedCountPaginator
 from tests.factories import MemberFactory

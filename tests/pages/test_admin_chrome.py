@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.sentences import campaign_sentence
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from ledger.services import purchase_refund
 from notifications.models import Event
 
@@ -20,7 +20,7 @@ def test_purchase_applied_lines_and_posting_data_are_tables(client, staff_user, 
     program, member = seeded
     purchase = purchase_create(
         member=member, external_id="adm-1", amount=Decimal("100.00"), currency="USD", at=timezone.now()
-    )
+    ).purchase
     _owner(client, staff_user, program)
 
     body = client.get(f"/admin/ledger/purchase/{purchase.pk}/change/").content.decode()

@@ -89,7 +89,7 @@ def test_card_page_shows_qr_and_progress_on_a_phone(phone_page, live_server, til
 
     from django.utils import timezone
 
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     purchase_create(
         member=member, external_id="card-1", amount=Decimal("100.00"), currency="USD", at=timezone.now()
@@ -117,7 +117,7 @@ def test_dashboard_renders_its_charts(page, live_server, till):
 
     from django.utils import timezone
 
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     purchase_create(
         member=member, external_id="dash-1", amount=Decimal("100.00"), currency="USD", at=timezone.now()

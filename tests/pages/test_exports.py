@@ -9,8 +9,8 @@ from django.http import StreamingHttpResponse
 from openpyxl import load_workbook
 
 from accounts.models import Member
+from checkout.purchases import purchase_create
 from ledger.models import Entry, Purchase
-from ledger.purchases import purchase_create
 from reports.exports import DATASETS
 from tests.factories import MemberFactory
 

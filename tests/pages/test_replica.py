@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.locks import members_for_update
 from accounts.models import Member
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from loyalty_site.core.replica import (
     REPLICA_ALIAS,
     ReplicaRouter,

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.services import event_record
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from ledger.services import points_redeem
 from reports import selectors
 from tests.factories import MemberFactory, ProgramFactory

@@ -74,7 +74,7 @@ def assert_screen(page, name: str) -> None:
 def shop(seeded):
     """The seeded program with a till cashier, an owner, a member coupon and some history."""
     from campaigns.models import Coupon
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
     from ledger.services import points_adjust
 
     program, member = seeded

@@ -149,11 +149,11 @@ def test_refund_reverses_points(client, staff_user, seeded):
 
 def test_refund_of_another_merchants_purchase_is_404(client, staff_user, seeded, program):
     seeded_program, member = seeded
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     purchase = purchase_create(
         member=member, external_id="x", amount=Decimal("10.00"), currency="USD", at=member.created_at
-    )
+    ).purchase
     client.force_login(staff_user(program.merchant, "cashier"))
     assert client.post(reverse("cashier:refund", args=[purchase.pk]), {"reference": "r"}).status_code == 404
     purchase.refresh_from_db()

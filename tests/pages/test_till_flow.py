@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Member
+from checkout.purchases import purchase_create
 from ledger.models import Posting, Purchase
-from ledger.purchases import purchase_create
 from ledger.services import points_adjust, rate_set
 from tests.factories import MemberFactory
 
@@ -34,7 +34,7 @@ def _paid_partly_with_points(member):
         currency="AZN",
         redeem_points=500,
         at=timezone.now(),
-    )
+    ).purchase
     assert (purchase.amount_due, purchase.points_redeemed, purchase.points_earned) == (
         Decimal("43.45"),
         500,

@@ -7,8 +7,8 @@ import pytest
 
 from accounts.models import Member, Program
 from accounts.services import api_key_create
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from loyalty_site.core.errors import UnsupportedCurrency
 from tests.api.conftest import client_with_key
 from tests.factories import MemberFactory
@@ -17,7 +17,7 @@ from tests.factories import MemberFactory
 def test_a_bet_earns_on_the_full_stake(bronze, seeded, now):
     bet = purchase_create(
         member=bronze, external_id="BET-1", amount="100.00", currency="USD", at=now, kind="bet"
-    )
+    ).purchase
     assert (bet.discount_amount, bet.amount_due, bet.points_earned) == (
         Decimal("0.00"),
         Decimal("100.00"),
@@ -26,7 +26,9 @@ def test_a_bet_earns_on_the_full_stake(bronze, seeded, now):
     assert [line["source"] for line in bet.applied] == ["earn"]
     # the same amount as another Bronze member's purchase: 2 % off, 98.00 x 12
     other = MemberFactory(program=seeded, at=now)
-    receipt = purchase_create(member=other, external_id="R-1", amount="100.00", currency="USD", at=now)
+    receipt = purchase_create(
+        member=other, external_id="R-1", amount="100.00", currency="USD", at=now
+    ).purchase
     assert (receipt.discount_amount, receipt.points_earned) == (Decimal("2.00"), 1176)
 
 
@@ -41,7 +43,7 @@ def test_a_bet_discount_only_when_the_merchant_enables_it(bronze, seeded, now):
     )
     bet = purchase_create(
         member=member, external_id="BET-2", amount="100.00", currency="USD", at=now, kind="bet"
-    )
+    ).purchase
     assert bet.points_earned == 1176
 
 
@@ -75,7 +77,7 @@ def test_percent_earning_in_every_accepted_currency(seeded, now, currency, point
     member = Member.objects.select_related("program", "tier").get(pk=member.pk)
     bet = purchase_create(
         member=member, external_id=f"P-{currency}", amount="100.00", currency=currency, at=now, kind="bet"
-    )
+    ).purchase
     assert bet.points_earned == points
     assert next(line for line in bet.applied if line["source"] == "earn")["description"] == (
         f"2% of 100.00 {currency}"

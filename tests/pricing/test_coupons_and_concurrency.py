@@ -6,9 +6,9 @@ from django.db import connection
 
 from accounts.models import Member
 from campaigns.coupons import coupon_issue
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Posting, Purchase
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from loyalty_site.core.errors import CouponUsed, LoyaltyError
 from tests.factories import MemberFactory, ProgramFactory
 from tests.tiers.helpers import seed_program
@@ -35,7 +35,7 @@ def test_a_percent_coupon_stacks_on_the_tier_discount(bronze, now):
         currency="USD",
         at=now,
         coupon_code=coupon.code.lower(),
-    )
+    ).purchase
     assert (purchase.discount_amount, purchase.amount_due, purchase.points_earned) == (
         Decimal("11.80"),
         Decimal("88.20"),
@@ -56,7 +56,7 @@ def test_a_bonus_points_coupon_adds_to_the_points_earned(bronze, now):
     coupon = coupon_issue(program=bronze.program, member=bronze, kind="points", value=Decimal("300"), at=now)
     purchase = purchase_create(
         member=bronze, external_id="P1", amount="100.00", currency="USD", at=now, coupon_code=coupon.code
-    )
+    ).purchase
     assert purchase.points_earned == 1176 + 300
     assert purchase.applied[1] == {
         "source": "coupon",
@@ -105,7 +105,7 @@ def test_ten_parallel_purchases_with_one_time_code_exactly_one_succeeds(now):
                 currency="AZN",
                 at=now,
                 coupon_code=coupon.code,
-            ).pk
+            ).purchase.pk
         ),
     )
 
@@ -126,7 +126,9 @@ def test_parallel_retries_of_one_purchase_post_once(now):
     results = _in_threads(
         6,
         lambda i: (
-            purchase_create(member=member, external_id="SAME", amount="100.00", currency="USD", at=now).pk
+            purchase_create(
+                member=member, external_id="SAME", amount="100.00", currency="USD", at=now
+            ).purchase.pk
         ),
     )
 

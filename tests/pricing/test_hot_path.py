@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.locks import member_lock
 from accounts.models import Member
 from campaigns.models import Campaign, CampaignReward
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Purchase
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
 from tests.factories import MemberFactory, ProgramFactory
 from tests.tiers.helpers import seed_program
@@ -54,7 +54,7 @@ def test_quote_and_purchase_query_counts_on_the_seed_preset(seed_member, now):
     with CaptureQueriesContext(connection) as purchase_queries:
         purchase = purchase_create(
             member=seed_member, external_id="H-2", amount="100.00", currency="EUR", at=now
-        )
+        ).purchase
 
     assert purchase.points_earned == quote.points_to_earn
     assert purchase.applied == quote.applied
@@ -123,7 +123,7 @@ def test_a_tier_changed_while_the_purchase_waits_for_the_member_lock(now):
         try:
             outcome["purchase"] = purchase_create(
                 member=member, external_id="LOCK-1", amount="100.00", currency="USD", at=now
-            )
+            ).purchase
         except Exception as error:  # noqa: BLE001 - the assertion below shows it
             outcome["error"] = error
         finally:
@@ -160,10 +160,14 @@ def test_a_blocked_members_retry_replays_and_a_new_purchase_is_refused(seed_memb
     from accounts.models import Member as MemberModel
     from loyalty_site.core.errors import MemberBlocked
 
-    first = purchase_create(member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now)
+    first = purchase_create(
+        member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now
+    ).purchase
     MemberModel.objects.filter(pk=seed_member.pk).update(status=MemberModel.Status.BLOCKED)
     with CaptureQueriesContext(connection) as queries:
-        again = purchase_create(member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now)
+        again = purchase_create(
+            member=seed_member, external_id="B-1", amount="30.00", currency="USD", at=now
+        ).purchase
     assert again.pk == first.pk and again.points_earned == first.points_earned
     assert not [q for q in queries if 'INSERT INTO "ledger_posting"' in q["sql"]]
     with pytest.raises(MemberBlocked):

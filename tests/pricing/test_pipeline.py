@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Member
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Entry, Posting, Purchase
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from ledger.services import points_bonus
 from loyalty_site.core.errors import (
     CouponInvalid,
@@ -47,7 +47,9 @@ def test_bronze_member_buying_100_usd(bronze, now):
         ],
     }
 
-    purchase = purchase_create(member=bronze, external_id="R-1001", amount="100.00", currency="USD", at=now)
+    purchase = purchase_create(
+        member=bronze, external_id="R-1001", amount="100.00", currency="USD", at=now
+    ).purchase
 
     assert (purchase.discount_amount, purchase.amount_due) == (Decimal("2.00"), Decimal("98.00"))
     assert (purchase.points_earned, purchase.points_redeemed) == (1176, 0)
@@ -66,7 +68,9 @@ def test_500_eur_earns_the_cap(bronze, now):
         "points": 5000,
     }
 
-    purchase = purchase_create(member=bronze, external_id="R-1", amount="500.00", currency="EUR", at=now)
+    purchase = purchase_create(
+        member=bronze, external_id="R-1", amount="500.00", currency="EUR", at=now
+    ).purchase
     assert purchase.points_earned == 5000
     assert fresh(bronze).balance == 5000
 
@@ -99,7 +103,7 @@ def test_redemption_is_bounded_by_the_max_share(bronze, now):
 
     purchase = purchase_create(
         member=member, external_id="Y", amount="100.00", currency="AZN", at=now, redeem_points=4500
-    )
+    ).purchase
     # paid 45.00 in money: 45 x 8 = 360 x 1.25 = 450
     assert (purchase.amount_due, purchase.points_redeemed, purchase.points_earned) == (
         Decimal("45.00"),
@@ -139,7 +143,7 @@ def test_quote_equals_commit_for_the_same_input(bronze, now):
     quote = purchase_quote(member=member, amount="37.35", currency="GBP", at=now, redeem_points=700)
     purchase = purchase_create(
         member=member, external_id="G1", amount="37.35", currency="GBP", at=now, redeem_points=700
-    )
+    ).purchase
     assert purchase.applied == quote.applied
     assert (purchase.discount_amount, purchase.amount_due) == (quote.discount, quote.amount_due)
     assert (purchase.points_earned, purchase.points_redeemed) == (
@@ -156,10 +160,12 @@ def test_quote_equals_commit_for_the_same_input(bronze, now):
 
 
 def test_same_external_id_replays_and_a_different_body_conflicts(bronze, now):
-    first = purchase_create(member=bronze, external_id="R-1", amount="100.00", currency="USD", at=now)
+    first = purchase_create(
+        member=bronze, external_id="R-1", amount="100.00", currency="USD", at=now
+    ).purchase
     again = purchase_create(
         member=bronze, external_id="R-1", amount="100.00", currency="USD", at=now + timedelta(minutes=5)
-    )
+    ).purchase
     assert again.pk == first.pk
     assert fresh(bronze).balance == 1176
     assert Entry.objects.filter(member=bronze, kind="earn").count() == 1
@@ -197,7 +203,7 @@ def test_an_offline_purchase_is_priced_when_it_happened(bronze, now):
         currency="USD",
         at=now,
         occurred_at=now - timedelta(hours=2),
-    )
+    ).purchase
     assert purchase.points_earned == 1176  # the old rate, 12
 
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Member
+from checkout.pricing import purchase_quote
+from checkout.purchases import purchase_create
 from ledger.models import Entry
-from ledger.pricing import purchase_quote
-from ledger.purchases import purchase_create
 from ledger.services import points_bonus
 from loyalty_site.core.errors import MemberBlocked
 
@@ -41,7 +41,7 @@ def test_purchase_is_its_quote(bronze, now, amount, currency, share):
         currency=currency,
         at=at,
         redeem_points=redeem,
-    )
+    ).purchase
 
     assert purchase.applied == quote.applied
     assert (purchase.discount_amount, purchase.amount_due) == (quote.discount, quote.amount_due)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from accounts.models import Member
 from accounts.services import member_create
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from loyalty_site.core.presets import preset_apply
 from tests.factories import ProgramFactory
 from tiers.models import Tier
@@ -30,7 +30,9 @@ def test_seed_preset_end_to_end(db, now):
     assert member.tier.code == "bronze"
     enrolled = member.balance  # whatever the seeded registration campaign gives
 
-    first = purchase_create(member=member, external_id="R-1001", amount="100.00", currency="USD", at=now)
+    first = purchase_create(
+        member=member, external_id="R-1001", amount="100.00", currency="USD", at=now
+    ).purchase
     assert (first.discount_amount, first.amount_due, first.points_earned) == (
         Decimal("2.00"),
         Decimal("98.00"),
@@ -39,12 +41,14 @@ def test_seed_preset_end_to_end(db, now):
     member = Member.objects.get(pk=member.pk)
     assert (member.tier.code, member.balance - enrolled) == ("silver", 1176)
 
-    again = purchase_create(member=member, external_id="R-1001", amount="100.00", currency="USD", at=now)
+    again = purchase_create(
+        member=member, external_id="R-1001", amount="100.00", currency="USD", at=now
+    ).purchase
     assert again.pk == first.pk
     assert Member.objects.get(pk=member.pk).balance - enrolled == 1176
 
     euros = purchase_create(
         member=member, external_id="R-1002", amount="500.00", currency="EUR", at=now + timedelta(minutes=1)
-    )
+    ).purchase
     earn_line = next(line for line in euros.applied if line["source"] == "earn")
     assert earn_line["points"] == 5000  # capped, not 475.00 x 14 = 6 650 (Silver: 5 % off)

@@ -122,10 +122,12 @@ def test_qualifying_again_within_grace_clears_it(bronze, now):
 
 
 def test_reversal_by_refund_lowers_qualifying_points(bronze, now):
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
     from ledger.services import purchase_refund
 
-    purchase = purchase_create(member=bronze, external_id="R1", amount="100.00", currency="USD", at=now)
+    purchase = purchase_create(
+        member=bronze, external_id="R1", amount="100.00", currency="USD", at=now
+    ).purchase
     assert purchase.points_earned == 1176
     assert member_tier_progress(member=bronze, at=now)["qualifying_points"] == 1176
 
@@ -166,7 +168,7 @@ def test_progress_for_the_card(bronze, now):
     ],
 )
 def test_other_tier_metrics_count_purchases(seeded, now, metric, thresholds, expected_value, expected_tier):
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
 
     seeded.tier_metric = metric
     seeded.save()
@@ -193,15 +195,17 @@ def test_other_tier_metrics_count_purchases(seeded, now, metric, thresholds, exp
 def test_one_members_qualifying_points_match_the_set_based_count(bronze, now):
     """The earning path counts one member's qualifying points with its own statement; it must
     agree with `qualifying_values` (the jobs' set-based count) on every kind of entry and window."""
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
     from ledger.services import purchase_refund
     from tiers.selectors import member_qualifying_value, qualifying_values
 
     program = bronze.program
     other = MemberFactory(program=program, at=now)
     points_earn(member=bronze, points=400, at=now - timedelta(days=400), reference="outside-window")
-    kept = purchase_create(member=bronze, external_id="Q1", amount="50.00", currency="USD", at=now)
-    refunded = purchase_create(member=bronze, external_id="Q2", amount="30.00", currency="USD", at=now)
+    kept = purchase_create(member=bronze, external_id="Q1", amount="50.00", currency="USD", at=now).purchase
+    refunded = purchase_create(
+        member=bronze, external_id="Q2", amount="30.00", currency="USD", at=now
+    ).purchase
     purchase_refund(purchase=refunded, amount="10.00", at=now + timedelta(minutes=5), reference="part")
     points_bonus(member=bronze, points=70, at=now, reference="gift", description="gift")
     points_redeem(member=bronze, points=50, at=now + timedelta(minutes=6), reference="spend")
@@ -273,7 +277,7 @@ def test_qualifying_points_count_at_their_moment_and_leave_the_window_exactly_it
     """PRODUCT.md §2.1: a rolling window (365 days here) up to and including `at`: (at - 365 d, at].
     Every reader (the tier decision's metric, the progress on the card and the API, the jobs'
     set-based count) uses `tiers.selectors.qualifying_points`, so they agree at both edges."""
-    from ledger.purchases import purchase_create
+    from checkout.purchases import purchase_create
     from tiers.selectors import member_qualifying_value, qualifying_points, qualifying_values, tier_window
 
     program = bronze.program

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
-from ledger.purchases import purchase_create
+from checkout.purchases import purchase_create
 from ledger.services import points_bonus, purchase_refund
 from tests.factories import MemberFactory, ProgramFactory
 from tests.tiers.helpers import seed_program
@@ -25,7 +25,7 @@ def test_refund_that_drops_the_member_below_their_tier_downgrades_at_once(db):
     member = MemberFactory(program=program, at=at - timedelta(days=1))
     purchase = purchase_create(
         member=member, external_id="R-1", amount=Decimal("300.00"), currency="USD", at=at
-    )
+    ).purchase
     assert (purchase.points_earned, purchase.member.tier.code) == (3528, "gold")  # 294.00 x 12
     purchase_refund(
         purchase=purchase, amount=Decimal("100.00"), at=at + timedelta(minutes=1), reference="rf-1"

@@ -1,24 +1,26 @@
 """`purchase_create`: record a purchase (or a bet) and post its points, through the same pricing
-function as the quote (`ledger.pricing.purchase_price`), inside one transaction with the member row
+function as the quote (`checkout.pricing.purchase_price`), inside one transaction with the member row
 locked, so a quote and a purchase at the same moment with the same input agree.
 
 Decisions:
 - The purchase is priced at `occurred_at` (default `at`): rates, tier, discounts and coupons are
   those in force when it happened; `occurred_at` later than `at` (the future) is refused.
 - Idempotent on (program, external_id): the same input returns the original `Purchase` (nothing
-  posts again); a different input raises IdempotencyConflict. The input is compared by a
-  fingerprint of member, amount, currency, kind, coupon code, points to redeem and occurred_at
-  (occurred_at only when the caller gave one: a retry without it is still a replay).
+  posts again; `PurchaseResult.replayed`); a different input raises IdempotencyConflict. The
+  input is compared by a fingerprint of member, amount, currency, kind, coupon code, points to
+  redeem and occurred_at (occurred_at only when the caller gave one: a retry without it is still
+  a replay).
 - All points a purchase earns (conversion x tier multiplier, a bonus-points coupon, purchase-time
   campaign bonuses) post as one `earn` posting linked to the purchase, so a refund reverses them
-  in proportion; the `applied` lines say where each part came from. Campaign hooks write their own
-  grant rows at commit but post no points themselves.
+  in proportion; the `applied` lines say where each part came from. The campaigns write their own
+  grant rows at commit (`campaigns.services.pricing_bonuses`) but post no points themselves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,14 +29,33 @@ from django.utils.translation import gettext as _
 
 from accounts.locks import member_lock, member_lock_in
 from accounts.models import Member, Program
+from campaigns.models import CampaignGrant
+from ledger.models import Purchase
+from ledger.services import points_earn_locked, points_redeem_locked
+from ledger.texts import member_text
 from loyalty_site.core.db import row_insert, row_update
 from loyalty_site.core.errors import IdempotencyConflict, InvalidInput, MemberBlocked
 from loyalty_site.core.events import events_batched
 from loyalty_site.core.i18n import for_member
+from loyalty_site.core.memo import pricing_memo
+from tiers.models import TierChange
+from tiers.services import member_tier_evaluate_locked, member_tier_of
 
-from .models import Purchase
-from .pricing import pricing_input_clean, pricing_memo, purchase_price
-from .texts import member_text
+from .pricing import Quote, pricing_input_clean, purchase_price
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    """What `purchase_create` did: the `purchase` row; the `member` as the purchase left it
+    (balance, tier; for a replay, as it is now); `replayed` when the receipt was recorded already
+    (same input: nothing written, whenever the original was recorded); `campaign_grants`, the
+    `campaigns.CampaignGrant` rows this call wrote, in order (None for a replay: they were written
+    by the original call; read them back by the purchase's external id)."""
+
+    purchase: Purchase
+    member: Member
+    replayed: bool = False
+    campaign_grants: list[CampaignGrant] | None = None
 
 
 def _fingerprint(**data: Any) -> str:
@@ -52,15 +73,12 @@ def _replay(*, existing: Purchase, fingerprint: str, external_id: str) -> Purcha
     return existing
 
 
-def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> None:
+def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) -> Quote:
     """Price `purchase` (its row just created by this transaction) and post its points.
     Precondition: `locked` is the member row `purchase_create` locked in this transaction, its
     tier read after the lock; the ledger and the tiers work on it (their `*_locked` forms: no
-    second lock, no savepoint, no look-up for the new purchase's posting references)."""
-    from ledger.services import points_earn_locked, points_redeem_locked
-    from tiers.models import TierChange
-    from tiers.services import member_tier_evaluate_locked
-
+    second lock, no savepoint, no look-up for the new purchase's posting references). Returns the
+    quote it was priced by."""
     amount, currency, code, kind = purchase.amount, purchase.currency, purchase.coupon_code, purchase.kind
     occurred_at = purchase.occurred_at
     quote = purchase_price(
@@ -114,6 +132,7 @@ def _purchase_post(*, locked: Member, purchase: Purchase, redeem_points: int) ->
     # points metric the earn posting's `points_posted` hook has evaluated the tier already)
     if locked.program.tier_metric != locked.program.TierMetric.QUALIFYING_POINTS:
         member_tier_evaluate_locked(member=locked, at=occurred_at, reason=TierChange.Reason.EARNING)
+    return quote
 
 
 def purchase_create(
@@ -129,9 +148,8 @@ def purchase_create(
     coupon_code: str | None = None,
     redeem_points: int = 0,
     occurred_at: datetime | None = None,
-) -> Purchase:
-    """Record a purchase and post its points redeemed and earned. Returns the `Purchase`; its
-    `member` is the member as the purchase left it (balance, tier).
+) -> PurchaseResult:
+    """Record a purchase and post its points redeemed and earned. Returns a `PurchaseResult`.
 
     The member: `member` (an instance), or `program` and `member_id` (the API: the member is read
     once, by the locking read, within `program`, which the caller read in this request; NotFound
@@ -142,8 +160,6 @@ def purchase_create(
     InsufficientPoints, LimitExceeded (points over the max share, or a fraud limit),
     IdempotencyConflict. On any error nothing is written.
     """
-    from tiers.services import member_tier_of
-
     if member is not None:
         member_id, program_id = member.pk, member.program_id
     elif program is None or member_id is None:
@@ -209,7 +225,7 @@ def purchase_create(
         if recorded:
             if locked.is_blocked:  # after the insert: a blocked member's retry is replayed
                 raise MemberBlocked()
-            _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
+            quote = _purchase_post(locked=locked, purchase=purchase, redeem_points=redeem_points)
     if not recorded:
         existing = Purchase.objects.filter(program_id=program_id, external_id=external_id).first()
         if existing is None:  # defensive: the insert skips the external id's conflict only
@@ -217,14 +233,14 @@ def purchase_create(
                 "The purchase was refused by a unique constraint other than its external id's."
             )
         existing = _replay(existing=existing, fingerprint=fingerprint, external_id=external_id)
-        existing.replayed = True
-        if member is None:  # the member as it is now (a replay changes nothing)
-            existing.member = Member.objects.get(pk=existing.member_id)
-            existing.member.program = program
-            existing.member.tier = member_tier_of(member=existing.member)
-        return existing
+        # the member as it is now (a replay changes nothing)
+        now = Member.objects.get(pk=existing.member_id)
+        now.program = program if program is not None else locked.program
+        now.tier = member_tier_of(member=now)
+        existing.member = now
+        return PurchaseResult(purchase=existing, member=now, replayed=True)
     if member is not None:
         # the caller's instance shows the outcome (`locked` is what the ledger and tiers kept in step)
         member.balance, member.pending_points = locked.balance, locked.pending_points
         member.last_activity_at, member.tier = locked.last_activity_at, locked.tier
-    return purchase
+    return PurchaseResult(purchase=purchase, member=locked, campaign_grants=quote.campaign_grants)
