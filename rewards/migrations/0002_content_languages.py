@@ -8,6 +8,7 @@ from loyalty_site.core.migration_ops import CopyToDefaultLanguage
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('accounts', '0009_languages'),  # CopyToDefaultLanguage reads Program.default_language
         ('rewards', '0001_catalogue'),
     ]
 
