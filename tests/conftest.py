@@ -54,6 +54,18 @@ def ledger_clock(request, monkeypatch):
         monkeypatch.setattr(engine, "recording_clock", lambda: datetime.min.replace(tzinfo=UTC))
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts and ends in the default language: a test (or a request it makes through the
+    Django client) that activates another one must not leak it into the next test on the worker,
+    where texts stored at write time (a block reason, a posting description) would come out in it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def now():
     return NOW
